@@ -1,0 +1,32 @@
+# The two commands a user needs: `make demo` and `make test`. Both run the idempotent set-up first.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SETUP := tools/setup.sh
+ORT_ROOT = $(shell $(SETUP) print-ort-root)
+DEMO_DIR = $(shell $(SETUP) print-demo)
+
+.PHONY: all setup configure build demo test bench clean
+
+all: build
+
+setup:
+	@bash $(SETUP) all
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DFACESEARCH_ORT_ROOT=$(ORT_ROOT) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@echo "== facesearch demo: who in the bundled photos is the person in sample1.jpg (first face)?"
+	./$(BUILD_DIR)/facesearch search --query $(DEMO_DIR)/sample1.jpg --query-face 0 --target $(DEMO_DIR)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,59 @@
+// Stage 1 of the pipeline: turn a file into upright 8-bit BGR pixels.
+//
+// Decoding is by content, not by file name (a PNG named .jpg decodes as PNG). EXIF orientation is
+// applied, so every coordinate downstream is in the upright image. Very large JPEGs are decoded
+// reduced (libjpeg's 1/2, 1/4, 1/8 DCT scaling) so that a 48-megapixel photo never needs its full
+// pixel buffer; `scale` maps decoded pixels back to full-resolution upright pixels.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace facesearch {
+
+// What the header says, without decoding pixels.
+struct ImageInfo {
+  std::string format;  // "jpeg", "png", "webp", "bmp", "tiff", "gif", "heic" or "" when unknown
+  int width = 0;       // as stored (before EXIF orientation); 0 when the header does not say
+  int height = 0;
+  int exif_orientation = 1;  // 1..8, 1 when absent
+  bool has_alpha = false;
+};
+
+struct DecodeOptions {
+  // Decode JPEGs reduced by the largest factor (2, 4 or 8) that keeps the longer side at least this
+  // many pixels. 0 decodes at full resolution.
+  int min_long_side_px = 2048;
+};
+
+struct DecodedImage {
+  cv::Mat bgr;             // CV_8UC3, upright
+  int width = 0;           // full-resolution upright size in pixels
+  int height = 0;
+  float scale = 1.f;       // full-resolution pixels per decoded pixel (1, 2, 4 or 8)
+  std::string format;      // as in ImageInfo
+  std::vector<std::string> warnings;  // e.g. "truncated JPEG: decoded partially"
+};
+
+// Reads the header of an encoded image. Never throws; unknown data gives format "".
+ImageInfo probe_image(std::span<const std::uint8_t> bytes);
+
+// Decodes an encoded image held in memory. `name` is used in error messages only.
+// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data).
+DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
+                          const DecodeOptions& options = {});
+
+// Reads and decodes a file. Throws Error{kNotFound} when it does not exist, Error{kIo} when it cannot
+// be read, Error{kDecode} as above.
+DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOptions& options = {});
+
+// True for file names whose extension is a photo format facesearch reads (case-insensitive):
+// used to pick files when walking a folder. Files named explicitly are decoded whatever their name.
+bool has_image_extension(const std::filesystem::path& path);
+
+}  // namespace facesearch

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# facesearch set-up: installs every system package, downloads ONNX Runtime and the face-api weights
+# (pinned, checksum-verified, cached outside the checkout) and builds the default model pack.
+# Idempotent: a second run only checks what is there and takes seconds.
+#
+# Writes:
+#   $FACESEARCH_CACHE   (default ${XDG_CACHE_HOME:-~/.cache}/facesearch)  downloads, ONNX Runtime
+#   $FACESEARCH_MODELS_HOME (default ${XDG_DATA_HOME:-~/.local/share}/facesearch/models)  model packs
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${FACESEARCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/facesearch}
+MODELS_HOME=${FACESEARCH_MODELS_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/facesearch/models}
+PY=/usr/bin/python3
+
+# Pinned npm packages: name@version and the sha256 of the exact tarball.
+FACEAPI_PKG=@vladmandic/face-api@1.7.15
+FACEAPI_SHA256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
+ORT_PKG=onnxruntime-node@1.21.0
+ORT_SHA256=c711a4048a8b460a70de25a5008b1628e3773878ef9deec1dd4a4ccab46de01a
+ORT_VERSION=1.21.0
+# Headers matching that runtime come from Debian 13's libonnxruntime-dev (same upstream version).
+ORT_DEV_DEB_VERSION_PREFIX=1.21.0
+
+APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libgtest-dev googletest nlohmann-json3-dev
+              libcli11-dev python3-onnx python3-numpy nodejs npm)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_apt_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # node/npm may come from elsewhere (nodesource); accept any working npm.
+  if command -v npm >/dev/null && command -v node >/dev/null; then
+    local keep=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || keep+=("$p"); done
+    missing=("${keep[@]}")
+  fi
+  if [ ${#missing[@]} -eq 0 ]; then log "system packages: present"; return; fi
+  log "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -q
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# fetch_npm NAME@VERSION SHA256 -> path of the verified tarball in the cache
+fetch_npm() {
+  local spec=$1 sha=$2 dir="$CACHE/npm"
+  mkdir -p "$dir"
+  local file; file=$(ls "$dir"/*.tgz 2>/dev/null | while read -r f; do
+      [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$sha" ] && echo "$f"; done | head -n1 || true)
+  if [ -z "$file" ]; then
+    log "downloading $spec (npm pack)"
+    local tmp; tmp=$(mktemp -d "$dir/tmp.XXXXXX")
+    (cd "$tmp" && npm pack --silent "$spec" >/dev/null) || { rm -rf "$tmp"; die "npm pack $spec failed (is the npm registry reachable?)"; }
+    local got; got=$(ls "$tmp"/*.tgz)
+    local actual; actual=$(sha256sum "$got" | cut -d' ' -f1)
+    [ "$actual" = "$sha" ] || { rm -rf "$tmp"; die "checksum mismatch for $spec: expected $sha, got $actual"; }
+    file="$dir/$(basename "$got")"
+    mv "$got" "$file"; rm -rf "$tmp"
+  fi
+  echo "$file"
+}
+
+mirror_uri() {
+  # The machine's own Debian mirror, read from its apt sources (deb822 or one-line format).
+  local uri
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1)
+  [ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+                        | grep -v security | sed -E 's/^deb (\[[^]]*\] )?//' | awk '{print $1}' | head -n1)
+  [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt sources"
+  echo "$uri"
+}
+
+install_onnxruntime() {
+  local root="$CACHE/onnxruntime-$ORT_VERSION"
+  if [ -f "$root/lib/libonnxruntime.so.$ORT_VERSION" ] && [ -f "$root/include/onnxruntime_cxx_api.h" ]; then
+    log "ONNX Runtime $ORT_VERSION: present ($root)"; return
+  fi
+  local tgz; tgz=$(fetch_npm "$ORT_PKG" "$ORT_SHA256")
+  local tmp; tmp=$(mktemp -d "$CACHE/ort.XXXXXX")
+  mkdir -p "$tmp/lib" "$tmp/include"
+  tar -xzf "$tgz" -C "$tmp" package/bin/napi-v3/linux/x64/libonnxruntime.so.$ORT_VERSION
+  mv "$tmp/package/bin/napi-v3/linux/x64/libonnxruntime.so.$ORT_VERSION" "$tmp/lib/"
+  ln -sf "libonnxruntime.so.$ORT_VERSION" "$tmp/lib/libonnxruntime.so.1"
+  ln -sf "libonnxruntime.so.1" "$tmp/lib/libonnxruntime.so"
+  rm -rf "$tmp/package"
+
+  # Headers: Debian 13's libonnxruntime-dev, fetched with a private apt configuration so that nothing
+  # from trixie is installed into this system.
+  log "fetching ONNX Runtime headers (Debian trixie libonnxruntime-dev, private apt config)"
+  local apt="$CACHE/apt-trixie"; mkdir -p "$apt/lists/partial" "$apt/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) trixie main" > "$apt/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives"
+              -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+              -o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+              -o "APT::Architecture=amd64" -o "APT::Architectures=amd64" -o "APT::Sandbox::User=root" -q)
+  apt-get "${opts[@]}" update >/dev/null || die "apt-get update for trixie headers failed"
+  local ver; ver=$(apt-cache "${opts[@]}" madison libonnxruntime-dev | awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep "^$ORT_DEV_DEB_VERSION_PREFIX" | head -n1)
+  [ -n "$ver" ] || die "libonnxruntime-dev $ORT_DEV_DEB_VERSION_PREFIX not found in trixie"
+  (cd "$apt/archives" && apt-get "${opts[@]}" download "libonnxruntime-dev=$ver" >/dev/null) || die "download of libonnxruntime-dev failed"
+  local deb; deb=$(ls "$apt/archives"/libonnxruntime-dev_*.deb | head -n1)
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/include
+  cp -r "$tmp"/usr/include/onnxruntime/* "$tmp/include/"
+  rm -rf "$tmp/usr"
+  [ -f "$tmp/include/onnxruntime_cxx_api.h" ] || die "onnxruntime_cxx_api.h missing from $deb"
+  rm -rf "$root"; mv "$tmp" "$root"
+  log "ONNX Runtime $ORT_VERSION installed in $root"
+}
+
+build_models() {
+  local pack="$MODELS_HOME/dlib-faceapi"
+  local stamp="$pack/.built-by"
+  local want; want="$(sha256sum "$here/faceapi_to_onnx.py" | cut -d' ' -f1) $FACEAPI_SHA256"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$pack/manifest.json" ]; then
+    log "model pack dlib-faceapi: present ($pack)"; return
+  fi
+  local tgz; tgz=$(fetch_npm "$FACEAPI_PKG" "$FACEAPI_SHA256")
+  local src="$CACHE/face-api-1.7.15"
+  if [ ! -f "$src/package/model/face_recognition_model.bin" ]; then
+    rm -rf "$src"; mkdir -p "$src"; tar -xzf "$tgz" -C "$src" package/model package/demo package/LICENSE
+  fi
+  log "converting face-api.js weights to ONNX"
+  local tmp; tmp=$(mktemp -d "$MODELS_HOME/.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$MODELS_HOME"; mktemp -d "$MODELS_HOME/.tmp.XXXXXX"; })
+  "$PY" "$here/faceapi_to_onnx.py" --weights "$src/package/model" --license "$src/package/LICENSE" --out "$tmp" \
+    || { rm -rf "$tmp"; die "model conversion failed"; }
+  echo "$want" > "$tmp/.built-by"
+  rm -rf "$pack"; mv "$tmp" "$pack"
+  log "model pack built in $pack"
+}
+
+install_demo_photos() {
+  local dst="$CACHE/demo"
+  [ -f "$dst/sample6.jpg" ] && { log "demo photos: present ($dst)"; return; }
+  local src="$CACHE/face-api-1.7.15"
+  [ -f "$src/package/demo/sample1.jpg" ] || { local tgz; tgz=$(fetch_npm "$FACEAPI_PKG" "$FACEAPI_SHA256"); mkdir -p "$src"; tar -xzf "$tgz" -C "$src" package/demo; }
+  mkdir -p "$dst"; cp "$src"/package/demo/sample[1-6].jpg "$dst/"
+}
+
+case "${1:-all}" in
+  all) install_apt_packages; install_onnxruntime; build_models; install_demo_photos ;;
+  packages) install_apt_packages ;;
+  ort) install_onnxruntime ;;
+  models) build_models ;;
+  demo) install_demo_photos ;;
+  print-ort-root) echo "$CACHE/onnxruntime-$ORT_VERSION" ;;
+  print-models) echo "$MODELS_HOME" ;;
+  print-demo) echo "$CACHE/demo" ;;
+  *) die "usage: setup.sh [all|packages|ort|models|demo|print-ort-root|print-models|print-demo]" ;;
+esac
