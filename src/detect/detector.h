@@ -1,0 +1,40 @@
+// Stage 2: find faces. One interface, implementations chosen by the model pack's detector kind.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/types.h"
+#include "models/model_pack.h"
+#include "models/onnx_session.h"
+
+namespace facesearch {
+
+struct DetectOptions {
+  float score_threshold = -1;  // < 0: the pack's default
+  float min_face_px = 0;       // drop faces whose shorter box side is smaller (decoded-image pixels)
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  // Faces in each CV_8UC3 BGR image, boxes in that image's pixels, best score first.
+  // Thread-safe: may be called from several threads at once.
+  virtual std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
+                                                           const DetectOptions& options) const = 0;
+  std::vector<Detection> detect(const cv::Mat& image, const DetectOptions& options = {}) const {
+    return std::move(detect_batch(std::span<const cv::Mat>(&image, 1), options).front());
+  }
+};
+
+// Throws Error{kModel} for an unknown detector kind or an unloadable model.
+std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime);
+
+// Greedy non-maximum suppression: keeps the best box of every group overlapping more than `iou_threshold`,
+// at most `max_keep`. Input order does not matter; output is best first.
+std::vector<Detection> non_max_suppression(std::vector<Detection> detections, float iou_threshold, int max_keep);
+
+}  // namespace facesearch

@@ -1,0 +1,140 @@
+#include "models/model_pack.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace facesearch {
+namespace {
+
+constexpr int kPackFormatVersion = 1;
+const char* kSetupHint = "run `make setup` (tools/setup.sh) to build the default pack, or pass --models DIR";
+
+[[noreturn]] void fail(const std::filesystem::path& where, const std::string& what) {
+  throw Error(ErrorCode::kModel, "model pack " + where.string() + ": " + what);
+}
+
+InputSpec parse_input(const nlohmann::json& j, const std::filesystem::path& manifest) {
+  InputSpec in;
+  try {
+    const auto& size = j.at("input_size");
+    in.width = size.at(0).get<int>();
+    in.height = size.at(1).get<int>();
+    in.rgb = j.value("color", std::string("rgb")) == "rgb";
+    const auto& mean = j.at("mean");
+    for (int c = 0; c < 3; ++c) in.mean[c] = mean.at(c).get<float>();
+    in.scale = j.at("scale").get<float>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(manifest, std::string("bad input description: ") + e.what());
+  }
+  if (in.width <= 0 || in.height <= 0) fail(manifest, "input_size must be positive");
+  return in;
+}
+
+void parse_network(const nlohmann::json& j, const std::filesystem::path& dir, NetworkSpec& net) {
+  const auto manifest = dir / "manifest.json";
+  net.kind = j.value("kind", std::string());
+  const std::string file = j.value("file", std::string());
+  if (net.kind.empty() || file.empty()) fail(manifest, "every network needs a kind and a file");
+  net.file = dir / file;
+  if (!std::filesystem::is_regular_file(net.file))
+    fail(dir, "missing " + file + "; " + kSetupHint);
+  net.sha256 = j.value("sha256", std::string());
+  net.input = parse_input(j, manifest);
+}
+
+}  // namespace
+
+const char* metric_name(Metric metric) {
+  switch (metric) {
+    case Metric::kCosine: return "cosine";
+  }
+  return "?";
+}
+
+ModelPack load_model_pack(const std::filesystem::path& dir_in) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(dir_in, ec);
+  const auto manifest_path = dir / "manifest.json";
+  if (!std::filesystem::is_directory(dir))
+    throw Error(ErrorCode::kModel, "models folder " + dir.string() + " does not exist; " + kSetupHint);
+  std::ifstream in(manifest_path);
+  if (!in) throw Error(ErrorCode::kModel, "no manifest.json in " + dir.string() + "; " + kSetupHint);
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    fail(manifest_path, std::string("not valid JSON: ") + e.what());
+  }
+  if (j.value("format", std::string()) != "facesearch-model-pack")
+    fail(manifest_path, "not a facesearch model pack manifest");
+  if (j.value("format_version", 0) > kPackFormatVersion)
+    fail(manifest_path, "made by a newer facesearch (format_version " + std::to_string(j.value("format_version", 0)) +
+                            "); upgrade facesearch");
+
+  ModelPack pack;
+  pack.dir = dir;
+  pack.name = j.value("name", dir.filename().string());
+  pack.description = j.value("description", std::string());
+  pack.license = j.value("license", std::string());
+  try {
+    const auto& d = j.at("detector");
+    parse_network(d, dir, pack.detector);
+    pack.detector.letterbox = d.value("letterbox", std::string("pad_bottom_right"));
+    pack.detector.score_threshold = d.value("score_threshold", 0.5f);
+    pack.detector.nms_iou = d.value("nms_iou", 0.5f);
+    pack.detector.max_faces = d.value("max_faces", 100);
+    if (j.contains("landmarker")) {
+      LandmarkerSpec lm;
+      parse_network(j["landmarker"], dir, lm);
+      lm.points = j["landmarker"].value("points", 68);
+      pack.landmarker = lm;
+    }
+    const auto& a = j.at("aligner");
+    pack.aligner.kind = a.value("kind", std::string("dlib_chip"));
+    pack.aligner.size = a.value("size", 150);
+    pack.aligner.padding = a.value("padding", 0.25f);
+    const auto& e = j.at("embedder");
+    parse_network(e, dir, pack.embedder);
+    pack.embedder.dim = e.value("dim", 128);
+    pack.embedder.batch = std::max(1, e.value("batch", 8));
+    const std::string metric = j.value("metric", std::string("cosine"));
+    if (metric != "cosine") fail(manifest_path, "unknown metric '" + metric + "'");
+    pack.metric = Metric::kCosine;
+    pack.threshold = j.at("threshold").get<float>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(manifest_path, std::string("incomplete manifest: ") + e.what());
+  }
+
+  // Fingerprint: the weights' checksums and everything that changes what an embedding means.
+  std::ostringstream fp;
+  fp << pack.detector.sha256 << '|' << (pack.landmarker ? pack.landmarker->sha256 : "") << '|' << pack.embedder.sha256
+     << '|' << pack.aligner.kind << pack.aligner.size << '|' << pack.aligner.padding;
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64: stable across builds and platforms
+  for (unsigned char ch : fp.str()) h = (h ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  pack.fingerprint = pack.name + ":" + pack.embedder.sha256.substr(0, 16) + ":" + hex;
+  return pack;
+}
+
+std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir) {
+  if (explicit_dir && !explicit_dir->empty()) return *explicit_dir;
+  if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return env;
+  std::filesystem::path base;
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) {
+    base = data;
+  } else {
+    const char* home = std::getenv("HOME");
+    base = std::filesystem::path(home ? home : ".") / ".local" / "share";
+  }
+  return base / "facesearch" / "models" / "dlib-faceapi";
+}
+
+}  // namespace facesearch

@@ -1,0 +1,79 @@
+// A model pack: a folder with ONNX files and a manifest.json that says what each file is, how its
+// input is normalised, which metric compares its embeddings and the default match threshold.
+// The pipeline reads only this description, so other packs (SCRFD + ArcFace, YuNet + SFace) can be
+// added with new stage implementations and no change to the pipeline.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace facesearch {
+
+// How a network wants its pixels: RGB or BGR, input = (pixel - mean[c]) * scale, NCHW float32.
+struct InputSpec {
+  int width = 0;
+  int height = 0;
+  bool rgb = true;
+  std::array<float, 3> mean{0, 0, 0};  // in the network's channel order
+  float scale = 1.f;
+};
+
+struct NetworkSpec {
+  std::string kind;             // e.g. "ssd_mobilenetv1", "landmarks68", "dlib_resnet128"
+  std::filesystem::path file;   // absolute path of the .onnx file
+  std::string sha256;           // as recorded in the manifest
+  InputSpec input;
+};
+
+struct DetectorSpec : NetworkSpec {
+  std::string letterbox = "pad_bottom_right";  // how a non-square image is fitted to the input
+  float score_threshold = 0.5f;
+  float nms_iou = 0.5f;
+  int max_faces = 100;
+};
+
+struct LandmarkerSpec : NetworkSpec {
+  int points = 68;
+};
+
+struct AlignerSpec {
+  std::string kind = "dlib_chip";  // dlib's get_face_chip_details
+  int size = 150;                  // chip side in pixels
+  float padding = 0.25f;           // dlib's padding around the mean face
+};
+
+struct EmbedderSpec : NetworkSpec {
+  int dim = 128;
+  int batch = 8;  // preferred batch size
+};
+
+enum class Metric { kCosine };
+
+struct ModelPack {
+  std::string name;
+  std::filesystem::path dir;
+  std::string description;
+  std::string license;
+  DetectorSpec detector;
+  std::optional<LandmarkerSpec> landmarker;  // packs whose detector gives keypoints have none
+  AlignerSpec aligner;
+  EmbedderSpec embedder;
+  Metric metric = Metric::kCosine;
+  float threshold = 0.5f;  // default match threshold on the similarity score (higher = more alike)
+  std::string fingerprint;  // stable id of the weights (hash over the files' sha256): embeddings
+                            // made with different fingerprints must never be mixed
+};
+
+// Reads DIR/manifest.json and checks that every file it names exists.
+// Throws Error{kModel} with the path and what to do (run `make setup`) when anything is missing or wrong.
+ModelPack load_model_pack(const std::filesystem::path& dir);
+
+// The models folder to use: the explicit one when given, else $FACESEARCH_MODELS, else
+// ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/dlib-faceapi (where tools/setup.sh builds it).
+std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir);
+
+const char* metric_name(Metric metric);
+
+}  // namespace facesearch

@@ -1,0 +1,43 @@
+// Thin RAII wrapper over an ONNX Runtime session: one float32 input, named float32 outputs.
+// Run() is thread-safe (ONNX Runtime sessions may be shared by threads).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace facesearch {
+
+struct RuntimeOptions {
+  // Threads inside one model call. The pipeline runs several calls in parallel (one per worker), so
+  // 1 is right there; a single caller on an idle machine may want all cores.
+  int intra_op_threads = 1;
+};
+
+struct Tensor {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+};
+
+class OnnxSession {
+ public:
+  OnnxSession(const std::filesystem::path& model_file, const RuntimeOptions& options);
+  ~OnnxSession();
+  OnnxSession(OnnxSession&&) noexcept;
+  OnnxSession& operator=(OnnxSession&&) noexcept;
+
+  // Runs the model on `input` (row-major, shape `shape`) and returns every output in model order.
+  // Throws Error{kInference} naming the model on failure.
+  std::vector<Tensor> run(std::span<const float> input, std::span<const std::int64_t> shape) const;
+
+  const std::vector<std::string>& output_names() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace facesearch

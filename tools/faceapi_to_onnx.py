@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""Convert face-api.js weights (npm @vladmandic/face-api) into ONNX models and a facesearch pack manifest.
+
+The three networks are rebuilt layer by layer from their published architecture (face-api.js:
+src/ssdMobilenetv1, src/faceLandmarkNet, src/faceRecognitionNet) and the weights are read from the
+weights manifests (tfjs format: groups of .bin shards, tensors in manifest order, uint8 per-tensor
+quantisation value = q * scale + min). Only Debian's python3-onnx and python3-numpy are needed.
+
+Models (all NCHW float32, RGB, normalised as the manifest says, batch dimension dynamic):
+  ssd_mobilenetv1.onnx   input [N,3,512,512]  -> boxes [N,5118,4] (ymin,xmin,ymax,xmax, 0..1 of the
+                         padded square), scores [N,5118] (sigmoid of the face logit)
+  landmarks68.onnx       input [N,3,112,112]  -> landmarks [N,136] (x0,y0,... 0..1 of the square crop)
+  dlib_resnet128.onnx    input [N,3,150,150]  -> embedding [N,128] (dlib's descriptor, not normalised)
+
+Usage: faceapi_to_onnx.py --weights DIR/package/model --out PACKDIR [--license FILE]
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+PACK_FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------------
+# tfjs weights
+# --------------------------------------------------------------------------------------------------
+def load_tfjs_weights(model_dir, name):
+    """Returns {tensor name: np.ndarray} for MODEL-weights_manifest.json in model_dir."""
+    manifest_path = os.path.join(model_dir, name + "-weights_manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    out = {}
+    for group in manifest:
+        data = b"".join(open(os.path.join(model_dir, p), "rb").read() for p in group["paths"])
+        offset = 0
+        for w in group["weights"]:
+            shape = w["shape"]
+            count = int(np.prod(shape)) if shape else 1
+            q = w.get("quantization")
+            if q:
+                qdtype = {"uint8": np.uint8, "uint16": np.uint16}[q["dtype"]]
+                nbytes = count * np.dtype(qdtype).itemsize
+                raw = np.frombuffer(data, qdtype, count, offset).astype(np.float64)
+                value = raw * q["scale"] + q["min"]
+            else:
+                dtype = {"float32": np.float32, "int32": np.int32}[w["dtype"]]
+                nbytes = count * 4
+                value = np.frombuffer(data, dtype, count, offset)
+            offset += nbytes
+            target = np.int32 if w["dtype"] == "int32" else np.float32
+            out[w["name"]] = value.astype(target).reshape(shape)
+        if offset != len(data):
+            raise SystemExit(f"{manifest_path}: weights use {offset} bytes but the shards hold {len(data)}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# A tiny graph builder that tracks NCHW shapes so TensorFlow 'same' padding can be made explicit.
+# --------------------------------------------------------------------------------------------------
+def tf_same_pads(size, k, stride):
+    """TensorFlow 'same': out = ceil(in/stride); the odd pixel of padding goes after (bottom/right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+class Graph:
+    def __init__(self, name, input_name, c, h, w):
+        self.name = name
+        self.nodes, self.inits = [], []
+        self.counter = 0
+        self.input = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", c, h, w])
+        self.shapes = {input_name: (c, h, w)}
+
+    def uid(self, base):
+        self.counter += 1
+        return f"{base}_{self.counter}"
+
+    def const(self, array, base="c"):
+        name = self.uid(base)
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(self, op, inputs, shape=None, base=None, **attrs):
+        out = self.uid(base or op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        if shape is not None:
+            self.shapes[out] = shape
+        return out
+
+    def conv(self, x, w_hwio, bias, stride, padding, group=1, depthwise=False):
+        """w_hwio: TensorFlow layout (kh, kw, in, out) or (kh, kw, C, 1) for depthwise."""
+        c, h, w = self.shapes[x]
+        kh, kw = w_hwio.shape[:2]
+        if depthwise:
+            weight = np.transpose(w_hwio, (2, 3, 0, 1))  # [C,1,kh,kw]
+            group = c
+            cout = c
+        else:
+            weight = np.transpose(w_hwio, (3, 2, 0, 1))  # OIHW
+            cout = w_hwio.shape[3]
+        if padding == "same":
+            pt, pb = tf_same_pads(h, kh, stride)
+            pl, pr = tf_same_pads(w, kw, stride)
+        else:
+            pt = pb = pl = pr = 0
+        oh = (h + pt + pb - kh) // stride + 1
+        ow = (w + pl + pr - kw) // stride + 1
+        inputs = [x, self.const(weight.astype(np.float32), "w")]
+        if bias is not None:
+            inputs.append(self.const(bias.astype(np.float32).reshape(cout), "b"))
+        return self.node("Conv", inputs, (cout, oh, ow), kernel_shape=[kh, kw], strides=[stride, stride],
+                         pads=[pt, pl, pb, pr], group=group)
+
+    def relu(self, x):
+        return self.node("Relu", [x], self.shapes[x])
+
+    def relu6(self, x):
+        return self.node("Clip", [x, self.const(np.array(0, np.float32)), self.const(np.array(6, np.float32))],
+                         self.shapes[x])
+
+    def add(self, a, b):
+        return self.node("Add", [a, b], self.shapes[a])
+
+    def pool(self, op, x, k, stride):
+        c, h, w = self.shapes[x]
+        return self.node(op, [x], (c, (h - k) // stride + 1, (w - k) // stride + 1), kernel_shape=[k, k],
+                         strides=[stride, stride])
+
+    def model(self, outputs, metadata):
+        graph = helper.make_graph(self.nodes, self.name, [self.input], outputs, self.inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="facesearch tools/faceapi_to_onnx.py")
+        m.ir_version = 8  # readable by ONNX Runtime >= 1.10
+        for k, v in metadata.items():
+            entry = m.metadata_props.add()
+            entry.key, entry.value = k, str(v)
+        onnx.checker.check_model(m)
+        return m
+
+
+def out_info(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# SSD MobileNetV1 (face-api.js src/ssdMobilenetv1)
+# --------------------------------------------------------------------------------------------------
+BN_EPSILON = 0.0010000000474974513
+
+
+def build_ssd(W):
+    g = Graph("ssd_mobilenetv1", "input", 3, 512, 512)
+
+    def pointwise(x, prefix, stride):
+        # tf.conv2d 'same' + batch_norm_offset, ReLU6 (the BN scale is already folded into the weights)
+        y = g.conv(x, W[prefix + "/weights"], W[prefix + "/convolution_bn_offset"], stride, "same")
+        return g.relu6(y)
+
+    def depthwise(x, idx, stride):
+        p = f"MobilenetV1/Conv2d_{idx}_depthwise"
+        gamma, beta = W[p + "/BatchNorm/gamma"], W[p + "/BatchNorm/beta"]
+        mean, var = W[p + "/BatchNorm/moving_mean"], W[p + "/BatchNorm/moving_variance"]
+        k = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPSILON)
+        w = W[p + "/depthwise_weights"].astype(np.float64) * k.reshape(1, 1, -1, 1)
+        b = beta - mean * k
+        return g.relu6(g.conv(x, w, b, stride, "same", depthwise=True))
+
+    x = pointwise("input", "MobilenetV1/Conv2d_0_pointwise", 2)
+    conv11 = None
+    for idx in range(1, 14):
+        x = depthwise(x, idx, 2 if idx in (2, 4, 6, 12) else 1)
+        x = pointwise(x, f"MobilenetV1/Conv2d_{idx}_pointwise", 1)
+        if idx == 11:
+            conv11 = x
+    features = x
+    c0 = pointwise(features, "Prediction/Conv2d_0_pointwise", 1)
+    c1 = pointwise(c0, "Prediction/Conv2d_1_pointwise", 2)
+    c2 = pointwise(c1, "Prediction/Conv2d_2_pointwise", 1)
+    c3 = pointwise(c2, "Prediction/Conv2d_3_pointwise", 2)
+    c4 = pointwise(c3, "Prediction/Conv2d_4_pointwise", 1)
+    c5 = pointwise(c4, "Prediction/Conv2d_5_pointwise", 2)
+    c6 = pointwise(c5, "Prediction/Conv2d_6_pointwise", 1)
+    c7 = pointwise(c6, "Prediction/Conv2d_7_pointwise", 2)
+
+    box_parts, class_parts = [], []
+    for i, feat in enumerate([conv11, features, c1, c3, c5, c7]):
+        p = f"Prediction/BoxPredictor_{i}"
+        for kind, per, parts in (("BoxEncodingPredictor", 4, box_parts), ("ClassPredictor", 3, class_parts)):
+            y = g.conv(feat, W[f"{p}/{kind}/weights"], W[f"{p}/{kind}/biases"], 1, "same")
+            # TF orders anchors (h, w, anchor): NCHW -> NHWC before flattening.
+            y = g.node("Transpose", [y], perm=[0, 2, 3, 1])
+            parts.append(g.node("Reshape", [y, g.const(np.array([0, -1, per], np.int64))]))
+    boxes_raw = g.node("Concat", box_parts, axis=1)      # [N,5118,4]: ty, tx, th, tw
+    classes = g.node("Concat", class_parts, axis=1)      # [N,5118,3]
+
+    # Decode against the anchor table (ymin, xmin, ymax, xmax), as face-api.js outputLayer does.
+    anchors = W["Output/extra_dim"].reshape(-1, 4).astype(np.float64)
+    if anchors.shape[0] != 5118:
+        raise SystemExit(f"unexpected anchor count {anchors.shape[0]}")
+    sizes = np.stack([anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]], 1)  # h, w
+    centres = anchors[:, 0:2] + sizes / 2                                               # cy, cx
+    t_yx = g.node("Slice", [boxes_raw, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
+                            g.const(np.array([2], np.int64))])
+    t_hw = g.node("Slice", [boxes_raw, g.const(np.array([2], np.int64)), g.const(np.array([4], np.int64)),
+                            g.const(np.array([2], np.int64))])
+    size_c = g.const(sizes.astype(np.float32).reshape(1, -1, 2))
+    yx = g.node("Add", [g.node("Mul", [g.node("Div", [t_yx, g.const(np.array(10, np.float32))]), size_c]),
+                        g.const(centres.astype(np.float32).reshape(1, -1, 2))])
+    half = g.node("Div", [g.node("Mul", [g.node("Exp", [g.node("Div", [t_hw, g.const(np.array(5, np.float32))])]),
+                                         size_c]), g.const(np.array(2, np.float32))])
+    g.nodes.append(helper.make_node("Concat", [g.node("Sub", [yx, half]), g.node("Add", [yx, half])], ["boxes"], axis=2))
+    logit = g.node("Slice", [classes, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                             g.const(np.array([2], np.int64))])
+    g.nodes.append(helper.make_node("Squeeze", [g.node("Sigmoid", [logit]), g.const(np.array([2], np.int64))], ["scores"]))
+    return g.model([out_info("boxes", ["N", 5118, 4]), out_info("scores", ["N", 5118])],
+                   {"facesearch.kind": "ssd_mobilenetv1", "facesearch.source": "face-api.js ssd_mobilenetv1_model"})
+
+
+# --------------------------------------------------------------------------------------------------
+# 68-point landmarks (face-api.js src/faceLandmarkNet + src/faceFeatureExtractor, denseBlock4)
+# --------------------------------------------------------------------------------------------------
+def build_landmarks(W):
+    g = Graph("landmarks68", "input", 3, 112, 112)
+
+    def separable(x, p, stride):
+        y = g.conv(x, W[p + "/depthwise_filter"], None, stride, "same", depthwise=True)
+        return g.conv(y, W[p + "/pointwise_filter"], W[p + "/bias"], 1, "same")
+
+    def dense_block(x, p, first):
+        if first:
+            o1 = g.conv(x, W[p + "/conv0/filters"], W[p + "/conv0/bias"], 2, "same")
+        else:
+            o1 = separable(x, p + "/conv0", 2)
+        o1 = g.relu(o1)
+        o2 = separable(o1, p + "/conv1", 1)
+        in3 = g.relu(g.add(o1, o2))
+        o3 = separable(in3, p + "/conv2", 1)
+        in4 = g.relu(g.add(o1, g.add(o2, o3)))
+        o4 = separable(in4, p + "/conv3", 1)
+        return g.relu(g.add(o1, g.add(o2, g.add(o3, o4))))
+
+    x = "input"
+    for i in range(4):
+        x = dense_block(x, f"dense{i}", i == 0)
+    x = g.pool("AveragePool", x, 7, 2)
+    x = g.node("Flatten", [x], axis=1)
+    x = g.node("MatMul", [x, g.const(W["fc/weights"])])
+    g.nodes.append(helper.make_node("Add", [x, g.const(W["fc/bias"])], ["landmarks"]))
+    return g.model([out_info("landmarks", ["N", 136])],
+                   {"facesearch.kind": "landmarks68", "facesearch.source": "face-api.js face_landmark_68_model"})
+
+
+# --------------------------------------------------------------------------------------------------
+# dlib ResNet-29 descriptor (face-api.js src/faceRecognitionNet, a port of
+# dlib_face_recognition_resnet_model_v1)
+# --------------------------------------------------------------------------------------------------
+def build_recognition(W):
+    g = Graph("dlib_resnet128", "input", 3, 150, 150)
+
+    def conv_scale(x, p, stride, padding, relu):
+        # conv + bias followed by dlib's affine "scale" layer: fold (x*w + b)*s + t into the conv.
+        s = W[p + "/scale/weights"].astype(np.float64)
+        t = W[p + "/scale/biases"].astype(np.float64)
+        w = W[p + "/conv/filters"].astype(np.float64) * s.reshape(1, 1, 1, -1)
+        b = W[p + "/conv/bias"].astype(np.float64) * s + t
+        y = g.conv(x, w, b, stride, padding)
+        return g.relu(y) if relu else y
+
+    def residual(x, p):
+        y = conv_scale(x, p + "/conv1", 1, "same", True)
+        y = conv_scale(y, p + "/conv2", 1, "same", False)
+        return g.relu(g.add(y, x))
+
+    def residual_down(x, p):
+        y = conv_scale(x, p + "/conv1", 2, "valid", True)
+        y = conv_scale(y, p + "/conv2", 1, "same", False)
+        pooled = g.pool("AveragePool", x, 2, 2)
+        pc, ph, pw = g.shapes[pooled]
+        yc, yh, yw = g.shapes[y]
+        if (ph, pw) != (yh, yw):
+            # face-api.js (like dlib's add_prev) pads the smaller conv branch with zeros bottom/right.
+            y = g.node("Pad", [y, g.const(np.array([0, 0, 0, 0, 0, 0, ph - yh, pw - yw], np.int64))], (yc, ph, pw))
+        if pc != yc:
+            # channels double: the shortcut is zero-padded in channels.
+            pooled = g.node("Pad", [pooled, g.const(np.array([0, 0, 0, 0, 0, yc - pc, 0, 0], np.int64))], (yc, ph, pw))
+        return g.relu(g.add(pooled, y))
+
+    x = conv_scale("input", "conv32_down", 2, "valid", True)
+    x = g.pool("MaxPool", x, 3, 2)
+    for name in ("conv32_1", "conv32_2", "conv32_3"):
+        x = residual(x, name)
+    x = residual_down(x, "conv64_down")
+    for name in ("conv64_1", "conv64_2", "conv64_3"):
+        x = residual(x, name)
+    x = residual_down(x, "conv128_down")
+    for name in ("conv128_1", "conv128_2"):
+        x = residual(x, name)
+    x = residual_down(x, "conv256_down")
+    for name in ("conv256_1", "conv256_2"):
+        x = residual(x, name)
+    x = residual_down(x, "conv256_down_out")
+    x = g.node("ReduceMean", [x], axes=[2, 3], keepdims=0)
+    g.nodes.append(helper.make_node("MatMul", [x, g.const(W["fc"])], ["embedding"]))
+    return g.model([out_info("embedding", ["N", 128])],
+                   {"facesearch.kind": "dlib_resnet128", "facesearch.source": "face-api.js face_recognition_model"})
+
+
+# --------------------------------------------------------------------------------------------------
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True, help="face-api's model/ folder")
+    ap.add_argument("--out", required=True, help="output pack folder")
+    ap.add_argument("--license", help="licence file to copy into the pack")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    files = {}
+    for fname, weights, builder in (("ssd_mobilenetv1.onnx", "ssd_mobilenetv1_model", build_ssd),
+                                    ("landmarks68.onnx", "face_landmark_68_model", build_landmarks),
+                                    ("dlib_resnet128.onnx", "face_recognition_model", build_recognition)):
+        model = builder(load_tfjs_weights(args.weights, weights))
+        path = os.path.join(args.out, fname)
+        onnx.save(model, path)
+        files[fname] = sha256_of(path)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.license:
+        shutil.copy(args.license, os.path.join(args.out, "LICENSE.face-api"))
+
+    manifest = {
+        "format": "facesearch-model-pack",
+        "format_version": PACK_FORMAT_VERSION,
+        "name": "dlib-faceapi",
+        "description": "face-api.js SSD MobileNetV1 detector + 68-point landmarks + dlib ResNet-29 "
+                       "descriptor (face-api.js port), converted by tools/faceapi_to_onnx.py",
+        "source": "npm @vladmandic/face-api@1.7.15",
+        "license": "MIT (face-api.js weights, see LICENSE.face-api); the original dlib recognition model is CC0",
+        "detector": {
+            "kind": "ssd_mobilenetv1", "file": "ssd_mobilenetv1.onnx", "sha256": files["ssd_mobilenetv1.onnx"],
+            "input_size": [512, 512], "color": "rgb", "mean": [127.5, 127.5, 127.5], "scale": 1 / 127.5,
+            "letterbox": "pad_bottom_right", "score_threshold": 0.5, "nms_iou": 0.5, "max_faces": 100,
+        },
+        "landmarker": {
+            "kind": "landmarks68", "file": "landmarks68.onnx", "sha256": files["landmarks68.onnx"],
+            "input_size": [112, 112], "color": "rgb", "mean": [122.782, 117.001, 104.298], "scale": 1 / 255,
+            "points": 68,
+        },
+        "aligner": {"kind": "dlib_chip", "size": 150, "padding": 0.25},
+        "embedder": {
+            "kind": "dlib_resnet128", "file": "dlib_resnet128.onnx", "sha256": files["dlib_resnet128.onnx"],
+            "input_size": [150, 150], "color": "rgb", "mean": [122.782, 117.001, 104.298], "scale": 1 / 256,
+            "dim": 128, "batch": 8,
+        },
+        "metric": "cosine",
+        "threshold": 0.92,
+    }
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    print(f"wrote {os.path.join(args.out, 'manifest.json')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
