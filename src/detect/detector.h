@@ -33,6 +33,12 @@ class Detector {
 // Throws Error{kModel} for an unknown detector kind or an unloadable model.
 std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime);
 
+// Wraps a detector so that an image where it finds nothing is tried once more inside a black border of
+// half its size on every side. SSD detectors trained on scenes miss faces that fill the frame (tight
+// crops, passport photos); with the border they look like faces in a scene. Measured on
+// testdata/faces/people: see docs/ACCURACY.md.
+std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner);
+
 // Greedy non-maximum suppression: keeps the best box of every group overlapping more than `iou_threshold`,
 // at most `max_keep`. Input order does not matter; output is best first.
 std::vector<Detection> non_max_suppression(std::vector<Detection> detections, float iou_threshold, int max_keep);

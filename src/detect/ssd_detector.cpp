@@ -92,7 +92,8 @@ std::vector<Detection> non_max_suppression(std::vector<Detection> detections, fl
 }
 
 std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime) {
-  if (pack.detector.kind == "ssd_mobilenetv1") return std::make_unique<SsdDetector>(pack.detector, runtime);
+  if (pack.detector.kind == "ssd_mobilenetv1")
+    return with_padded_retry(std::make_unique<SsdDetector>(pack.detector, runtime));
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown detector kind '" + pack.detector.kind + "'");
 }
 

@@ -4,6 +4,7 @@
 // applied, so every coordinate downstream is in the upright image. Very large JPEGs are decoded
 // reduced (libjpeg's 1/2, 1/4, 1/8 DCT scaling) so that a 48-megapixel photo never needs its full
 // pixel buffer; `scale` maps decoded pixels back to full-resolution upright pixels.
+// Codecs are OpenCV's (imdecode); only the header parsing in probe_image is our own.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +19,13 @@ namespace facesearch {
 
 // What the header says, without decoding pixels.
 struct ImageInfo {
-  std::string format;  // "jpeg", "png", "webp", "bmp", "tiff", "gif", "heic" or "" when unknown
-  int width = 0;       // as stored (before EXIF orientation); 0 when the header does not say
+  // "jpeg", "png", "webp", "bmp", "tiff", "gif", "heic" (any HEIF brand, AVIF included), "pnm"
+  // (Netpbm P1..P6), or "" when unknown
+  std::string format;
+  int width = 0;             // as stored (before EXIF orientation); 0 when the header does not say
   int height = 0;
-  int exif_orientation = 1;  // 1..8, 1 when absent
-  bool has_alpha = false;
+  int exif_orientation = 1;  // 1..8 from JPEG APP1 Exif, PNG eXIf or WebP EXIF; 1 when absent (and for TIFF)
+  bool has_alpha = false;    // PNG colour type 4/6 or tRNS, WebP alpha flag
 };
 
 struct DecodeOptions {
@@ -32,24 +35,27 @@ struct DecodeOptions {
 };
 
 struct DecodedImage {
-  cv::Mat bgr;             // CV_8UC3, upright
+  cv::Mat bgr;             // CV_8UC3, upright; grey and 16-bit input converted, alpha composited over white
   int width = 0;           // full-resolution upright size in pixels
   int height = 0;
   float scale = 1.f;       // full-resolution pixels per decoded pixel (1, 2, 4 or 8)
   std::string format;      // as in ImageInfo
-  std::vector<std::string> warnings;  // e.g. "truncated JPEG: decoded partially"
+  std::vector<std::string> warnings;  // e.g. "truncated JPEG data: decoded partially"
 };
 
-// Reads the header of an encoded image. Never throws; unknown data gives format "".
+// Reads the header of an encoded image by its magic bytes, without decoding pixels. Never throws and
+// never reads outside `bytes`; unknown data gives format "", truncated headers leave fields at 0/1.
 ImageInfo probe_image(std::span<const std::uint8_t> bytes);
 
 // Decodes an encoded image held in memory. `name` is used in error messages only.
-// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data).
+// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, HEIC).
+// A JPEG cut off before its end marker still decodes (the missing part is grey) with a warning.
+// Thread-safe: no shared state besides OpenCV's.
 DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
                           const DecodeOptions& options = {});
 
-// Reads and decodes a file. Throws Error{kNotFound} when it does not exist, Error{kIo} when it cannot
-// be read, Error{kDecode} as above.
+// Reads and decodes a file. Throws Error{kNotFound} when it does not exist, Error{kInvalidArgument}
+// for a folder, Error{kIo} when it cannot be read, Error{kDecode} as above.
 DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOptions& options = {});
 
 // True for file names whose extension is a photo format facesearch reads (case-insensitive):

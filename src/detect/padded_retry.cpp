@@ -1,0 +1,55 @@
+#include <algorithm>
+
+#include <opencv2/core.hpp>
+
+#include "detect/detector.h"
+
+namespace facesearch {
+namespace {
+
+class PaddedRetryDetector final : public Detector {
+ public:
+  explicit PaddedRetryDetector(std::unique_ptr<Detector> inner) : inner_(std::move(inner)) {}
+
+  std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
+                                                   const DetectOptions& options) const override {
+    auto result = inner_->detect_batch(images, options);
+    std::vector<size_t> retry;
+    for (size_t i = 0; i < images.size(); ++i)
+      if (result[i].empty()) retry.push_back(i);
+    if (retry.empty()) return result;
+
+    std::vector<cv::Mat> padded(retry.size());
+    std::vector<cv::Point> offsets(retry.size());
+    for (size_t k = 0; k < retry.size(); ++k) {
+      const cv::Mat& img = images[retry[k]];
+      const int px = img.cols / 2, py = img.rows / 2;
+      cv::copyMakeBorder(img, padded[k], py, py, px, px, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+      offsets[k] = {px, py};
+    }
+    auto again = inner_->detect_batch(padded, options);
+    for (size_t k = 0; k < retry.size(); ++k) {
+      const cv::Mat& img = images[retry[k]];
+      for (auto d : again[k]) {
+        d.box = {std::clamp(d.box.x1 - offsets[k].x, 0.f, float(img.cols)),
+                 std::clamp(d.box.y1 - offsets[k].y, 0.f, float(img.rows)),
+                 std::clamp(d.box.x2 - offsets[k].x, 0.f, float(img.cols)),
+                 std::clamp(d.box.y2 - offsets[k].y, 0.f, float(img.rows))};
+        // A box that lies mostly in the border is not a face of this image.
+        if (d.box.width() > 1 && d.box.height() > 1) result[retry[k]].push_back(d);
+      }
+    }
+    return result;
+  }
+
+ private:
+  std::unique_ptr<Detector> inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner) {
+  return std::make_unique<PaddedRetryDetector>(std::move(inner));
+}
+
+}  // namespace facesearch

@@ -1,0 +1,209 @@
+#include "image/image.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <climits>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <system_error>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "image/image_probe.h"
+
+namespace facesearch {
+namespace {
+
+// Transparent pixels are composited over white, the background most viewers show, so a cut-out
+// portrait looks like a studio photo instead of revealing whatever colours hide under alpha 0.
+constexpr int kAlphaBackground = 255;
+
+Error decode_error(const std::string& name, const std::string& reason) {
+  return Error(ErrorCode::kDecode, name + ": " + reason);
+}
+
+// The largest libjpeg DCT scaling factor (1/2, 1/4, 1/8) that keeps the longer stored side at least
+// `min_long_side_px` pixels. libjpeg rounds scaled sizes up, so compare against the rounded-up size.
+int jpeg_reduction_factor(const ImageInfo& info, int min_long_side_px) {
+  if (min_long_side_px <= 0) return 1;
+  const long long long_side = std::max(info.width, info.height);
+  for (int factor : {8, 4, 2}) {
+    if ((long_side + factor - 1) / factor >= min_long_side_px) return factor;
+  }
+  return 1;
+}
+
+int imread_flags(const ImageInfo& info, int reduction_factor) {
+  // Alpha needs the raw channels; IMREAD_UNCHANGED also skips OpenCV's orientation handling.
+  if (info.has_alpha) return cv::IMREAD_UNCHANGED;
+  // Orientation is applied below from our own header parse, so that it is the same for every format
+  // and every flag (OpenCV 4.6 applies it for JPEG with IMREAD_COLOR only).
+  int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+  switch (reduction_factor) {
+    case 2: flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    case 4: flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    case 8: flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    default: break;
+  }
+  return flags;
+}
+
+// out = colour * a + background * (1 - a), per pixel, for 8-bit BGRA or grey+alpha input.
+cv::Mat composite_over_background(const cv::Mat& with_alpha) {
+  const int channels = with_alpha.channels();
+  cv::Mat bgr(with_alpha.size(), CV_8UC3);
+  for (int y = 0; y < with_alpha.rows; ++y) {
+    const std::uint8_t* in = with_alpha.ptr<std::uint8_t>(y);
+    std::uint8_t* out = bgr.ptr<std::uint8_t>(y);
+    for (int x = 0; x < with_alpha.cols; ++x, in += channels, out += 3) {
+      const int alpha = in[channels - 1];
+      for (int c = 0; c < 3; ++c) {
+        const int colour = channels == 4 ? in[c] : in[0];
+        out[c] = static_cast<std::uint8_t>((colour * alpha + kAlphaBackground * (255 - alpha) + 127) / 255);
+      }
+    }
+  }
+  return bgr;
+}
+
+// Any 8- or 16-bit grey, grey+alpha, BGR or BGRA Mat to 8-bit BGR.
+cv::Mat to_bgr8(cv::Mat decoded, const std::string& name, const std::string& format) {
+  if (decoded.depth() == CV_16U) {
+    decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);  // 65535 -> 255
+  } else if (decoded.depth() != CV_8U) {
+    throw decode_error(name, "unsupported " + format + " sample type (" + cv::typeToString(decoded.type()) + ")");
+  }
+  switch (decoded.channels()) {
+    case 1: {
+      cv::Mat bgr;
+      cv::cvtColor(decoded, bgr, cv::COLOR_GRAY2BGR);
+      return bgr;
+    }
+    case 2:
+    case 4: return composite_over_background(decoded);
+    case 3: return decoded;
+    default:
+      throw decode_error(name, "unsupported " + format + " channel count (" + std::to_string(decoded.channels()) + ")");
+  }
+}
+
+// EXIF orientation (1..8) to upright, as in the Exif 2.32 table for tag 0x0112: the value says
+// where the stored first row and column belong.
+cv::Mat apply_orientation(const cv::Mat& stored, int orientation) {
+  cv::Mat upright;
+  switch (orientation) {
+    case 2: cv::flip(stored, upright, 1); break;                              // mirrored
+    case 3: cv::rotate(stored, upright, cv::ROTATE_180); break;
+    case 4: cv::flip(stored, upright, 0); break;                              // mirrored, upside down
+    case 5: cv::transpose(stored, upright); break;                            // mirrored, rotated
+    case 6: cv::rotate(stored, upright, cv::ROTATE_90_CLOCKWISE); break;
+    case 7: cv::transpose(stored, upright); cv::flip(upright, upright, -1); break;
+    case 8: cv::rotate(stored, upright, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    default: return stored;
+  }
+  return upright;
+}
+
+std::string lower_ascii(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace
+
+DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const DecodeOptions& options) {
+  if (bytes.empty()) throw decode_error(name, "empty file (0 bytes)");
+  if (bytes.size() > static_cast<std::size_t>(INT_MAX) - 2) throw decode_error(name, "file too large (over 2 GiB)");
+  const ImageInfo info = probe_image(bytes);
+  if (info.format.empty()) throw decode_error(name, "not an image (unrecognised data)");
+
+  const bool is_jpeg = info.format == "jpeg";
+  const int factor = is_jpeg ? jpeg_reduction_factor(info, options.min_long_side_px) : 1;
+  const bool jpeg_truncated = is_jpeg && image_detail::jpeg_is_truncated(bytes);
+
+  // OpenCV 4.6 decodes a JPEG held in memory that ends early by repeating the last decoded row down
+  // to the bottom, smearing the picture. With an end-of-image marker appended, libjpeg instead fills
+  // the missing blocks with flat grey, as its own file reader does (jdatasrc.c, fill_input_buffer).
+  std::vector<std::uint8_t> completed;
+  if (jpeg_truncated) {
+    completed.reserve(bytes.size() + 2);
+    completed.assign(bytes.begin(), bytes.end());
+    completed.insert(completed.end(), {0xFF, 0xD9});
+    bytes = completed;
+  }
+
+  cv::Mat decoded;
+  try {
+    // imdecode only reads the buffer; the Mat header avoids copying it.
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
+    decoded = cv::imdecode(buffer, imread_flags(info, factor));
+  } catch (const cv::Exception& e) {  // e.g. a header claiming more pixels than OpenCV allows
+    throw decode_error(name, "corrupt or unsupported " + info.format + " data (" + e.err + ")");
+  }
+  if (decoded.empty()) {
+    if (info.format == "heic") throw decode_error(name, "HEIC images are not supported by this build; convert it to JPEG or PNG");
+    if (info.format == "gif") throw decode_error(name, "GIF images are not supported by this build; convert it to PNG or JPEG");
+    throw decode_error(name, "corrupt or unsupported " + info.format + " data" +
+                                 (jpeg_truncated ? " (the file is truncated)" : ""));
+  }
+
+  DecodedImage image;
+  image.format = info.format;
+  image.bgr = apply_orientation(to_bgr8(std::move(decoded), name, info.format), info.exif_orientation);
+  if (factor > 1) {
+    // The reduced Mat's size is rounded; the header gives the exact full-resolution size.
+    const bool swaps_sides = info.exif_orientation >= 5;
+    image.width = swaps_sides ? info.height : info.width;
+    image.height = swaps_sides ? info.width : info.height;
+  } else {
+    image.width = image.bgr.cols;
+    image.height = image.bgr.rows;
+  }
+  image.scale = static_cast<float>(factor);
+  if (jpeg_truncated) image.warnings.push_back("truncated JPEG data: decoded partially");
+  return image;
+}
+
+DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOptions& options) {
+  const std::string name = path.string();
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) throw Error(ErrorCode::kNotFound, name + ": no such file");
+  if (ec) throw Error(ErrorCode::kIo, name + ": cannot access: " + ec.message());
+  if (std::filesystem::is_directory(status)) {
+    throw Error(ErrorCode::kInvalidArgument, name + ": is a folder, not an image file");
+  }
+
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(name.c_str(), "rb"), &std::fclose);
+  if (!file) throw Error(ErrorCode::kIo, name + ": cannot open: " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes;
+  if (const std::uintmax_t size = std::filesystem::file_size(path, ec); !ec) bytes.reserve(size);
+  std::array<std::uint8_t, 1 << 16> chunk;
+  while (true) {
+    const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get());
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    if (n < chunk.size()) break;
+  }
+  if (std::ferror(file.get())) throw Error(ErrorCode::kIo, name + ": read failed: " + std::strerror(errno));
+  return decode_image(bytes, name, options);
+}
+
+bool has_image_extension(const std::filesystem::path& path) {
+  // HEIC/HEIF/AVIF are listed although this build cannot decode them: a folder scan then reports
+  // each such photo with a clear error instead of skipping it silently. GIF is left out (OpenCV 4.6
+  // has no GIF decoder, and GIFs are rarely photos).
+  static constexpr std::array<std::string_view, 16> kExtensions = {
+      ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff",
+      ".heic", ".heif", ".avif", ".pgm", ".ppm", ".pnm"};
+  const std::string extension = lower_ascii(path.extension().string());
+  return std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end();
+}
+
+}  // namespace facesearch

@@ -1,0 +1,105 @@
+#include "pipeline/face_pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace facesearch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime)
+    : pack_(std::move(pack)),
+      detector_(make_detector(pack_, runtime)),
+      landmarker_(make_landmarker(pack_, runtime)),
+      aligner_(make_aligner(pack_)),
+      embedder_(make_embedder(pack_, runtime)) {
+  if (!landmarker_) throw Error(ErrorCode::kModel, "model pack " + pack_.name + " has no landmarker");
+}
+
+std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const DetectOptions& options,
+                                              StageTimes* times) const {
+  StageTimes local;
+  const float scale = image.scale;
+  DetectOptions decoded_options = options;
+  decoded_options.min_face_px = options.min_face_px / scale;  // the caller speaks full-resolution pixels
+
+  auto t0 = Clock::now();
+  auto detections = detector_->detect(image.bgr, decoded_options);
+  local.detect_ms = ms_since(t0);
+  std::sort(detections.begin(), detections.end(), [](const Detection& a, const Detection& b) {
+    const float ax = a.box.x1 + a.box.x2, bx = b.box.x1 + b.box.x2;
+    return ax != bx ? ax < bx : a.box.y1 < b.box.y1;
+  });
+
+  std::vector<Box> boxes;
+  boxes.reserve(detections.size());
+  for (const auto& d : detections) boxes.push_back(d.box);
+  t0 = Clock::now();
+  const auto marks = landmarker_->landmarks(image.bgr, boxes);
+  local.landmarks_ms = ms_since(t0);
+
+  std::vector<LocatedFace> faces(detections.size());
+  t0 = Clock::now();
+  for (size_t i = 0; i < detections.size(); ++i) {
+    faces[i].chip = aligner_->align(image.bgr, marks[i]);
+    Face& f = faces[i].face;
+    f.box = detections[i].box.scaled(scale);
+    f.score = detections[i].score;
+    f.landmarks = marks[i];
+    for (auto& p : f.landmarks) p = {p.x * scale, p.y * scale};
+  }
+  local.align_ms = ms_since(t0);
+  if (times) *times += local;
+  return faces;
+}
+
+void FacePipeline::embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times) const {
+  const auto t0 = Clock::now();
+  embedder_->embed(chips, out);
+  const size_t dim = static_cast<size_t>(embedder_->dim());
+  if (pack_.metric == Metric::kCosine)
+    for (size_t i = 0; i < chips.size(); ++i) l2_normalize(out.subspan(i * dim, dim));
+  if (times) times->embed_ms += ms_since(t0);
+}
+
+std::vector<FaceRecord> FacePipeline::analyze(const DecodedImage& image, const DetectOptions& options,
+                                              StageTimes* times) const {
+  auto located = locate(image, options, times);
+  std::vector<cv::Mat> chips;
+  for (const auto& l : located) chips.push_back(l.chip);
+  const size_t dim = static_cast<size_t>(embedding_dim());
+  std::vector<float> vectors(chips.size() * dim);
+  embed(chips, vectors, times);
+  std::vector<FaceRecord> records(located.size());
+  for (size_t i = 0; i < located.size(); ++i) {
+    records[i].face = std::move(located[i].face);
+    records[i].embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+  }
+  return records;
+}
+
+float similarity(std::span<const float> a, std::span<const float> b) {
+  float dot = 0;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
+  return dot;
+}
+
+void l2_normalize(std::span<float> v) {
+  double sum = 0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  if (sum <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (float& x : v) x *= inv;
+}
+
+}  // namespace facesearch

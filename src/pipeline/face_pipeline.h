@@ -1,0 +1,79 @@
+// The whole per-image path: decoded pixels -> detect -> landmarks -> align -> embed.
+// Owns one instance of each stage, built from a model pack. All methods are thread-safe, so one
+// pipeline serves every worker thread (the ONNX sessions are shared, weights loaded once).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "align/aligner.h"
+#include "core/types.h"
+#include "detect/detector.h"
+#include "detect/landmarker.h"
+#include "embed/embedder.h"
+#include "image/image.h"
+#include "models/model_pack.h"
+
+namespace facesearch {
+
+// Milliseconds spent in each stage (summed over images and threads).
+struct StageTimes {
+  double decode_ms = 0, detect_ms = 0, landmarks_ms = 0, align_ms = 0, embed_ms = 0;
+  StageTimes& operator+=(const StageTimes& o) {
+    decode_ms += o.decode_ms, detect_ms += o.detect_ms, landmarks_ms += o.landmarks_ms;
+    align_ms += o.align_ms, embed_ms += o.embed_ms;
+    return *this;
+  }
+};
+
+// A face located in an image and cut out for the embedder.
+struct LocatedFace {
+  Face face;     // box and landmarks in full-resolution upright pixels
+  cv::Mat chip;  // aligned chip, ready for Embedder::embed
+};
+
+// A face with its identity vector (L2-normalised for the cosine metric).
+struct FaceRecord {
+  Face face;
+  std::vector<float> embedding;
+};
+
+class FacePipeline {
+ public:
+  FacePipeline(ModelPack pack, const RuntimeOptions& runtime);
+
+  const ModelPack& pack() const { return pack_; }
+  int embedding_dim() const { return embedder_->dim(); }
+
+  // Detect, landmark and align every face of an image (no embedding yet, so callers can batch
+  // chips of several images into one embedder call). Faces are ordered left to right by box centre
+  // (ties top to bottom), which gives each a stable index within its image.
+  std::vector<LocatedFace> locate(const DecodedImage& image, const DetectOptions& options,
+                                  StageTimes* times = nullptr) const;
+
+  // Embeds chips in batches into `out` (chips.size() x embedding_dim(), normalised per the metric).
+  void embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times = nullptr) const;
+
+  // locate + embed for one image.
+  std::vector<FaceRecord> analyze(const DecodedImage& image, const DetectOptions& options,
+                                  StageTimes* times = nullptr) const;
+
+ private:
+  ModelPack pack_;
+  std::unique_ptr<Detector> detector_;
+  std::unique_ptr<Landmarker> landmarker_;
+  std::unique_ptr<Aligner> aligner_;
+  std::unique_ptr<Embedder> embedder_;
+};
+
+// Similarity of two embeddings under the pack's metric (cosine: dot of normalised vectors), higher =
+// more alike.
+float similarity(std::span<const float> a, std::span<const float> b);
+
+// Scales `v` to unit length in place (left as is when it is all zeros).
+void l2_normalize(std::span<float> v);
+
+}  // namespace facesearch
