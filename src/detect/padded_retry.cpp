@@ -1,11 +1,14 @@
 #include <algorithm>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "detect/detector.h"
 
 namespace facesearch {
 namespace {
+
+constexpr int kMaxRetrySidePx = 1024;
 
 class PaddedRetryDetector final : public Detector {
  public:
@@ -21,8 +24,20 @@ class PaddedRetryDetector final : public Detector {
 
     std::vector<cv::Mat> padded(retry.size());
     std::vector<cv::Point> offsets(retry.size());
+    std::vector<float> scales(retry.size(), 1.f);
     for (size_t k = 0; k < retry.size(); ++k) {
-      const cv::Mat& img = images[retry[k]];
+      // Shrink big images first: the detector reduces them anyway, and padding a 48-megapixel photo
+      // would quadruple its memory.
+      cv::Mat img = images[retry[k]];
+      const int long_side = std::max(img.cols, img.rows);
+      if (long_side > kMaxRetrySidePx) {
+        scales[k] = static_cast<float>(long_side) / kMaxRetrySidePx;
+        cv::Mat small;
+        cv::resize(img, small, cv::Size(std::max(1, static_cast<int>(img.cols / scales[k])),
+                                         std::max(1, static_cast<int>(img.rows / scales[k]))),
+                   0, 0, cv::INTER_AREA);
+        img = small;
+      }
       const int px = img.cols / 2, py = img.rows / 2;
       cv::copyMakeBorder(img, padded[k], py, py, px, px, cv::BORDER_CONSTANT, cv::Scalar::all(0));
       offsets[k] = {px, py};
@@ -31,10 +46,11 @@ class PaddedRetryDetector final : public Detector {
     for (size_t k = 0; k < retry.size(); ++k) {
       const cv::Mat& img = images[retry[k]];
       for (auto d : again[k]) {
-        d.box = {std::clamp(d.box.x1 - offsets[k].x, 0.f, float(img.cols)),
-                 std::clamp(d.box.y1 - offsets[k].y, 0.f, float(img.rows)),
-                 std::clamp(d.box.x2 - offsets[k].x, 0.f, float(img.cols)),
-                 std::clamp(d.box.y2 - offsets[k].y, 0.f, float(img.rows))};
+        const float s = scales[k];
+        d.box = {std::clamp((d.box.x1 - offsets[k].x) * s, 0.f, float(img.cols)),
+                 std::clamp((d.box.y1 - offsets[k].y) * s, 0.f, float(img.rows)),
+                 std::clamp((d.box.x2 - offsets[k].x) * s, 0.f, float(img.cols)),
+                 std::clamp((d.box.y2 - offsets[k].y) * s, 0.f, float(img.rows))};
         // A box that lies mostly in the border is not a face of this image.
         if (d.box.width() > 1 && d.box.height() > 1) result[retry[k]].push_back(d);
       }

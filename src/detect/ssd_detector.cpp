@@ -59,6 +59,7 @@ class SsdDetector final : public Detector {
         d.box.x2 = std::min(d.box.x2, static_cast<float>(images[i].cols));
         d.box.y2 = std::min(d.box.y2, static_cast<float>(images[i].rows));
         if (d.box.width() <= 1 || d.box.height() <= 1) continue;
+        if (std::min(d.box.width(), d.box.height()) < spec_.small_face_px && score < spec_.small_face_score) continue;
         candidates.push_back(d);
       }
       auto kept = non_max_suppression(std::move(candidates), spec_.nms_iou, spec_.max_faces);

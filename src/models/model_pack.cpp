@@ -90,6 +90,8 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
     pack.detector.score_threshold = d.value("score_threshold", 0.5f);
     pack.detector.nms_iou = d.value("nms_iou", 0.5f);
     pack.detector.max_faces = d.value("max_faces", 100);
+    pack.detector.small_face_px = d.value("small_face_px", 0.f);
+    pack.detector.small_face_score = d.value("small_face_score", 0.f);
     if (j.contains("landmarker")) {
       LandmarkerSpec lm;
       parse_network(j["landmarker"], dir, lm);

@@ -32,6 +32,10 @@ struct DetectorSpec : NetworkSpec {
   float score_threshold = 0.5f;
   float nms_iou = 0.5f;
   int max_faces = 100;
+  // Boxes whose shorter side is under small_face_px (image pixels) need at least small_face_score:
+  // tiny boxes are where a detector's false positives live.
+  float small_face_px = 0;
+  float small_face_score = 0;
 };
 
 struct LandmarkerSpec : NetworkSpec {
