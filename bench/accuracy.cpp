@@ -1,10 +1,15 @@
 // Prints the precision/recall table of docs/ACCURACY.md: every photo of a labelled folder as a query
 // against all the others, over a range of thresholds. Not a test: tests/search_quality_test.cpp asserts.
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <string>
 
+#include <cmath>
+#include <numeric>
+
 #include "bench/people_eval.h"
+#include "embed/embedder.h"
 
 int main(int argc, char** argv) {
   using namespace facesearch;
@@ -27,6 +32,90 @@ int main(int argc, char** argv) {
     const auto pr = eval::at_threshold(scores, t / 100.f);
     std::printf("| %.2f | %.4f | %.4f | %.4f | %zu | %zu | %zu |\n", pr.threshold, pr.precision, pr.recall, pr.f1,
                 pr.true_pos, pr.false_pos, pr.false_neg);
+  }
+
+  // The options for comparing dlib descriptors, each as a score where higher = more alike:
+  // plain cosine (the pack's metric), dlib's Euclidean distance on raw descriptors (score = -distance,
+  // dlib's rule is distance < 0.6), and cosine after removing the mean descriptor of this set.
+  std::printf("\n## comparison of scoring rules (raw descriptors re-embedded)\n\n");
+  const auto embedder = make_embedder(pack, {});
+  std::vector<std::vector<std::vector<float>>> raw(images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto located = pipeline.locate(decode_image_file(images[i].path), {});
+    for (const auto& l : located) {
+      std::vector<float> v(embedder->dim());
+      embedder->embed(std::span<const cv::Mat>(&l.chip, 1), v);
+      raw[i].push_back(std::move(v));
+    }
+  }
+  std::vector<double> mean(embedder->dim(), 0.0);
+  size_t count = 0;
+  for (const auto& img : raw)
+    for (const auto& v : img) {
+      for (size_t k = 0; k < v.size(); ++k) mean[k] += v[k];
+      ++count;
+    }
+  for (auto& m : mean) m /= std::max<size_t>(count, 1);
+  auto cosine = [](const std::vector<float>& a, const std::vector<float>& b, const std::vector<double>* centre) {
+    double dot = 0, na = 0, nb = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+      const double x = a[k] - (centre ? (*centre)[k] : 0), y = b[k] - (centre ? (*centre)[k] : 0);
+      dot += x * y, na += x * x, nb += y * y;
+    }
+    return dot / std::sqrt(na * nb);
+  };
+  auto neg_euclid = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double d = 0;
+    for (size_t k = 0; k < a.size(); ++k) d += (a[k] - b[k]) * (a[k] - b[k]);
+    return -std::sqrt(d);
+  };
+  struct Rule {
+    const char* name;
+    std::function<double(const std::vector<float>&, const std::vector<float>&)> score;
+    double fixed_threshold;  // the rule's customary threshold
+  };
+  const Rule rules[] = {
+      {"cosine (raw descriptors)", [&](const auto& a, const auto& b) { return cosine(a, b, nullptr); }, 0.92},
+      {"-euclidean (dlib rule)", neg_euclid, -0.6},
+      {"cosine, mean removed", [&](const auto& a, const auto& b) { return cosine(a, b, &mean); }, 0.5},
+  };
+  std::printf("| rule | best-F1 threshold | precision | recall | F1 | at customary threshold | precision | recall |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const auto& rule : rules) {
+    std::vector<std::pair<double, bool>> pairs;
+    for (size_t q = 0; q < raw.size(); ++q) {
+      if (raw[q].empty()) continue;
+      size_t largest = 0;
+      for (size_t f = 1; f < raw[q].size(); ++f)
+        if (images[q].faces[f].face.box.area() > images[q].faces[largest].face.box.area()) largest = f;
+      for (size_t t = 0; t < raw.size(); ++t) {
+        if (t == q) continue;
+        double best = -1e9;
+        for (const auto& v : raw[t]) best = std::max(best, rule.score(raw[q][largest], v));
+        pairs.emplace_back(best, images[t].identity == images[q].identity);
+      }
+    }
+    auto pr_at = [&](double th) {
+      size_t tp = 0, fp = 0, fn = 0;
+      for (const auto& [s, same] : pairs) {
+        if (s >= th && same) ++tp;
+        if (s >= th && !same) ++fp;
+        if (s < th && same) ++fn;
+      }
+      const double p = tp + fp ? double(tp) / (tp + fp) : 1, r = tp + fn ? double(tp) / (tp + fn) : 0;
+      return std::tuple{p, r, p + r > 0 ? 2 * p * r / (p + r) : 0.0};
+    };
+    double best_th = 0, best_f1 = -1;
+    for (const auto& [s, same] : pairs) {
+      if (s < -1e8) continue;
+      const auto [p, r, f1] = pr_at(s);
+      if (f1 > best_f1) best_f1 = f1, best_th = s;
+    }
+    const auto [bp, br, bf] = pr_at(best_th);
+    const auto [cp, cr, cf] = pr_at(rule.fixed_threshold);
+    std::printf("| %s | %.3f | %.4f | %.4f | %.4f | %.2f | %.4f | %.4f |\n", rule.name, best_th, bp, br, bf,
+                rule.fixed_threshold, cp, cr);
+    (void)cf;
   }
   return 0;
 }
