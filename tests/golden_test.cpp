@@ -11,6 +11,7 @@
 #include "detect/detector.h"
 #include "detect/landmarker.h"
 #include "embed/embedder.h"
+#include "pipeline/face_pipeline.h"
 #include "models/model_pack.h"
 #include "test_support.h"
 
@@ -127,6 +128,35 @@ TEST(GoldenDetection, AgreesWithFaceApiJs) {
       // Mean landmark error relative to the box size (inter-ocular-like normalisation).
       EXPECT_LT(err / std::max(rb.width(), rb.height()), 0.03) << name << " mean landmark error " << err << " px";
     }
+  }
+}
+
+}  // namespace
+}  // namespace facesearch
+
+namespace facesearch {
+namespace {
+
+// End to end: detect -> landmarks -> dlib chip alignment -> embedding on the original demo photos must
+// reproduce dlib's descriptors of the chips dlib itself cut from the same photos (golden/dlib_chips).
+TEST(GoldenPipeline, AlignmentAndEmbeddingReproduceDlibOnDemoPhotos) {
+  const FacePipeline pipeline(load_model_pack(testing::models_dir()), {});
+  const auto golden = testing::testdata_dir() / "golden";
+  const auto rows = read_tsv(golden / "dlib_descriptors.tsv", false);
+  for (const char* sample : {"sample1", "sample2", "sample3"}) {
+    const auto faces = pipeline.analyze(decode_image_file(golden / "faceapi_samples" / (std::string(sample) + ".jpg")), {});
+    size_t chips = 0;
+    for (const auto& row : rows) {
+      if (row[0].find(std::string(sample) + ".") == std::string::npos) continue;
+      ++chips;
+      std::vector<float> ref(128);
+      for (int k = 0; k < 128; ++k) ref[k] = std::stof(row[k + 1]);
+      l2_normalize(ref);
+      float best = -1;
+      for (const auto& f : faces) best = std::max(best, similarity(ref, f.embedding));
+      EXPECT_GE(best, 0.98f) << row[0] << ": no face of " << sample << " embeds like dlib's chip";
+    }
+    EXPECT_EQ(faces.size(), chips) << sample;
   }
 }
 

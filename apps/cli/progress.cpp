@@ -1,0 +1,93 @@
+#include "progress.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <unistd.h>
+
+namespace facesearch::cli {
+namespace {
+
+// A terminal redraws cheaply (~10 Hz); a log file should not get a line per image.
+constexpr double kTerminalInterval_s = 0.1;
+constexpr double kLogInterval_s = 2.0;
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(seconds);
+  char text[32];
+  if (s < 60) {
+    std::snprintf(text, sizeof text, "%lds", s);
+  } else if (s < 3600) {
+    std::snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  }
+  return text;
+}
+
+std::string format_progress(const Progress& p, bool final_line) {
+  const double rate = p.elapsed_s > 0 ? static_cast<double>(p.done) / p.elapsed_s : 0.0;
+  std::string tail;
+  if (final_line) {
+    tail = "in " + format_duration(p.elapsed_s);
+  } else if (rate > 0 && p.done > 0) {
+    tail = "ETA " + format_duration(static_cast<double>(p.total - std::min(p.done, p.total)) / rate);
+  } else {
+    tail = "ETA --";
+  }
+  char text[160];
+  std::snprintf(text, sizeof text, "[scan] %zu/%zu images, %zu faces, %.1f img/s, %s", p.done, p.total,
+                p.faces, rate, tail.c_str());
+  return text;
+}
+
+}  // namespace
+
+ProgressLine::ProgressLine(bool enabled, std::FILE* stream)
+    : enabled_(enabled), terminal_(isatty(fileno(stream)) == 1), stream_(stream) {}
+
+ProgressLine::~ProgressLine() {
+  if (terminal_ && drawn_ && !finished_) std::fputc('\n', stream_);
+}
+
+void ProgressLine::update(const Progress& progress) {
+  if (!enabled_) return;
+  std::lock_guard lock(mutex_);
+  if (finished_) return;
+  last_ = progress;
+  // Measured on the scan's own clock; a log's first line comes only after kLogInterval, so short
+  // runs print nothing there.
+  const double interval_s = terminal_ ? kTerminalInterval_s : kLogInterval_s;
+  // The last image is left to finish(), which draws the closing line.
+  const bool last_image = progress.total > 0 && progress.done >= progress.total;
+  if (!last_image && ((terminal_ && !drawn_) || progress.elapsed_s - last_draw_s_ >= interval_s)) {
+    draw(progress, false);
+    last_draw_s_ = progress.elapsed_s;
+  }
+}
+
+void ProgressLine::finish() {
+  if (!enabled_) return;
+  std::lock_guard lock(mutex_);
+  if (finished_) return;
+  finished_ = true;
+  // A terminal always shows the final count; a log only closes a report it started.
+  if (last_ && last_->total > 0 && (terminal_ || drawn_)) draw(*last_, true);
+  if (terminal_ && drawn_) std::fputc('\n', stream_);
+  std::fflush(stream_);
+}
+
+void ProgressLine::draw(const Progress& progress, bool final_line) {
+  const std::string line = format_progress(progress, final_line);
+  if (terminal_) {
+    // \r returns to the start of the line, ESC[K clears what a longer previous line left behind.
+    std::fprintf(stream_, "\r%s\033[K", line.c_str());
+  } else {
+    std::fprintf(stream_, "%s\n", line.c_str());
+  }
+  std::fflush(stream_);
+  drawn_ = true;
+}
+
+}  // namespace facesearch::cli

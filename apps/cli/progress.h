@@ -1,0 +1,41 @@
+// Scan progress on stderr: a live line redrawn in place on a terminal (at most ~10 times a second),
+// a plain line every few seconds when stderr is a file or pipe (nothing at all for short runs).
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+#include <optional>
+
+#include "search/folder_search.h"
+
+namespace facesearch::cli {
+
+class ProgressLine {
+ public:
+  // `enabled` false: prints nothing (--quiet). `stream` is not owned.
+  ProgressLine(bool enabled, std::FILE* stream);
+  // Ends a live line left open (the search threw), so an error message starts on its own line.
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  // Safe to call from any thread (SearchOptions::on_progress calls are serialised, but cheap to guard).
+  void update(const Progress& progress);
+
+  // Draws the final state and ends the live line, so later stderr output starts on a fresh line.
+  void finish();
+
+ private:
+  void draw(const Progress& progress, bool final_line);
+
+  bool enabled_;
+  bool terminal_;
+  std::FILE* stream_;
+  std::mutex mutex_;
+  std::optional<Progress> last_;
+  double last_draw_s_ = 0;  // Progress::elapsed_s of the last line drawn
+  bool drawn_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace facesearch::cli

@@ -1,0 +1,46 @@
+// `facesearch search`: the person in a query photo, looked for in folders of photos.
+// Flags are parsed by CLI11 into SearchArgs; run_search turns them into one search_folder call.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "output.h"
+#include "search/folder_search.h"
+
+namespace facesearch::cli {
+
+struct SearchArgs {
+  std::string query;
+  std::vector<std::string> targets;           // -t/--target, in order
+  std::vector<std::string> extra_targets;     // positional targets after the options
+  float threshold = -1;                       // < 0: the model pack's default
+  float min_face_px = 0;
+  size_t top_k = 0;
+  std::string query_face = "largest";
+  std::string format = "table";
+  int jobs = 0;
+  bool quiet = false;
+  std::string models_dir;  // empty: FACESEARCH_MODELS, then the default folder
+};
+
+// "largest", "all" or a non-negative face index; nullopt for anything else.
+std::optional<QueryFaceSelection> parse_query_face(std::string_view text);
+
+// Registers the subcommand and its flags on `app`; parsed values land in `args`, which must outlive `app`.
+CLI::App* add_search_command(CLI::App& app, SearchArgs& args);
+
+// After parsing `search` (the App add_search_command returned): unknown options first, then a missing
+// --query, then no target from either -t or the positionals. Throws a CLI::ParseError, so the caller
+// reports it like any other usage error.
+void check_search_args(const CLI::App& search, const SearchArgs& args);
+
+// Runs the search and prints the report. Returns 0, or 130 when interrupted with Ctrl-C (matches found
+// so far are still printed). Throws facesearch::Error; the caller maps it to an exit status.
+int run_search(const SearchArgs& args);
+
+}  // namespace facesearch::cli

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# CLI smoke tests: the real facesearch binary on the photos in ../shared/testdata/faces.
+# Usage: bash tests/cli_smoke.sh PATH/TO/facesearch   (from the repository root; CTest does this)
+# Checks exit statuses, messages and the three output formats; prints "N passed, M failed".
+# Needs the models (`make setup`, or FACESEARCH_MODELS) and /usr/bin/python3 for JSON and CSV.
+set -u
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+  echo "usage: bash tests/cli_smoke.sh PATH/TO/facesearch (run from the repository root)" >&2
+  exit 2
+fi
+BIN=$1
+DATA=${FACESEARCH_TESTDATA:-../shared/testdata/faces}
+PY=/usr/bin/python3
+if [ ! -d "$DATA/people" ]; then
+  echo "cli_smoke: test photos not found in $DATA (set FACESEARCH_TESTDATA)" >&2
+  exit 1
+fi
+
+QUERY=$DATA/people/Tony_Blair/lfw_Tony_Blair_0001.jpg
+NOFACE=$DATA/noface/opencv_fruits.jpg
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1"
+  # What the command said, to see why without rerunning it.
+  if [ -s "$TMP/err" ]; then sed -n '1,5s/^/     stderr: /p' "$TMP/err"; fi
+}
+
+# fs ARGS...: runs the binary; leaves $rc, $TMP/out and $TMP/err. A hang fails instead of blocking CTest.
+fs() {
+  timeout 120 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+}
+
+# check NAME CONDITION...: passes when the command CONDITION succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+rc_is() { [ "$rc" -eq "$1" ]; }
+out_has() { grep -qiF -- "$1" "$TMP/out"; }
+err_has() { grep -qiF -- "$1" "$TMP/err"; }
+err_lacks() { ! grep -qiF -- "$1" "$TMP/err"; }
+
+# py NAME SCRIPT ARGS...: a Python check on the files named in ARGS (sys.argv[1:]); it fails by raising.
+py() {
+  local name=$1 script=$2
+  shift 2
+  local why
+  if why=$("$PY" -c "$script" "$@" 2>&1); then pass "$name"; else
+    fail "$name"
+    echo "$why" | tail -n 3 | sed 's/^/     python: /'
+  fi
+}
+
+# ---- help, version, usage errors ---------------------------------------------------------------
+fs --version
+check "--version exits 0 and prints the version" eval 'rc_is 0 && out_has "facesearch " && grep -qE "[0-9]+\.[0-9]+" "$TMP/out"'
+
+fs --help
+check "--help exits 0, shows usage and the search command" eval 'rc_is 0 && out_has "Usage" && out_has "search"'
+
+fs search --help
+check "search --help teaches: flags, score, models, exit statuses" \
+  eval 'rc_is 0 && out_has "Usage" && out_has "--query" && out_has "--target" && out_has "higher means more alike" && out_has "FACESEARCH_MODELS" && out_has "Exit status"'
+
+fs
+check "no subcommand: help on stderr, exit 2" eval 'rc_is 2 && err_has "Usage"'
+
+fs --no-such-flag
+check "unknown top-level option: exit 2" eval 'rc_is 2 && err_has "--no-such-flag"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --no-such-flag
+check "unknown search option: exit 2 naming it" eval 'rc_is 2 && err_has "--no-such-flag"'
+
+fs search -q "$QUERY"
+check "missing --target: exit 2" eval 'rc_is 2 && err_has "--target"'
+
+fs search -t "$DATA/noface"
+check "missing --query: exit 2" eval 'rc_is 2 && err_has "--query"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --format xml
+check "bad --format: exit 2" eval 'rc_is 2 && err_has "--format"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --query-face first
+check "bad --query-face: exit 2" eval 'rc_is 2 && err_has "--query-face"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --threshold abc
+check "bad --threshold: exit 2" eval 'rc_is 2 && err_has "--threshold"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --top-k -1
+check "negative --top-k: exit 2" eval 'rc_is 2 && err_has "--top-k"'
+
+# ---- runtime errors: exit 1, one line that says what is wrong ----------------------------------
+fs search -q "$TMP/missing_photo.jpg" -t "$DATA/noface"
+check "missing query photo: exit 1 naming it" eval 'rc_is 1 && err_has "missing_photo.jpg" && err_has "facesearch: error:"'
+
+fs search -q "$QUERY" -t "$TMP/missing_folder"
+check "missing target: exit 1 naming it" eval 'rc_is 1 && err_has "missing_folder"'
+
+fs search -q "$NOFACE" -t "$DATA/noface"
+check "query without a face: exit 1, says no face" eval 'rc_is 1 && err_has "no face"'
+
+mkdir -p "$TMP/empty_models"
+fs search -q "$QUERY" -t "$DATA/noface" --models "$TMP/empty_models"
+check "empty --models folder: exit 1, says how to get models" \
+  eval 'rc_is 1 && err_has "empty_models" && err_has "make setup"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --query-face 5
+check "--query-face out of range: usage error, exit 2" eval 'rc_is 2 && err_has "--query-face"'
+
+# ---- a real search: JSON ------------------------------------------------------------------------
+fs search -q "$QUERY" -t "$DATA/people" --format json
+cp "$TMP/out" "$TMP/people.json"
+check "search people/ as JSON: exit 0" rc_is 0
+py "JSON: finds the other Tony_Blair photos, best first, no one else on top" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["matches"]
+paths = [x["path"] for x in m]
+blair = [p for p in paths if "/Tony_Blair/" in p]
+expected = {"lfw_Tony_Blair_0029.jpg", "lfw_Tony_Blair_0058.jpg", "lfw_Tony_Blair_0087.jpg", "lfw_Tony_Blair_0116.jpg"}
+found = {p.rsplit("/", 1)[1] for p in blair}
+assert expected <= found, f"missing Tony_Blair photos: {expected - found}"
+assert "/Tony_Blair/" in paths[0], f"top match is {paths[0]}"
+assert not any(p.endswith("lfw_Tony_Blair_0001.jpg") for p in paths), "the query photo matched itself"
+sims = [x["similarity"] for x in m]
+assert sims == sorted(sims, reverse=True), "matches not sorted by similarity"
+assert all(s >= d["threshold"] for s in sims), "a match under the threshold"
+assert d["model"] and d["metric"] == "cosine" and 0 < d["threshold"] <= 1
+assert len(d["query_faces"]) == 1 and set(d["query_faces"][0]["box"]) == {"x1", "y1", "x2", "y2"}
+for x in m:
+    assert set(x) >= {"path", "similarity", "face_index", "box", "detection_score", "query_face"}, x
+s = d["stats"]
+assert s["images"] >= 100 and s["images_analysed"] >= 100 and s["faces"] >= 100, s
+assert set(s["stage_ms"]) == {"decode", "detect", "landmarks", "align", "embed"}
+assert d["skipped"] == [] and isinstance(d["warnings"], list)
+' "$TMP/people.json"
+
+# ---- one search in the three formats: the same matches ------------------------------------------
+# Four LFW folders rather than all of people/, to keep the script quick.
+LFW=("$DATA/people/Tony_Blair" "$DATA/people/Vladimir_Putin" "$DATA/people/Laura_Bush" "$DATA/people/Serena_Williams")
+fs search -q "$QUERY" "${LFW[@]}" --format json --threshold 0.85 --quiet
+cp "$TMP/out" "$TMP/lfw.json"
+fs search -q "$QUERY" "${LFW[@]}" --threshold 0.85 --quiet
+check "table: exit 0, header and summary" \
+  eval 'rc_is 0 && out_has "threshold 0.85" && grep -qE "^[0-9]+ match(es)? in [0-9]+ images? \(" "$TMP/out"'
+py "table lists the same paths as JSON, in the same order" '
+import json, sys
+want = [x["path"] for x in json.load(open(sys.argv[1]))["matches"]]
+lines = open(sys.argv[2]).read().splitlines()
+start = next(i for i, l in enumerate(lines) if l.split()[:2] == ["RANK", "SIMILARITY"]) + 1
+rows = lines[start:lines.index("", start)]
+got = [l.split(None, 4)[4] for l in rows]
+assert want and got == want, f"table: {got}, JSON: {want}"
+' "$TMP/lfw.json" "$TMP/out"
+
+fs search -q "$QUERY" "${LFW[@]}" --format csv --threshold 0.85 --quiet
+check "CSV: exit 0" rc_is 0
+py "CSV: header, one row per JSON match, same order" '
+import csv, json, sys
+m = json.load(open(sys.argv[1]))["matches"]
+rows = list(csv.reader(open(sys.argv[2], newline="")))
+assert rows[0] == "path,similarity,face_index,x1,y1,x2,y2,query_face".split(","), rows[0]
+assert [r[0] for r in rows[1:]] == [x["path"] for x in m], "rows differ from JSON matches"
+assert [round(float(r[1]), 4) for r in rows[1:]] == [round(x["similarity"], 4) for x in m]
+' "$TMP/lfw.json" "$TMP/out"
+
+# ---- unreadable files are skipped, not fatal ----------------------------------------------------
+fs search -q "$QUERY" -t "$DATA/bad" --format json
+check "bad/ target: exit 0, skips reported on stderr" \
+  eval 'rc_is 0 && err_has "facesearch: skipped" && err_has "zero_bytes.jpg" && err_has "text_file_named.png"'
+py "bad/ target: JSON lists the unreadable files under skipped, with reasons" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+skipped = {x["path"].rsplit("/", 1)[1]: x for x in d["skipped"]}
+for name in ("zero_bytes.jpg", "text_file_named.png"):
+    assert name in skipped, f"{name} not skipped: {list(skipped)}"
+    assert skipped[name]["reason"] and skipped[name]["message"], skipped[name]
+assert d["stats"]["skipped"] == len(d["skipped"])
+' "$TMP/out"
+
+fs search -q "$QUERY" -t "$DATA/noface" --format json --quiet
+check "noface/ target: exit 0, --quiet keeps stderr empty" eval 'rc_is 0 && [ ! -s "$TMP/err" ]'
+py "noface/ target: empty matches" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["matches"] == [] and d["stats"]["images"] == 10, d["stats"]
+' "$TMP/out"
+
+# ---- options that narrow the result -------------------------------------------------------------
+BLAIR=$DATA/people/Tony_Blair
+fs search -q "$QUERY" -t "$BLAIR" --format json --top-k 2 --quiet
+py "--top-k 2: at most 2 matches" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert 1 <= len(d["matches"]) <= 2, len(d["matches"])
+' "$TMP/out"
+
+fs search -q "$QUERY" -t "$BLAIR" --threshold 1.5 --quiet
+check "--threshold 1.5: exit 0, no matches" eval 'rc_is 0 && out_has "No matches above threshold 1.5"'
+
+fs search -q "$QUERY" -t "$BLAIR" --threshold 1.5 --format json --quiet
+py "--threshold 1.5: JSON has zero matches and the threshold applied" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["matches"] == [] and d["threshold"] == 1.5, d["threshold"]
+' "$TMP/out"
+
+fs search -q "$QUERY" -t "$BLAIR" "$DATA/people/Vladimir_Putin" --query-face all --format json --quiet
+check "positional extra targets and --query-face all: exit 0" rc_is 0
+py "positional targets are searched; matches name a query face that was used" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["stats"]["images"] >= 9, d["stats"]
+used = {q["index"] for q in d["query_faces"]}
+assert used and all(x["query_face"] in used for x in d["matches"])
+assert not any("/Vladimir_Putin/" in x["path"] for x in d["matches"][:1])
+' "$TMP/out"
+
+# CSV quoting: a folder whose name holds a comma and a quote.
+ODD="$TMP/odd, \"name\""
+mkdir -p "$ODD"
+cp "$BLAIR/lfw_Tony_Blair_0029.jpg" "$ODD/"
+fs search -q "$QUERY" -t "$ODD" --format csv --quiet
+py "CSV quotes paths with commas and quotes (RFC 4180)" '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert len(rows) == 2, rows
+assert rows[1][0] == sys.argv[2] + "/lfw_Tony_Blair_0029.jpg", rows[1][0]
+' "$TMP/out" "$ODD"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
