@@ -22,7 +22,7 @@ ORT_VERSION=1.21.0
 # Headers matching that runtime come from Debian 13's libonnxruntime-dev (same upstream version).
 ORT_DEV_DEB_VERSION_PREFIX=1.21.0
 
-APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libgtest-dev googletest nlohmann-json3-dev
+APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libsqlite3-dev libxxhash-dev libgtest-dev googletest nlohmann-json3-dev
               libcli11-dev python3-onnx python3-numpy nodejs npm)
 
 log() { printf '[setup] %s\n' "$*" >&2; }

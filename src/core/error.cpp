@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kInference: return "inference";
     case ErrorCode::kNoFace: return "no_face";
     case ErrorCode::kIo: return "io";
+    case ErrorCode::kCatalog: return "catalog";
   }
   return "unknown";
 }

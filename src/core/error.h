@@ -15,6 +15,7 @@ enum class ErrorCode {
   kInference,        // the runtime failed while running a model
   kNoFace,           // a query photo holds no usable face
   kIo,               // reading or writing failed (permissions, disk)
+  kCatalog,          // a library database is foreign, corrupted, newer, or made with other models
 };
 
 const char* error_code_name(ErrorCode code);

@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace facesearch {
 namespace {
@@ -21,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 // What a worker hands to the embedding thread: one image, located but not yet embedded.
 struct LocatedImage {
   std::filesystem::path path;
+  std::string hash;
+  bool analysed = true;
   int width = 0, height = 0;
   std::vector<LocatedFace> faces;
   std::vector<std::string> warnings;
@@ -33,18 +36,24 @@ LocatedImage locate_file(const FacePipeline& pipeline, const std::filesystem::pa
   out.path = path;
   try {
     const auto t0 = Clock::now();
-    DecodedImage image = decode_image_file(path, options.decode);
+    const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+    out.hash = content_hash(bytes);
+    if (options.should_analyze && !options.should_analyze(path, out.hash)) {
+      out.analysed = false;
+      return out;
+    }
+    DecodedImage image = decode_image(bytes, path.string(), options.decode);
     times.decode_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     out.width = image.width;
     out.height = image.height;
     out.warnings = std::move(image.warnings);
     out.faces = pipeline.locate(image, options.detect, &times);
   } catch (const Error& e) {
-    out.failure = ScanFailure{path, error_code_name(e.code()), e.what()};
+    out.failure = ScanFailure{path, error_code_name(e.code()), e.what(), out.hash};
   } catch (const cv::Exception& e) {
-    out.failure = ScanFailure{path, "decode", path.string() + ": image processing failed: " + e.what()};
+    out.failure = ScanFailure{path, "decode", path.string() + ": image processing failed: " + e.what(), out.hash};
   } catch (const std::bad_alloc&) {
-    out.failure = ScanFailure{path, "memory", path.string() + ": out of memory while processing this image"};
+    out.failure = ScanFailure{path, "memory", path.string() + ": out of memory while processing this image", out.hash};
   }
   return out;
 }
@@ -118,7 +127,7 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       pipeline.embed(chips, vectors, &embed_times);
     } catch (const Error& e) {
       for (auto& img : gathered) {
-        on_failure(ScanFailure{img.path, error_code_name(e.code()), img.path.string() + ": " + e.what()});
+        on_failure(ScanFailure{img.path, error_code_name(e.code()), img.path.string() + ": " + e.what(), img.hash});
         ++progress.done;
       }
       gathered.clear();
@@ -129,6 +138,8 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
     for (auto& img : gathered) {
       ScannedImage out;
       out.path = std::move(img.path);
+      out.hash = std::move(img.hash);
+      out.analysed = img.analysed;
       out.width = img.width;
       out.height = img.height;
       out.warnings = std::move(img.warnings);
@@ -138,7 +149,7 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
         out.faces[i].embedding.assign(vectors.begin() + row * dim, vectors.begin() + (row + 1) * dim);
       }
       summary.faces += out.faces.size();
-      ++summary.images_analysed;
+      summary.images_analysed += out.analysed;
       ++progress.done;
       on_image(std::move(out));
     }

@@ -29,10 +29,16 @@ struct ScanOptions {
   DecodeOptions decode;
   std::function<void(const Progress&)> on_progress;  // called on the calling thread
   const std::atomic<bool>* cancel = nullptr;         // stops after the images in flight
+  // Called on a worker thread with the file's content hash after reading it and before decoding;
+  // returning false skips the analysis (the image is delivered with analysed = false and no faces).
+  // Lets the indexer recognise moved and touched photos without decoding them. Must be thread-safe.
+  std::function<bool(const std::filesystem::path&, const std::string& hash)> should_analyze;
 };
 
 struct ScannedImage {
   std::filesystem::path path;
+  std::string hash;        // content_hash() of the file's bytes
+  bool analysed = true;    // false when should_analyze declined
   int width = 0, height = 0;  // full-resolution upright size
   std::vector<FaceRecord> faces;
   std::vector<std::string> warnings;
@@ -43,6 +49,7 @@ struct ScanFailure {
   std::filesystem::path path;
   std::string reason;   // stable code (error_code_name): "decode", "not_found", "io", "inference", ...
   std::string message;  // names the file and the problem
+  std::string hash;     // content hash when the file could be read
 };
 
 struct ScanSummary {

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "search/index_search.h"
 
 namespace facesearch {
 namespace {
@@ -133,6 +134,7 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
         report.skipped.push_back({std::move(failure.path), std::move(failure.reason), std::move(failure.message)});
       });
 
+  if (!options.all_faces) keep_best_match_per_image(report.matches);
   std::sort(report.matches.begin(), report.matches.end(), [](const Match& a, const Match& b) {
     if (a.similarity != b.similarity) return a.similarity > b.similarity;
     return a.path != b.path ? a.path < b.path : a.face_index < b.face_index;

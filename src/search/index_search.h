@@ -1,0 +1,40 @@
+// Search against an indexed library: the query's faces are embedded (or taken from the catalog by
+// face id) and looked up in a vector index built from the catalog's embeddings.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "index/vector_index.h"
+#include "search/folder_search.h"
+#include "store/catalog.h"
+
+namespace facesearch {
+
+struct IndexSearchOptions {
+  float threshold = -1;  // < 0: the pack's default
+  size_t top_k = 0;      // 0: every match over the threshold
+  bool all_faces = false;  // false: at most one match (the best face) per image and query
+  IndexKind index = IndexKind::kAuto;
+  QueryFaceSelection query_face;
+  float min_face_px = 0;  // for the query photo
+  bool include_query_file = false;
+};
+
+// The vector index over every face of the catalog. Built once per process; reuse it for several queries.
+std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim);
+
+// Faces of `query` (a photo) looked up in `index`. Matches carry the catalog's paths and boxes.
+SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+                          const std::filesystem::path& query, const IndexSearchOptions& options);
+
+// "More photos of this face": the query is an indexed face. Its own image is left out.
+// Throws Error{kNotFound} for an unknown face id.
+SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+                                  std::int64_t face_id, const IndexSearchOptions& options);
+
+// Keeps the best match per (image, query face) — the default grouping of both search modes.
+void keep_best_match_per_image(std::vector<Match>& matches);
+
+}  // namespace facesearch

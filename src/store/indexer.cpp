@@ -1,0 +1,242 @@
+#include "store/indexer.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "search/folder_search.h"
+
+namespace facesearch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t mtime_ns_of(const std::filesystem::path& p, std::error_code& ec) {
+  const auto t = std::filesystem::last_write_time(p, ec);
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+bool is_under(const std::filesystem::path& path, const std::filesystem::path& root) {
+  const std::string p = path.string(), r = root.string();
+  if (p == r) return true;
+  return p.size() > r.size() && p.compare(0, r.size(), r) == 0 && (r.back() == '/' || p[r.size()] == '/');
+}
+
+// Groups writes into transactions of a bounded size and age.
+class BatchWriter {
+ public:
+  BatchWriter(Catalog& catalog, const IndexOptions& options) : catalog_(catalog), options_(options) {}
+  ~BatchWriter() = default;  // an uncommitted batch rolls back with its Transaction
+  Catalog& begin() {
+    if (!tx_) {
+      tx_.emplace(catalog_);
+      started_ = Clock::now();
+      pending_ = 0;
+    }
+    return catalog_;
+  }
+  void done_one() {
+    ++pending_;
+    if (pending_ >= options_.batch_images ||
+        std::chrono::duration<double>(Clock::now() - started_).count() >= options_.batch_seconds)
+      commit();
+  }
+  void commit() {
+    if (!tx_) return;
+    catalog_.touch_updated();
+    tx_->commit();
+    tx_.reset();
+  }
+
+ private:
+  Catalog& catalog_;
+  const IndexOptions& options_;
+  std::optional<Catalog::Transaction> tx_;
+  Clock::time_point started_;
+  size_t pending_ = 0;
+};
+
+}  // namespace
+
+IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::span<const std::filesystem::path> roots_in,
+                          const IndexOptions& options) {
+  const auto start = Clock::now();
+  IndexReport report;
+
+  std::vector<std::filesystem::path> roots;
+  for (const auto& r : roots_in) {
+    std::error_code ec;
+    if (!std::filesystem::exists(r, ec)) throw Error(ErrorCode::kNotFound, "folder " + r.string() + " does not exist");
+    roots.push_back(std::filesystem::weakly_canonical(std::filesystem::absolute(r), ec));
+  }
+  if (roots.empty()) {
+    roots = catalog.roots();
+    if (roots.empty())
+      throw Error(ErrorCode::kInvalidArgument, "library " + catalog.path().string() +
+                                                   " has no folders yet; give one: facesearch index ~/Pictures");
+  } else {
+    Catalog::Transaction t(catalog);
+    for (const auto& r : roots) catalog.add_root(r);
+    t.commit();
+  }
+
+  // What is on disk now. A root of an earlier run that has disappeared (an unplugged drive) is left
+  // alone rather than emptied: its photos may come back.
+  std::vector<std::filesystem::path> live_roots;
+  for (const auto& r : roots) {
+    std::error_code ec;
+    if (std::filesystem::exists(r, ec)) live_roots.push_back(r);
+  }
+  const auto files = collect_images(live_roots);
+  report.files = files.size();
+
+  // What the catalog knows under those roots.
+  std::unordered_map<std::string, ImageRow> known;
+  for (auto& row : catalog.images())
+    for (const auto& r : live_roots)
+      if (is_under(row.path, r)) {
+        known.emplace(row.path.string(), std::move(row));
+        break;
+      }
+
+  struct Stat {
+    std::int64_t size = 0, mtime_ns = 0;
+  };
+  std::unordered_map<std::string, Stat> stats;
+  std::vector<std::filesystem::path> to_check;
+  for (const auto& f : files) {
+    std::error_code ec;
+    Stat st;
+    st.size = static_cast<std::int64_t>(std::filesystem::file_size(f, ec));
+    st.mtime_ns = mtime_ns_of(f, ec);
+    stats[f.string()] = st;
+    const auto it = known.find(f.string());
+    if (it != known.end() && it->second.size == st.size && it->second.mtime_ns == st.mtime_ns) {
+      ++report.unchanged;
+      known.erase(it);  // accounted for
+      continue;
+    }
+    to_check.push_back(f);
+  }
+  // Rows left in `known` whose path is no longer on disk: deleted, or moved (claimed by content hash below).
+  std::unordered_map<std::string, std::vector<std::int64_t>> missing_by_hash;
+  std::unordered_map<std::int64_t, std::string> missing;
+  for (const auto& [path, row] : known) {
+    if (stats.count(path)) continue;  // present but changed
+    missing[row.id] = path;
+    if (!row.hash.empty()) missing_by_hash[row.hash].push_back(row.id);
+  }
+
+  // Decisions taken on worker threads, before decoding.
+  enum class Decision { kAnalyse, kTouch, kMove };
+  struct Verdict {
+    Decision decision = Decision::kAnalyse;
+    std::int64_t image_id = 0;
+  };
+  std::mutex mu;
+  std::unordered_map<std::string, Verdict> verdicts;
+  ScanOptions scan;
+  scan.jobs = options.jobs;
+  scan.detect.min_face_px = options.min_face_px;
+  scan.decode = options.decode;
+  scan.on_progress = options.on_progress;
+  scan.cancel = options.cancel;
+  scan.should_analyze = [&](const std::filesystem::path& path, const std::string& hash) {
+    std::lock_guard lock(mu);
+    Verdict v;
+    if (const auto it = known.find(path.string()); it != known.end() && it->second.hash == hash) {
+      v = {Decision::kTouch, it->second.id};
+    } else if (auto m = missing_by_hash.find(hash); m != missing_by_hash.end() && !m->second.empty()) {
+      v = {Decision::kMove, m->second.back()};
+      m->second.pop_back();
+      missing.erase(v.image_id);
+    }
+    verdicts[path.string()] = v;
+    return v.decision == Decision::kAnalyse;
+  };
+
+  BatchWriter writer(catalog, options);
+  const std::string detector = pipeline.pack().detector.kind;
+  auto stat_of = [&](const std::filesystem::path& p) { return stats[p.string()]; };
+
+  const auto summary = scan_images(
+      pipeline, to_check, scan,
+      [&](ScannedImage&& img) {
+        const Stat st = stat_of(img.path);
+        Catalog& c = writer.begin();
+        if (!img.analysed) {
+          Verdict v;
+          {
+            std::lock_guard lock(mu);
+            v = verdicts[img.path.string()];
+          }
+          if (v.decision == Decision::kMove) {
+            // A changed file already at the destination path is replaced by the moved one.
+            if (const auto it = known.find(img.path.string()); it != known.end()) c.delete_image(it->second.id);
+            c.move_image(v.image_id, img.path, st.size, st.mtime_ns);
+            ++report.moved;
+          } else {
+            c.move_image(v.image_id, img.path, st.size, st.mtime_ns);
+            ++report.touched;
+          }
+          writer.done_one();
+          return;
+        }
+        ImageRow row;
+        row.path = img.path;
+        row.size = st.size;
+        row.mtime_ns = st.mtime_ns;
+        row.hash = img.hash;
+        row.width = img.width;
+        row.height = img.height;
+        row.status = "ok";
+        const bool existed = known.count(img.path.string()) > 0;
+        const std::int64_t id = c.put_image(row);
+        std::vector<FaceRow> faces(img.faces.size());
+        for (size_t i = 0; i < img.faces.size(); ++i) {
+          faces[i].face_index = static_cast<int>(i);
+          faces[i].face = std::move(img.faces[i].face);
+          faces[i].detector = detector;
+          faces[i].embedding = std::move(img.faces[i].embedding);
+        }
+        c.replace_faces(id, faces);
+        report.faces += faces.size();
+        ++(existed ? report.updated : report.added);
+        writer.done_one();
+      },
+      [&](ScanFailure&& failure) {
+        const Stat st = stat_of(failure.path);
+        Catalog& c = writer.begin();
+        ImageRow row;
+        row.path = failure.path;
+        row.size = st.size;
+        row.mtime_ns = st.mtime_ns;
+        row.hash = failure.hash;
+        row.status = "error";
+        row.error = failure.message;
+        const std::int64_t id = c.put_image(row);
+        c.replace_faces(id, {});
+        ++report.errors;
+        if (options.on_failure) options.on_failure(failure);
+        report.failures.push_back(std::move(failure));
+        writer.done_one();
+      });
+  writer.commit();
+  report.cancelled = summary.cancelled;
+
+  // Deletions last, and only after a complete scan: a photo that moved is claimed above first.
+  if (!report.cancelled && !missing.empty()) {
+    Catalog::Transaction t(catalog);
+    for (const auto& [id, path] : missing) catalog.delete_image(id);
+    catalog.touch_updated();
+    t.commit();
+    report.deleted = missing.size();
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace facesearch

@@ -1,0 +1,52 @@
+// `facesearch index`: brings a library's catalog up to date with folders on disk, incrementally.
+//
+// Only new, changed (size/mtime, then content hash) and deleted files are touched; a photo that was
+// moved or renamed is recognised by its content hash and keeps its faces without being decoded again.
+// Work is committed in batches, each in one transaction: a crash or kill -9 loses at most the batch
+// in flight, and the next run finishes the job (a file is only ever recorded with all its faces).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "pipeline/image_scanner.h"
+#include "store/catalog.h"
+
+namespace facesearch {
+
+struct IndexOptions {
+  int jobs = 0;                // worker threads; 0: one per core
+  float min_face_px = 0;       // faces smaller than this (shorter box side) are not stored
+  size_t batch_images = 32;    // commit after this many images...
+  double batch_seconds = 2.0;  // ...or this many seconds, whichever comes first
+  DecodeOptions decode;
+  std::function<void(const Progress&)> on_progress;   // calling thread
+  std::function<void(const ScanFailure&)> on_failure;  // calling thread, as files fail
+  const std::atomic<bool>* cancel = nullptr;           // stop after the batch in flight
+};
+
+struct IndexReport {
+  size_t files = 0;      // image files found under the roots
+  size_t unchanged = 0;  // same size and mtime: not read
+  size_t added = 0;      // new content, analysed
+  size_t updated = 0;    // changed content at a known path, analysed again
+  size_t touched = 0;    // size/mtime changed but same content: not analysed
+  size_t moved = 0;      // known content at a new path: faces kept
+  size_t deleted = 0;    // gone from disk
+  size_t errors = 0;     // unreadable files recorded with their error
+  size_t faces = 0;      // faces stored by this run
+  double seconds = 0;
+  bool cancelled = false;
+  std::vector<ScanFailure> failures;
+};
+
+// Indexes `roots` (folders or files; empty: every root indexed before) into `catalog`.
+// Throws Error{kInvalidArgument} when there is nothing to index, Error{kNotFound} for a missing root,
+// catalog errors as they come (the transaction in flight is rolled back, earlier batches stay).
+IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::span<const std::filesystem::path> roots,
+                          const IndexOptions& options);
+
+}  // namespace facesearch
