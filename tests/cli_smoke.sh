@@ -21,6 +21,8 @@ QUERY=$DATA/people/Tony_Blair/lfw_Tony_Blair_0001.jpg
 NOFACE=$DATA/noface/opencv_fruits.jpg
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# Never touch the user's own library (search without --target reads it): point at one that is not there.
+export FACESEARCH_DB=$TMP/no_library.db
 
 passed=0
 failed=0
@@ -67,7 +69,8 @@ fs --version
 check "--version exits 0 and prints the version" eval 'rc_is 0 && out_has "facesearch " && grep -qE "[0-9]+\.[0-9]+" "$TMP/out"'
 
 fs --help
-check "--help exits 0, shows usage and the search command" eval 'rc_is 0 && out_has "Usage" && out_has "search"'
+check "--help exits 0, shows usage and the commands" \
+  eval 'rc_is 0 && out_has "Usage" && out_has "search" && out_has "index" && out_has "faces" && out_has "status"'
 
 fs search --help
 check "search --help teaches: flags, score, models, exit statuses" \
@@ -83,10 +86,14 @@ fs search -q "$QUERY" -t "$DATA/noface" --no-such-flag
 check "unknown search option: exit 2 naming it" eval 'rc_is 2 && err_has "--no-such-flag"'
 
 fs search -q "$QUERY"
-check "missing --target: exit 2" eval 'rc_is 2 && err_has "--target"'
+check "no --target and no library: exit 1, says to index first or use --target" \
+  eval 'rc_is 1 && err_has "no_library.db" && err_has "facesearch index" && err_has "--target"'
 
 fs search -t "$DATA/noface"
 check "missing --query: exit 2" eval 'rc_is 2 && err_has "--query"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --index exact
+check "--index with --target: exit 2" eval 'rc_is 2 && err_has "--index"'
 
 fs search -q "$QUERY" -t "$DATA/noface" --format xml
 check "bad --format: exit 2" eval 'rc_is 2 && err_has "--format"'
@@ -226,6 +233,20 @@ used = {q["index"] for q in d["query_faces"]}
 assert used and all(x["query_face"] in used for x in d["matches"])
 assert not any("/Vladimir_Putin/" in x["path"] for x in d["matches"][:1])
 ' "$TMP/out"
+
+# One match per photo (its best face) unless --all-faces; threshold 0 lets every face match.
+fs search -q "$QUERY" -t "$DATA/scenes/fr_obama_and_biden.jpg" --threshold 0 --format json --quiet
+cp "$TMP/out" "$TMP/best.json"
+fs search -q "$QUERY" -t "$DATA/scenes/fr_obama_and_biden.jpg" --threshold 0 --all-faces --format json --quiet
+check "--all-faces: exit 0" rc_is 0
+py "a two-person photo: one match by default, both faces with --all-faces" '
+import json, sys
+best = json.load(open(sys.argv[1]))["matches"]
+every = json.load(open(sys.argv[2]))["matches"]
+assert len(best) == 1 and len(every) == 2, (best, every)
+assert sorted(m["face_index"] for m in every) == [0, 1]
+assert best[0]["similarity"] == max(m["similarity"] for m in every)
+' "$TMP/best.json" "$TMP/out"
 
 # CSV quoting: a folder whose name holds a comma and a quote.
 ODD="$TMP/odd, \"name\""

@@ -1,13 +1,18 @@
 // facesearch: the command line front end. Parses flags, calls the core, and is the one place where
 // failures become exit statuses: usage errors 2, everything that stops a command from running 1.
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "faces_command.h"
+#include "index_command.h"
 #include "search_command.h"
+#include "status_command.h"
 
 namespace {
 
@@ -17,12 +22,20 @@ constexpr int kExitUsage = 2;
 constexpr const char* kDescription =
     "facesearch " FACESEARCH_VERSION " - find every photo of a person in your folders, on your own machine";
 
-constexpr const char* kFooter = R"(Examples:
-  facesearch search --query me.jpg --target ~/Pictures
-  facesearch search -q me.jpg -t ~/Pictures -t ~/Phone --format json > matches.json
+constexpr const char* kFooter = R"(A typical workflow:
+  facesearch index ~/Pictures              # once: finds and remembers every face (minutes)
+  facesearch search --query me.jpg         # then: every photo of you, in milliseconds
+  facesearch index                         # after adding photos: only the new ones are read
+  facesearch faces ~/Pictures/party.jpg    # the faces of one photo, with their ids...
+  facesearch search --face-id 1234         # ...and more photos of one of them
+  facesearch status                        # what the library holds, files that could not be read
 
-Run 'facesearch search --help' for every option, what the similarity score means, where the face
-models are found, and the exit statuses (0 ran, 1 could not run, 2 usage error, 130 Ctrl-C).
+Without a library, search folders directly (every photo is read each time):
+  facesearch search --query me.jpg --target ~/Pictures
+
+Run 'facesearch COMMAND --help' for every option, what the similarity score means, where the
+library and the face models are kept, and the exit statuses (0 ran, 1 could not run, 2 usage
+error, 130 Ctrl-C).
 )";
 
 // A usage error names the flag and where to read about it, on one line.
@@ -33,14 +46,14 @@ std::string usage_failure_message(const CLI::App* app, const CLI::Error& e) {
 }
 
 // What to do about an error, when the core's message cannot know it (it does not know the flags).
-const char* hint_for(facesearch::ErrorCode code) {
+std::string hint_for(facesearch::ErrorCode code, const std::string& command) {
   switch (code) {
     case facesearch::ErrorCode::kNoFace:
       return "try another photo in which the face is clear and turned to the camera";
     case facesearch::ErrorCode::kInvalidArgument:
-      return "see 'facesearch search --help'";
+      return "see 'facesearch " + command + " --help'";
     default:
-      return nullptr;
+      return {};
   }
 }
 
@@ -49,35 +62,62 @@ int exit_status_for(facesearch::ErrorCode code) {
   return code == facesearch::ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
+// A subcommand: its parsed App, the checks that follow parsing, and what runs it.
+struct Command {
+  CLI::App* app;
+  std::function<void()> check;  // throws CLI::ParseError
+  std::function<int()> run;     // throws facesearch::Error
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace cli = facesearch::cli;
   CLI::App app{kDescription, "facesearch"};
   app.set_version_flag("--version", "facesearch " FACESEARCH_VERSION);
   app.require_subcommand(0, 1);
   app.failure_message(usage_failure_message);
 
-  facesearch::cli::SearchArgs search_args;
-  CLI::App* search = facesearch::cli::add_search_command(app, search_args);
-  app.footer(kFooter);  // after the subcommand, which would otherwise inherit it
+  cli::IndexArgs index_args;
+  cli::SearchArgs search_args;
+  cli::FacesArgs faces_args;
+  cli::StatusArgs status_args;
+  std::vector<Command> commands;
+  CLI::App* index = cli::add_index_command(app, index_args);
+  commands.push_back({index, [&] { cli::check_index_args(*index, index_args); }, [&] { return cli::run_index(index_args); }});
+  CLI::App* search = cli::add_search_command(app, search_args);
+  commands.push_back(
+      {search, [&] { cli::check_search_args(*search, search_args); }, [&] { return cli::run_search(search_args); }});
+  CLI::App* faces = cli::add_faces_command(app, faces_args);
+  commands.push_back({faces, [&] { cli::check_faces_args(*faces, faces_args); }, [&] { return cli::run_faces(faces_args); }});
+  CLI::App* status = cli::add_status_command(app, status_args);
+  commands.push_back(
+      {status, [&] { cli::check_status_args(*status, status_args); }, [&] { return cli::run_status(status_args); }});
+  app.footer(kFooter);  // after the subcommands, which would otherwise inherit it
 
+  const Command* chosen = nullptr;
   try {
     app.parse(argc, argv);
-    if (search->parsed()) facesearch::cli::check_search_args(*search, search_args);
+    for (const Command& command : commands) {
+      if (command.app->parsed()) chosen = &command;
+    }
+    if (chosen) chosen->check();
   } catch (const CLI::ParseError& e) {
     // --help and --version arrive here too, with status 0.
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  if (!search->parsed()) {
+  if (!chosen) {
     std::cerr << app.help();
     return kExitUsage;
   }
 
   try {
-    return facesearch::cli::run_search(search_args);
+    return chosen->run();
   } catch (const facesearch::Error& e) {
     std::string message = e.what();
-    if (const char* hint = hint_for(e.code())) message += std::string(" (") + hint + ")";
+    if (const std::string hint = hint_for(e.code(), chosen->app->get_name()); !hint.empty()) {
+      message += " (" + hint + ")";
+    }
     std::cerr << "facesearch: error: " << message << '\n';
     return exit_status_for(e.code());
   } catch (const std::exception& e) {

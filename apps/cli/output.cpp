@@ -1,7 +1,10 @@
 #include "output.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -61,6 +64,41 @@ std::string query_faces_text(const SearchReport& report) {
   return text;
 }
 
+// 1234567 -> "1.2 MiB": file sizes in binary units, as `ls -lh` shows them.
+std::string human_bytes(std::int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? std::to_string(bytes) + " B" : fixed(value, 1) + " " + units[unit];
+}
+
+// Unix seconds as local time for people ("2025-05-01 14:03:12 CEST"); "never" for 0.
+std::string local_time(std::int64_t unix_s) {
+  if (unix_s <= 0) return "never";
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return text;
+}
+
+// Unix seconds as RFC 3339 local time with its offset ("2025-05-01T14:03:12+02:00"); null for 0.
+Json rfc3339_time(std::int64_t unix_s) {
+  if (unix_s <= 0) return nullptr;
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);  // %z: +0200; RFC 3339 wants +02:00
+  const std::string_view local = text;
+  return std::string(local.substr(0, local.size() - 2)) + ":" + std::string(local.substr(local.size() - 2));
+}
+
 void pad_left(std::string& line, const std::string& cell, size_t width) {
   line.append(width > cell.size() ? width - cell.size() : 0, ' ');
   line += cell;
@@ -79,9 +117,20 @@ OutputFormat parse_output_format(std::string_view name) {
   return OutputFormat::kTable;
 }
 
-void write_table(std::ostream& out, const SearchReport& report) {
-  out << "Query " << report.query.string() << ", " << query_faces_text(report) << "; model " << report.model
-      << ", " << report.metric << " similarity, threshold " << short_number(report.threshold) << "\n\n";
+void write_table(std::ostream& out, const SearchReport& report, const LibrarySearchContext* library) {
+  if (library && library->query_face_id) {
+    out << "Query face id " << *library->query_face_id << " of " << report.query.string() << ", "
+        << query_faces_text(report);
+  } else {
+    out << "Query " << report.query.string() << ", " << query_faces_text(report);
+  }
+  out << "; model " << report.model << ", " << report.metric << " similarity, threshold "
+      << short_number(report.threshold) << '\n';
+  if (library) {
+    out << "Library " << library->library.string() << ", " << plural(report.stats.faces, "face", "faces") << " in "
+        << plural(report.stats.images_analysed, "image", "images") << ", " << library->index_kind << " index\n";
+  }
+  out << '\n';
 
   if (report.matches.empty()) {
     out << "No matches above threshold " << short_number(report.threshold) << ".\n";
@@ -129,20 +178,22 @@ void write_table(std::ostream& out, const SearchReport& report) {
   }
 
   const SearchStats& s = report.stats;
-  const std::string scanned = plural(s.faces, "face", "faces") + " in " +
-                              plural(s.images_analysed, "image", "images") + " scanned, " +
-                              std::to_string(report.skipped.size()) + " skipped";
+  // A library search looks up faces indexed earlier, in milliseconds; an on-the-fly one scans files.
+  const std::string scanned =
+      library ? plural(s.faces, "face", "faces") + " in " + plural(s.images_analysed, "image", "images") + " searched"
+              : plural(s.faces, "face", "faces") + " in " + plural(s.images_analysed, "image", "images") +
+                    " scanned, " + std::to_string(report.skipped.size()) + " skipped";
+  const std::string took = library ? fixed(s.seconds * 1000, 1) + " ms" : fixed(s.seconds, 1) + " s";
   out << '\n';
   if (report.matches.empty()) {
-    out << scanned << ", in " << fixed(s.seconds, 1) << " s\n";
+    out << scanned << ", in " << took << "\n";
   } else {
     out << plural(report.matches.size(), "match", "matches") << " in "
-        << plural(images_with_matches(report), "image", "images") << " (" << scanned << ") in "
-        << fixed(s.seconds, 1) << " s\n";
+        << plural(images_with_matches(report), "image", "images") << " (" << scanned << ") in " << took << "\n";
   }
 }
 
-void write_json(std::ostream& out, const SearchReport& report, bool interrupted) {
+void write_json(std::ostream& out, const SearchReport& report, bool interrupted, const LibrarySearchContext* library) {
   Json query_faces = Json::array();
   for (const QueryFace& q : report.query_faces) {
     query_faces.push_back({{"index", q.index}, {"box", json_box(q.face.box)}, {"score", rounded(q.face.score, 4)}});
@@ -166,28 +217,41 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted)
   }
   const SearchStats& s = report.stats;
   const StageTimes& t = s.stage_ms;
-  Json doc{{"query", report.query.string()},
-           {"query_faces", std::move(query_faces)},
-           {"model", report.model},
-           {"metric", report.metric},
-           {"threshold", rounded(report.threshold, 6)},
-           {"matches", std::move(matches)},
-           {"skipped", std::move(skipped)},
-           {"warnings", std::move(warnings)},
-           {"stats",
-            {{"images", s.images},
-             {"images_analysed", s.images_analysed},
-             {"faces", s.faces},
-             {"skipped", report.skipped.size()},
-             {"seconds", rounded(s.seconds, 3)},
-             {"jobs", s.jobs},
-             {"stage_ms",
-              {{"decode", rounded(t.decode_ms, 1)},
-               {"detect", rounded(t.detect_ms, 1)},
-               {"landmarks", rounded(t.landmarks_ms, 1)},
-               {"align", rounded(t.align_ms, 1)},
-               {"embed", rounded(t.embed_ms, 1)}}}}},
-           {"interrupted", interrupted}};
+  Json doc{{"query", report.query.string()}};
+  if (library) {
+    doc["query_face_id"] = library->query_face_id ? Json(*library->query_face_id) : Json(nullptr);
+    doc["library"] = library->library.string();
+    doc["index"] = library->index_kind;
+  }
+  doc["query_faces"] = std::move(query_faces);
+  doc["model"] = report.model;
+  doc["metric"] = report.metric;
+  doc["threshold"] = rounded(report.threshold, 6);
+  doc["matches"] = std::move(matches);
+  doc["skipped"] = std::move(skipped);
+  doc["warnings"] = std::move(warnings);
+  if (library) {
+    // The library's size and the time of the lookup itself (the query photo's faces excluded).
+    doc["stats"] = {{"images", s.images},
+                    {"images_ok", s.images_analysed},
+                    {"faces", s.faces},
+                    {"index_build_ms", rounded(library->index_build_ms, 1)},
+                    {"query_ms", rounded(s.seconds * 1000, 2)}};
+  } else {
+    doc["stats"] = {{"images", s.images},
+                    {"images_analysed", s.images_analysed},
+                    {"faces", s.faces},
+                    {"skipped", report.skipped.size()},
+                    {"seconds", rounded(s.seconds, 3)},
+                    {"jobs", s.jobs},
+                    {"stage_ms",
+                     {{"decode", rounded(t.decode_ms, 1)},
+                      {"detect", rounded(t.detect_ms, 1)},
+                      {"landmarks", rounded(t.landmarks_ms, 1)},
+                      {"align", rounded(t.align_ms, 1)},
+                      {"embed", rounded(t.embed_ms, 1)}}}};
+  }
+  doc["interrupted"] = interrupted;
   // File names need not be UTF-8; replace what is not rather than fail after a long scan.
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
@@ -212,6 +276,8 @@ void write_csv(std::ostream& out, const SearchReport& report) {
   }
 }
 
+namespace {
+
 // The core's messages may already start with the file name ("PATH: empty file"); the line names it once.
 std::string_view without_path_prefix(std::string_view message, const std::string& path) {
   if (message.size() > path.size() + 2 && message.substr(0, path.size()) == path &&
@@ -221,15 +287,181 @@ std::string_view without_path_prefix(std::string_view message, const std::string
   return message;
 }
 
+}  // namespace
+
+std::string skipped_file_line(const std::filesystem::path& path, std::string_view message) {
+  const std::string name = path.string();
+  return "facesearch: skipped " + name + ": " + std::string(without_path_prefix(message, name));
+}
+
 void write_file_problems(std::ostream& err, const SearchReport& report) {
-  for (const SkippedFile& f : report.skipped) {
-    const std::string path = f.path.string();
-    err << "facesearch: skipped " << path << ": " << without_path_prefix(f.message, path) << '\n';
-  }
+  for (const SkippedFile& f : report.skipped) err << skipped_file_line(f.path, f.message) << '\n';
   for (const FileWarning& w : report.warnings) {
     const std::string path = w.path.string();
     err << "facesearch: warning: " << path << ": " << without_path_prefix(w.message, path) << '\n';
   }
+}
+
+// ---- index ------------------------------------------------------------------------------------------
+
+void write_index_summary(std::ostream& out, const IndexReport& r, const CatalogStatus& library) {
+  if (r.cancelled) {
+    out << "Interrupted after " << fixed(r.seconds, 1) << " s (" << plural(r.files, "file", "files") << " found): ";
+  } else {
+    out << "Indexed " << plural(r.files, "file", "files") << " in " << fixed(r.seconds, 1) << " s: ";
+  }
+  out << r.unchanged
+      << " unchanged, " << r.added << " added, " << r.updated << " updated, " << r.moved << " moved, " << r.touched
+      << " touched, " << r.deleted << " deleted, " << plural(r.errors, "error", "errors") << ", "
+      << plural(r.faces, "face", "faces") << "; library " << library.path.string() << " ("
+      << plural(static_cast<size_t>(library.images), "image", "images") << ", "
+      << plural(static_cast<size_t>(library.faces), "face", "faces") << ")\n";
+}
+
+void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStatus& library) {
+  Json failures = Json::array();
+  for (const ScanFailure& f : r.failures) {
+    failures.push_back({{"path", f.path.string()}, {"reason", f.reason}, {"message", f.message}});
+  }
+  Json doc{{"library", {{"path", library.path.string()}, {"images", library.images}, {"faces", library.faces}}},
+           {"files", r.files},
+           {"unchanged", r.unchanged},
+           {"added", r.added},
+           {"updated", r.updated},
+           {"moved", r.moved},
+           {"touched", r.touched},
+           {"deleted", r.deleted},
+           {"errors", r.errors},
+           {"faces", r.faces},
+           {"seconds", rounded(r.seconds, 3)},
+           {"failures", std::move(failures)},
+           {"interrupted", r.cancelled}};
+  out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+// ---- status -----------------------------------------------------------------------------------------
+
+namespace {
+constexpr size_t kStatusErrorsShown = 20;  // the table's list; JSON has them all
+}
+
+void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<const ImageRow> errors) {
+  out << "Library      " << st.path.string() << '\n';
+  out << "Size         " << human_bytes(st.file_bytes) << " on disk\n";
+  out << "Schema       version " << st.schema_version << '\n';
+  out << "Model        " << st.model_name << " (fingerprint " << st.model_fingerprint << ", " << st.embedding_dim
+      << "-number embeddings)\n";
+  if (st.roots.empty()) {
+    out << "Folders      none yet\n";
+  } else {
+    for (size_t i = 0; i < st.roots.size(); ++i) {
+      out << (i == 0 ? "Folders      " : "             ") << st.roots[i].string() << '\n';
+    }
+  }
+  out << "Images       " << st.images << " (" << st.images_ok << " ok, " << st.images_error << " with errors)\n";
+  out << "Faces        " << st.faces << '\n';
+  out << "Created      " << local_time(st.created_at) << '\n';
+  out << "Last update  " << local_time(st.updated_at) << '\n';
+  if (errors.empty()) return;
+  out << "\nFiles that could not be read (" << errors.size() << "; fixed or replaced files are picked up by the "
+      << "next `facesearch index`):\n";
+  for (size_t i = 0; i < errors.size() && i < kStatusErrorsShown; ++i) {
+    const std::string path = errors[i].path.string();
+    out << "  " << path << ": " << without_path_prefix(errors[i].error, path) << '\n';
+  }
+  if (errors.size() > kStatusErrorsShown) {
+    out << "  ... and " << errors.size() - kStatusErrorsShown << " more (--format json lists them all)\n";
+  }
+}
+
+void write_status_json(std::ostream& out, const CatalogStatus& st, std::span<const ImageRow> errors) {
+  Json roots = Json::array();
+  for (const auto& root : st.roots) roots.push_back(root.string());
+  Json error_list = Json::array();
+  for (const ImageRow& row : errors) error_list.push_back({{"path", row.path.string()}, {"message", row.error}});
+  Json doc{{"library", st.path.string()},
+           {"file_bytes", st.file_bytes},
+           {"schema_version", st.schema_version},
+           {"model", {{"name", st.model_name}, {"fingerprint", st.model_fingerprint}}},
+           {"embedding_dim", st.embedding_dim},
+           {"roots", std::move(roots)},
+           {"images", st.images},
+           {"images_ok", st.images_ok},
+           {"images_error", st.images_error},
+           {"faces", st.faces},
+           {"created_at", rfc3339_time(st.created_at)},
+           {"updated_at", rfc3339_time(st.updated_at)},
+           {"errors", std::move(error_list)}};
+  out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+// ---- faces ------------------------------------------------------------------------------------------
+
+void write_faces_table(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
+                       std::span<const FaceRow> faces) {
+  out << image.path.string();
+  if (image.width > 0) out << " (" << image.width << "x" << image.height << ")";
+  out << ": " << plural(faces.size(), "face", "faces") << "; library " << library.string() << "\n\n";
+  if (image.status == "error") {
+    const std::string path = image.path.string();
+    out << "Not analysed: the file could not be read when it was indexed ("
+        << without_path_prefix(image.error, path) << ").\n";
+    return;
+  }
+  if (faces.empty()) {
+    out << "No face was found in this photo.\n";
+    return;
+  }
+  struct Row {
+    std::string id, index, box, score;
+  };
+  std::vector<Row> rows{{"ID", "FACE", "BOX", "SCORE"}};
+  for (const FaceRow& f : faces) {
+    rows.push_back({std::to_string(f.id), std::to_string(f.face_index), int_box(f.face.box), fixed(f.face.score, 3)});
+  }
+  size_t w_id = 0, w_index = 0, w_box = 0;
+  for (const Row& r : rows) {
+    w_id = std::max(w_id, r.id.size());
+    w_index = std::max(w_index, r.index.size());
+    w_box = std::max(w_box, r.box.size());
+  }
+  for (const Row& r : rows) {
+    std::string line;
+    pad_left(line, r.id, w_id);
+    line += "  ";
+    pad_left(line, r.index, w_index);
+    line += "  ";
+    pad_right(line, r.box, w_box);
+    line += "  ";
+    line += r.score;
+    out << line << '\n';
+  }
+  // The example names the largest face, the one `search --query` would pick in this photo.
+  const auto largest = std::max_element(faces.begin(), faces.end(), [](const FaceRow& a, const FaceRow& b) {
+    return a.face.box.area() < b.face.box.area();
+  });
+  out << "\nMore photos of a face: facesearch search --face-id ID (e.g. " << largest->id << ")\n";
+}
+
+void write_faces_json(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
+                      std::span<const FaceRow> faces) {
+  Json face_list = Json::array();
+  for (const FaceRow& f : faces) {
+    face_list.push_back({{"id", f.id},
+                         {"index", f.face_index},
+                         {"box", json_box(f.face.box)},
+                         {"score", rounded(f.face.score, 4)},
+                         {"detector", f.detector}});
+  }
+  Json doc{{"library", library.string()},
+           {"path", image.path.string()},
+           {"image_id", image.id},
+           {"width", image.width},
+           {"height", image.height},
+           {"status", image.status},
+           {"error", image.error},
+           {"faces", std::move(face_list)}};
+  out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace facesearch::cli

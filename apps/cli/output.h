@@ -1,11 +1,19 @@
-// How a SearchReport is written: a table for people, JSON and CSV for programs. Results go to stdout,
-// problems with single files (skipped, warnings) to stderr, so `> matches.json` stays clean.
+// How each command's result is written: a table (or a line) for people, JSON and CSV for programs.
+// Results go to stdout, problems with single files (skipped, warnings) to stderr, so
+// `> matches.json` stays clean.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <ostream>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "search/folder_search.h"
+#include "store/catalog.h"
+#include "store/indexer.h"
 
 namespace facesearch::cli {
 
@@ -14,13 +22,25 @@ enum class OutputFormat { kTable, kJson, kCsv };
 // "table", "json", "csv" (the only values the CLI lets through).
 OutputFormat parse_output_format(std::string_view name);
 
+// Where a library search looked. Passed as nullptr for an on-the-fly search of folders.
+struct LibrarySearchContext {
+  std::filesystem::path library;
+  std::string index_kind;                     // VectorIndex::kind(): "exact" or "hnsw"
+  std::optional<std::int64_t> query_face_id;  // set when the query was an indexed face (--face-id)
+  double index_build_ms = 0;                  // loading the embeddings and building the vector index
+};
+
+// ---- search ---------------------------------------------------------------------------------------
+
 // Aligned columns: rank, similarity, face, box, path; a header naming the query faces, model and
-// threshold; a summary line.
-void write_table(std::ostream& out, const SearchReport& report);
+// threshold (and the library); a summary line.
+void write_table(std::ostream& out, const SearchReport& report, const LibrarySearchContext* library = nullptr);
 
 // One JSON document with the query faces, matches, skipped files, warnings and statistics.
-// `interrupted`: the scan was stopped early, so the matches may be incomplete.
-void write_json(std::ostream& out, const SearchReport& report, bool interrupted);
+// `interrupted`: the scan was stopped early, so the matches may be incomplete. A library search adds
+// "library" and "index", and its "stats" describe the library and the lookup time.
+void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
+                const LibrarySearchContext* library = nullptr);
 
 // Header "path,similarity,face_index,x1,y1,x2,y2,query_face", one row per match, RFC 4180 quoting
 // (LF line ends, which every CSV reader accepts and cut/awk prefer to CRLF).
@@ -28,6 +48,30 @@ void write_csv(std::ostream& out, const SearchReport& report);
 
 // One line per skipped file ("facesearch: skipped PATH: MESSAGE") and per warning.
 void write_file_problems(std::ostream& err, const SearchReport& report);
+
+// "facesearch: skipped PATH: MESSAGE", the path named once even when the core's message starts with it.
+std::string skipped_file_line(const std::filesystem::path& path, std::string_view message);
+
+// ---- index ------------------------------------------------------------------------------------------
+
+// "Indexed N files in X s: ...; library PATH (I images, K faces)" ("Interrupted after X s (N files found):
+// ..." after Ctrl-C). `library`: the catalog after the run.
+void write_index_summary(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
+void write_index_json(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
+
+// ---- status -----------------------------------------------------------------------------------------
+
+// `errors`: the images recorded with status "error"; the table lists the first 20, JSON all of them.
+void write_status_table(std::ostream& out, const CatalogStatus& status, std::span<const ImageRow> errors);
+void write_status_json(std::ostream& out, const CatalogStatus& status, std::span<const ImageRow> errors);
+
+// ---- faces ------------------------------------------------------------------------------------------
+
+// The indexed faces of one image: id (for `search --face-id`), index, box, detector score.
+void write_faces_table(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
+                       std::span<const FaceRow> faces);
+void write_faces_json(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
+                      std::span<const FaceRow> faces);
 
 // RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled.
 std::string csv_field(std::string_view text);

@@ -26,7 +26,7 @@ std::string format_duration(double seconds) {
   return text;
 }
 
-std::string format_progress(const Progress& p, bool final_line) {
+std::string format_progress(const std::string& label, const Progress& p, bool final_line) {
   const double rate = p.elapsed_s > 0 ? static_cast<double>(p.done) / p.elapsed_s : 0.0;
   std::string tail;
   if (final_line) {
@@ -37,15 +37,15 @@ std::string format_progress(const Progress& p, bool final_line) {
     tail = "ETA --";
   }
   char text[160];
-  std::snprintf(text, sizeof text, "[scan] %zu/%zu images, %zu faces, %.1f img/s, %s", p.done, p.total,
-                p.faces, rate, tail.c_str());
+  std::snprintf(text, sizeof text, "[%s] %zu/%zu images, %zu faces, %.1f img/s, %s", label.c_str(), p.done,
+                p.total, p.faces, rate, tail.c_str());
   return text;
 }
 
 }  // namespace
 
-ProgressLine::ProgressLine(bool enabled, std::FILE* stream)
-    : enabled_(enabled), terminal_(isatty(fileno(stream)) == 1), stream_(stream) {}
+ProgressLine::ProgressLine(bool enabled, std::FILE* stream, std::string label)
+    : enabled_(enabled), terminal_(isatty(fileno(stream)) == 1), label_(std::move(label)), stream_(stream) {}
 
 ProgressLine::~ProgressLine() {
   if (terminal_ && drawn_ && !finished_) std::fputc('\n', stream_);
@@ -67,6 +67,15 @@ void ProgressLine::update(const Progress& progress) {
   }
 }
 
+void ProgressLine::print_line(std::string_view line) {
+  std::lock_guard lock(mutex_);
+  const bool live = enabled_ && terminal_ && drawn_ && !finished_;
+  if (live) std::fputs("\r\033[K", stream_);  // clear the live line; the message takes its place
+  std::fprintf(stream_, "%.*s\n", static_cast<int>(line.size()), line.data());
+  if (live && last_) draw(*last_, false);
+  std::fflush(stream_);
+}
+
 void ProgressLine::finish() {
   if (!enabled_) return;
   std::lock_guard lock(mutex_);
@@ -79,7 +88,7 @@ void ProgressLine::finish() {
 }
 
 void ProgressLine::draw(const Progress& progress, bool final_line) {
-  const std::string line = format_progress(progress, final_line);
+  const std::string line = format_progress(label_, progress, final_line);
   if (terminal_) {
     // \r returns to the start of the line, ESC[K clears what a longer previous line left behind.
     std::fprintf(stream_, "\r%s\033[K", line.c_str());

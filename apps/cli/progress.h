@@ -1,10 +1,13 @@
 // Scan progress on stderr: a live line redrawn in place on a terminal (at most ~10 times a second),
 // a plain line every few seconds when stderr is a file or pipe (nothing at all for short runs).
+// Shared by `search` (label "scan") and `index` (label "index").
 #pragma once
 
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "search/folder_search.h"
 
@@ -12,8 +15,8 @@ namespace facesearch::cli {
 
 class ProgressLine {
  public:
-  // `enabled` false: prints nothing (--quiet). `stream` is not owned.
-  ProgressLine(bool enabled, std::FILE* stream);
+  // `enabled` false: prints nothing (--quiet). `stream` is not owned. `label` starts each line: "[scan] ...".
+  ProgressLine(bool enabled, std::FILE* stream, std::string label = "scan");
   // Ends a live line left open (the search threw), so an error message starts on its own line.
   ~ProgressLine();
   ProgressLine(const ProgressLine&) = delete;
@@ -21,6 +24,10 @@ class ProgressLine {
 
   // Safe to call from any thread (SearchOptions::on_progress calls are serialised, but cheap to guard).
   void update(const Progress& progress);
+
+  // Prints a whole line (a skipped file, a warning) above the live line, which is redrawn under it;
+  // printed even when progress is disabled. Same thread-safety as update().
+  void print_line(std::string_view line);
 
   // Draws the final state and ends the live line, so later stderr output starts on a fresh line.
   void finish();
@@ -30,6 +37,7 @@ class ProgressLine {
 
   bool enabled_;
   bool terminal_;
+  std::string label_;
   std::FILE* stream_;
   std::mutex mutex_;
   std::optional<Progress> last_;

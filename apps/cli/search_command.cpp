@@ -1,80 +1,64 @@
 #include "search_command.h"
 
-#include <atomic>
 #include <charconv>
-#include <cmath>
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
-#include "models/model_pack.h"
+#include "core/error.h"
+#include "flags.h"
+#include "interrupt.h"
 #include "pipeline/face_pipeline.h"
 #include "progress.h"
+#include "search/index_search.h"
+#include "store/catalog.h"
 
 namespace facesearch::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Set by Ctrl-C; the scan polls it through SearchOptions::cancel. A signal handler can reach nothing
-// but a global, and only a lock-free atomic is safe to touch there.
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
-
-// Installs the Ctrl-C handler for its lifetime. SA_RESETHAND: a second Ctrl-C kills the process the
-// usual way, for when stopping cleanly takes too long.
-class SigintGuard {
- public:
-  SigintGuard() {
-    g_interrupted.store(false);
-    struct sigaction action {};
-    action.sa_handler = on_sigint;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESETHAND;
-    installed_ = sigaction(SIGINT, &action, &previous_) == 0;
-  }
-  ~SigintGuard() {
-    if (installed_) sigaction(SIGINT, &previous_, nullptr);
-  }
-  SigintGuard(const SigintGuard&) = delete;
-  SigintGuard& operator=(const SigintGuard&) = delete;
-
- private:
-  struct sigaction previous_ {};
-  bool installed_ = false;
-};
-
-constexpr int kExitInterrupted = 130;  // 128 + SIGINT, what shells report for a Ctrl-C'd command
-
 // The footer of `facesearch search --help`: what a user needs to read the output and fix a failure.
-constexpr const char* kSearchFooter = R"(Examples:
-  Find yourself in your photos:
+constexpr const char* kSearchFooter = R"(Two ways to search:
+  In your library (build it once with `facesearch index ~/Pictures`): answers in milliseconds.
+    facesearch search --query me.jpg
+  On the fly, in folders named with --target (no library needed; every photo is read each time):
     facesearch search --query me.jpg --target ~/Pictures
-  Several folders and a single photo, only the 20 best matches:
-    facesearch search -q me.jpg -t ~/Pictures -t /media/phone/DCIM holiday/beach.jpg --top-k 20
-  For a program or a spreadsheet:
-    facesearch search -q me.jpg -t ~/Pictures --format json > matches.json
-    facesearch search -q me.jpg -t ~/Pictures --format csv > matches.csv
+
+Examples:
+  The 20 best matches, for a program or a spreadsheet:
+    facesearch search -q me.jpg --top-k 20 --format json > matches.json
+    facesearch search -q me.jpg --format csv > matches.csv
+  More photos of a face already in the library: list a photo's faces and their ids, then
+    facesearch faces ~/Pictures/party.jpg
+    facesearch search --face-id 1234
   The query is a group photo: see its faces with --query-face all, then pick one by index:
-    facesearch search -q party.jpg -t ~/Pictures --query-face all
-    facesearch search -q party.jpg -t ~/Pictures --query-face 2
+    facesearch search -q party.jpg --query-face all
+    facesearch search -q party.jpg --query-face 2
+  Several folders and a single photo, without a library:
+    facesearch search -q me.jpg -t ~/Pictures -t /media/phone/DCIM holiday/beach.jpg
 
 Similarity:
   Each face becomes a 128-number dlib ResNet descriptor; the similarity of two faces is the cosine
-  similarity of their descriptors, from -1 to 1, and HIGHER MEANS MORE ALIKE. A target face matches
-  when its similarity to a query face is at least the threshold: the model pack's default (0.92 for
+  similarity of their descriptors, from -1 to 1, and HIGHER MEANS MORE ALIKE. A face matches when
+  its similarity to a query face is at least the threshold: the model pack's default (0.92 for
   dlib-faceapi) unless --threshold is given. Raise it (0.94) for fewer wrong matches, lower it (0.90)
-  to find more photos of the person in hard poses or light. Matches are listed best first.
-  Faces are numbered in reading order (left to right, top to bottom) within each photo.
+  to find more photos of the person in hard poses or light. Matches are listed best first, one per
+  photo (its best face) unless --all-faces is given. Faces are numbered in reading order (left to
+  right, top to bottom) within each photo. The query photo itself is never listed.
+
+Library:
+  --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db.
+  The library only knows what the last `facesearch index` saw: run it again after adding photos.
+  --index exact compares the query with every face (never misses); approx (HNSW) is faster on
+  hundreds of thousands of faces and may miss a few; auto picks exact below 200000 faces.
 
 Output:
-  Results go to stdout, everything else to stderr: a live progress line (on a terminal), one
-  "facesearch: skipped PATH: WHY" line per file that could not be read (the search goes on without
-  it), warnings, and errors. --quiet keeps stderr to errors only. Ctrl-C stops the scan and prints
-  the matches found so far.
+  Results go to stdout, everything else to stderr: a live progress line while scanning targets (on
+  a terminal), one "facesearch: skipped PATH: WHY" line per target file that could not be read (the
+  search goes on without it), warnings, and errors. --quiet keeps stderr to errors only. Ctrl-C stops
+  a scan of targets and prints the matches found so far.
 
 Models:
   The folder of the face models is, first found: --models DIR, $FACESEARCH_MODELS, or
@@ -82,11 +66,115 @@ Models:
 
 Exit status:
   0    the search ran (also when nothing matched, or some target files were skipped)
-  1    it could not run: query photo missing, unreadable or without a face; a target missing;
-       models missing or broken; a read or inference failure
-  2    usage error: unknown option, missing --query or --target, bad value, --query-face out of range
+  1    it could not run: no library yet (run `facesearch index FOLDER`), a library made with other
+       models or damaged; query photo missing, unreadable or without a face; unknown --face-id; a
+       target missing; models missing or broken; a read or inference failure
+  2    usage error: unknown option, neither or both of --query and --face-id, --face-id with
+       --target, bad value, --query-face out of range
   130  interrupted with Ctrl-C (the matches found until then were printed)
 )";
+
+IndexKind parse_index_kind(std::string_view name) {
+  if (name == "exact") return IndexKind::kExact;
+  if (name == "approx") return IndexKind::kApprox;
+  return IndexKind::kAuto;
+}
+
+// Writes the report in the chosen format. `library`: nullptr for an on-the-fly search.
+void write_report(const SearchReport& report, OutputFormat format, bool interrupted,
+                  const LibrarySearchContext* library) {
+  switch (format) {
+    case OutputFormat::kTable: write_table(std::cout, report, library); break;
+    case OutputFormat::kJson: write_json(std::cout, report, interrupted, library); break;
+    case OutputFormat::kCsv: write_csv(std::cout, report); break;
+  }
+  std::cout.flush();
+}
+
+int run_library_search(const SearchArgs& args) {
+  const OutputFormat format = parse_output_format(args.format);
+  const fs::path db =
+      existing_library_path(args.db, "or search folders without a library with --target FOLDER");
+  ModelPack pack = load_models(args.models_dir);
+  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  const FacePipeline pipeline(std::move(pack), RuntimeOptions{});
+
+  const auto build_start = std::chrono::steady_clock::now();
+  const std::unique_ptr<VectorIndex> index =
+      build_vector_index(catalog, parse_index_kind(args.index), pipeline.embedding_dim());
+  LibrarySearchContext library;
+  library.library = catalog.path();
+  library.index_kind = index->kind();
+  library.index_build_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
+
+  IndexSearchOptions options;
+  options.threshold = args.threshold;
+  options.top_k = args.top_k;
+  options.all_faces = args.all_faces;
+  options.index = parse_index_kind(args.index);
+  options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
+  options.min_face_px = args.min_face_px;
+
+  SearchReport report;
+  if (args.face_id >= 0) {
+    library.query_face_id = args.face_id;
+    report = search_index_by_face(catalog, *index, pipeline, args.face_id, options);
+  } else {
+    report = search_index(catalog, *index, pipeline, fs::path(args.query), options);
+  }
+  if (!args.quiet && index->size() == 0) {
+    std::cerr << "facesearch: warning: library " << catalog.path().string()
+              << " holds no faces yet; add photos with `facesearch index FOLDER`\n";
+  }
+  write_report(report, format, false, &library);
+  return 0;
+}
+
+int run_folder_search(const SearchArgs& args) {
+  std::vector<fs::path> targets(args.targets.begin(), args.targets.end());
+  targets.insert(targets.end(), args.extra_targets.begin(), args.extra_targets.end());
+  const OutputFormat format = parse_output_format(args.format);
+
+  SearchOptions options;
+  options.threshold = args.threshold;
+  options.min_face_px = args.min_face_px;
+  options.top_k = args.top_k;
+  options.all_faces = args.all_faces;
+  options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
+  options.jobs = args.jobs;
+
+  const SigintGuard sigint;
+  options.cancel = sigint.flag();
+  ProgressLine progress(!args.quiet, stderr);
+  options.on_progress = [&progress](const Progress& p) { progress.update(p); };
+
+  const FacePipeline pipeline(load_models(args.models_dir), RuntimeOptions{});
+  if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing searched yet
+    std::cerr << "facesearch: interrupted before the search started\n";
+    return kExitInterrupted;
+  }
+
+  const SearchReport report = search_folder(pipeline, fs::path(args.query), targets, options);
+  progress.finish();
+  const bool interrupted = sigint.interrupted();
+
+  if (!args.quiet) {
+    write_file_problems(std::cerr, report);
+    if (report.stats.images == 0) {
+      std::cerr << "facesearch: warning: no photos found in the targets (looked for .jpg, .png, ... files)\n";
+    }
+  }
+  write_report(report, format, interrupted, nullptr);
+
+  if (interrupted) {
+    const size_t done = report.stats.images_analysed + report.skipped.size();
+    std::cerr << "facesearch: interrupted after " << done << " of " << report.stats.images
+              << " images; the results cover only those\n";
+    return kExitInterrupted;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -110,52 +198,41 @@ std::optional<QueryFaceSelection> parse_query_face(std::string_view text) {
 }
 
 CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
-  CLI::App* search = app.add_subcommand("search", "Find every photo of the person in a query photo");
+  CLI::App* search = app.add_subcommand(
+      "search", "Find every photo of a person: in your library, or on the fly in folders (--target)");
   search->footer(kSearchFooter);
 
   // Requiredness is checked in check_search_args, after unknown options: `search --qeury x` should
   // hear about the typo, not about a missing --query.
   search->allow_extras();
-  search->add_option("-q,--query", args.query, "Required. Photo of the person to look for (see --query-face)")
+  search->add_option("-q,--query", args.query, "Photo of the person to look for (see --query-face)")
       ->type_name("PHOTO");
+  search->add_option("--face-id", args.face_id,
+                     "Instead of --query: a face of the library, by the id `facesearch faces PHOTO` shows")
+      ->type_name("ID")
+      ->check(non_negative_integer());
   search->add_option("-t,--target", args.targets,
-                     "Required. Folder (walked recursively) or photo to search; repeat for several")
+                     "Search this folder (walked recursively) or photo on the fly, not the library; repeat "
+                     "for several")
       ->type_name("PATH");
-  search->add_option("targets", args.extra_targets, "More folders or photos to search, after the options")
+  search->add_option("targets", args.extra_targets, "More folders or photos to search on the fly, after the options")
       ->type_name("PATH");
-
-  const CLI::Validator non_negative_integer(
-      [](std::string& value) -> std::string {
-        long long number = 0;
-        if (!CLI::detail::lexical_cast(value, number) || number < 0) {
-          return "must be a whole number >= 0, not '" + value + "'";
-        }
-        return {};
-      },
-      "");
-  const CLI::Validator non_negative_number(
-      [](std::string& value) -> std::string {
-        double number = 0;
-        if (!CLI::detail::lexical_cast(value, number) || !std::isfinite(number) || number < 0) {
-          return "must be a number >= 0, not '" + value + "'";
-        }
-        return {};
-      },
-      "");  // the type name (T, PX) and the description say enough in --help
+  add_db_option(*search, args.db);
+  search->add_option("--index", args.index,
+                     "Library search: exact (never misses), approx (HNSW, for huge libraries), auto (default)")
+      ->type_name("auto|exact|approx")
+      ->check(CLI::IsMember({"auto", "exact", "approx"}).description(""));
   search->add_option("--threshold", args.threshold,
                      "Minimum similarity for a match, higher = stricter (default: the models', 0.92)")
       ->type_name("T")
-      ->check(non_negative_number);
-  search->add_option("--min-face", args.min_face_px,
-                     "Ignore target faces whose shorter side is under PX pixels (default 0: keep all)")
-      ->type_name("PX")
-      ->check(non_negative_number);
+      ->check(non_negative_number());
   search->add_option("--top-k", args.top_k, "Show only the N best matches (default 0: all over the threshold)")
       ->type_name("N")
-      ->check(non_negative_integer);
-  search->add_option("--format", args.format, "Output format (default table; json and csv are for programs)")
-      ->type_name("table|json|csv")
-      ->check(CLI::IsMember({"table", "json", "csv"}).description(""));
+      ->check(non_negative_integer());
+  search->add_flag("--all-faces", args.all_faces,
+                   "List every matching face of a photo, not only its best one (group photos)");
+  add_format_option(*search, args.format, {"table", "json", "csv"},
+                    "Output format (default table; json and csv are for programs)");
   search->add_option("--query-face", args.query_face,
                      "Query face(s) to look for: largest (default), all, or an INDEX in reading order")
       ->type_name("largest|all|INDEX")
@@ -165,75 +242,45 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
                                            : "must be largest, all or a face index (0, 1, ...), not '" + value + "'";
           },
           ""));
-  search->add_option("--jobs", args.jobs, "Worker threads (default 0: all cores)")
+  search->add_option("--min-face", args.min_face_px,
+                     "Ignore faces whose shorter side is under PX pixels (default 0: keep all); with a "
+                     "library, in the query photo only (the library's were set by `index --min-face`)")
+      ->type_name("PX")
+      ->check(non_negative_number());
+  search->add_option("--jobs", args.jobs, "Worker threads for a scan of targets (default 0: all cores)")
       ->type_name("N")
-      ->check(non_negative_integer);
+      ->check(non_negative_integer());
   search->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
-  search->add_option("--models", args.models_dir,
-                     "Models folder (default: $FACESEARCH_MODELS, else the one `make setup` builds)")
-      ->type_name("DIR");
+  add_models_option(*search, args.models_dir);
   return search;
 }
 
 void check_search_args(const CLI::App& search, const SearchArgs& args) {
-  if (const std::vector<std::string> unknown = search.remaining(); !unknown.empty()) {
-    throw CLI::ExtrasError(unknown);
+  throw_if_unknown_options(search);
+  const bool by_query = search.count("--query") > 0;
+  const bool by_face = search.count("--face-id") > 0;
+  if (by_query && by_face) throw CLI::ExcludesError("--query", "--face-id (give a photo or a face id, not both)");
+  if (!by_query && !by_face) {
+    throw CLI::RequiredError("--query (the photo of the person to look for) or --face-id (a face of the library)");
   }
-  if (args.query.empty()) throw CLI::RequiredError("--query (the photo of the person to look for)");
-  if (args.targets.empty() && args.extra_targets.empty()) {
-    throw CLI::RequiredError("--target (a folder or photo to search)");
+  if (by_query && args.query.empty()) throw CLI::ValidationError("--query", "needs a photo");
+  const bool on_the_fly = !args.targets.empty() || !args.extra_targets.empty();
+  if (on_the_fly) {
+    // A library search and a scan of folders do not mix: say which flag belongs to which.
+    if (by_face) throw CLI::ExcludesError("--face-id", "--target (face ids name faces of the library)");
+    if (search.count("--db") > 0) throw CLI::ExcludesError("--db", "--target (--target searches without a library)");
+    if (search.count("--index") > 0) {
+      throw CLI::ExcludesError("--index", "--target (--target searches without a library)");
+    }
+  }
+  if (by_face && search.count("--query-face") > 0) {
+    throw CLI::ExcludesError("--query-face", "--face-id (--query-face picks faces of a --query photo)");
   }
 }
 
 int run_search(const SearchArgs& args) {
-  std::vector<fs::path> targets(args.targets.begin(), args.targets.end());
-  targets.insert(targets.end(), args.extra_targets.begin(), args.extra_targets.end());
-  const OutputFormat format = parse_output_format(args.format);
-
-  SearchOptions options;
-  options.threshold = args.threshold;
-  options.min_face_px = args.min_face_px;
-  options.top_k = args.top_k;
-  options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
-  options.jobs = args.jobs;
-
-  SigintGuard sigint_guard;
-  options.cancel = &g_interrupted;
-  ProgressLine progress(!args.quiet, stderr);
-  options.on_progress = [&progress](const Progress& p) { progress.update(p); };
-
-  const std::optional<fs::path> models_arg =
-      args.models_dir.empty() ? std::nullopt : std::optional<fs::path>(args.models_dir);
-  FacePipeline pipeline(load_model_pack(resolve_models_dir(models_arg)), RuntimeOptions{});
-  if (g_interrupted.load()) {  // Ctrl-C while the models loaded: nothing searched yet
-    std::cerr << "facesearch: interrupted before the search started\n";
-    return kExitInterrupted;
-  }
-
-  const SearchReport report = search_folder(pipeline, fs::path(args.query), targets, options);
-  progress.finish();
-  const bool interrupted = g_interrupted.load();
-
-  if (!args.quiet) {
-    write_file_problems(std::cerr, report);
-    if (report.stats.images == 0) {
-      std::cerr << "facesearch: warning: no photos found in the targets (looked for .jpg, .png, ... files)\n";
-    }
-  }
-  switch (format) {
-    case OutputFormat::kTable: write_table(std::cout, report); break;
-    case OutputFormat::kJson: write_json(std::cout, report, interrupted); break;
-    case OutputFormat::kCsv: write_csv(std::cout, report); break;
-  }
-  std::cout.flush();
-
-  if (interrupted) {
-    const size_t done = report.stats.images_analysed + report.skipped.size();
-    std::cerr << "facesearch: interrupted after " << done << " of " << report.stats.images
-              << " images; the results cover only those\n";
-    return kExitInterrupted;
-  }
-  return 0;
+  const bool on_the_fly = !args.targets.empty() || !args.extra_targets.empty();
+  return on_the_fly ? run_folder_search(args) : run_library_search(args);
 }
 
 }  // namespace facesearch::cli

@@ -1,7 +1,9 @@
-// `facesearch search`: the person in a query photo, looked for in folders of photos.
-// Flags are parsed by CLI11 into SearchArgs; run_search turns them into one search_folder call.
+// `facesearch search`: the person in a query photo (or an indexed face), looked for in the library
+// that `facesearch index` built, or on the fly in folders named with --target.
+// Flags are parsed by CLI11 into SearchArgs; run_search turns them into one core search call.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,11 +18,15 @@ namespace facesearch::cli {
 
 struct SearchArgs {
   std::string query;
+  std::int64_t face_id = -1;                  // --face-id; < 0: not given
   std::vector<std::string> targets;           // -t/--target, in order
   std::vector<std::string> extra_targets;     // positional targets after the options
+  std::string db;                             // empty: FACESEARCH_DB, then the default library
+  std::string index = "auto";                 // library search: auto, exact or approx
   float threshold = -1;                       // < 0: the model pack's default
   float min_face_px = 0;
   size_t top_k = 0;
+  bool all_faces = false;
   std::string query_face = "largest";
   std::string format = "table";
   int jobs = 0;
@@ -34,13 +40,15 @@ std::optional<QueryFaceSelection> parse_query_face(std::string_view text);
 // Registers the subcommand and its flags on `app`; parsed values land in `args`, which must outlive `app`.
 CLI::App* add_search_command(CLI::App& app, SearchArgs& args);
 
-// After parsing `search` (the App add_search_command returned): unknown options first, then a missing
-// --query, then no target from either -t or the positionals. Throws a CLI::ParseError, so the caller
-// reports it like any other usage error.
+// After parsing `search` (the App add_search_command returned): unknown options first, then exactly
+// one of --query and --face-id, then flags that do not fit the mode (--face-id, --db or --index with
+// --target; --query-face with --face-id). Throws a CLI::ParseError, so the caller reports it like any
+// other usage error.
 void check_search_args(const CLI::App& search, const SearchArgs& args);
 
-// Runs the search and prints the report. Returns 0, or 130 when interrupted with Ctrl-C (matches found
-// so far are still printed). Throws facesearch::Error; the caller maps it to an exit status.
+// Runs the search and prints the report: against the library when no target is given, else on the
+// fly over the targets. Returns 0, or 130 when a scan of targets is interrupted with Ctrl-C (matches
+// found so far are still printed). Throws facesearch::Error; the caller maps it to an exit status.
 int run_search(const SearchArgs& args);
 
 }  // namespace facesearch::cli

@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "image/heif_decode.h"
 #include "image/image_probe.h"
 
 namespace facesearch {
@@ -28,11 +29,17 @@ Error decode_error(const std::string& name, const std::string& reason) {
   return Error(ErrorCode::kDecode, name + ": " + reason);
 }
 
-// The largest libjpeg DCT scaling factor (1/2, 1/4, 1/8) that keeps the longer stored side at least
+// HEIF has no reduced decoding: libheif always decodes the full image. Above this many pixels the
+// decoded image is reduced straight away, by the same factors as a JPEG, so that later stages hold no
+// more than for a JPEG of that size. Decoding itself still needs the full-size buffers.
+// Above the 12 MP of most phone photos, below the 48 MP that recent phone main cameras can save.
+constexpr long long kHeifReduceAbovePixels = 40'000'000;
+
+// The largest libjpeg DCT scaling factor (1/2, 1/4, 1/8) that keeps the longer side at least
 // `min_long_side_px` pixels. libjpeg rounds scaled sizes up, so compare against the rounded-up size.
-int jpeg_reduction_factor(const ImageInfo& info, int min_long_side_px) {
+int reduction_factor(int width, int height, int min_long_side_px) {
   if (min_long_side_px <= 0) return 1;
-  const long long long_side = std::max(info.width, info.height);
+  const long long long_side = std::max(width, height);
   for (int factor : {8, 4, 2}) {
     if ((long_side + factor - 1) / factor >= min_long_side_px) return factor;
   }
@@ -110,6 +117,28 @@ cv::Mat apply_orientation(const cv::Mat& stored, int orientation) {
   return upright;
 }
 
+// HEIF (HEIC, AVIF) goes to libheif, which applies the file's irot/imir transformations while decoding:
+// the HEIF form of EXIF orientation. The Exif block's Orientation tag, which phones write to describe
+// the same rotation, is deliberately not applied: that would rotate the photo twice.
+DecodedImage decode_heif_image(std::span<const std::uint8_t> bytes, const std::string& name,
+                               const DecodeOptions& options) {
+  DecodedImage image;
+  image.format = "heic";
+  image.bgr = to_bgr8(image_detail::decode_heif(bytes, name), name, "heic");
+  image.width = image.bgr.cols;
+  image.height = image.bgr.rows;
+  const bool huge = static_cast<long long>(image.width) * image.height > kHeifReduceAbovePixels;
+  const int factor = huge ? reduction_factor(image.width, image.height, options.min_long_side_px) : 1;
+  if (factor > 1) {
+    // Rounded up like libjpeg's scaled sizes, so that `scale` means the same as for a JPEG.
+    const cv::Size reduced((image.width + factor - 1) / factor, (image.height + factor - 1) / factor);
+    cv::Mat full = std::move(image.bgr);
+    cv::resize(full, image.bgr, reduced, 0, 0, cv::INTER_AREA);
+  }
+  image.scale = static_cast<float>(factor);
+  return image;
+}
+
 std::string lower_ascii(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -123,9 +152,10 @@ DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string
   if (bytes.size() > static_cast<std::size_t>(INT_MAX) - 2) throw decode_error(name, "file too large (over 2 GiB)");
   const ImageInfo info = probe_image(bytes);
   if (info.format.empty()) throw decode_error(name, "not an image (unrecognised data)");
+  if (info.format == "heic") return decode_heif_image(bytes, name, options);
 
   const bool is_jpeg = info.format == "jpeg";
-  const int factor = is_jpeg ? jpeg_reduction_factor(info, options.min_long_side_px) : 1;
+  const int factor = is_jpeg ? reduction_factor(info.width, info.height, options.min_long_side_px) : 1;
   const bool jpeg_truncated = is_jpeg && image_detail::jpeg_is_truncated(bytes);
 
   // OpenCV 4.6 decodes a JPEG held in memory that ends early by repeating the last decoded row down
@@ -148,7 +178,6 @@ DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string
     throw decode_error(name, "corrupt or unsupported " + info.format + " data (" + e.err + ")");
   }
   if (decoded.empty()) {
-    if (info.format == "heic") throw decode_error(name, "HEIC images are not supported by this build; convert it to JPEG or PNG");
     if (info.format == "gif") throw decode_error(name, "GIF images are not supported by this build; convert it to PNG or JPEG");
     throw decode_error(name, "corrupt or unsupported " + info.format + " data" +
                                  (jpeg_truncated ? " (the file is truncated)" : ""));
@@ -196,9 +225,9 @@ DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOp
 }
 
 bool has_image_extension(const std::filesystem::path& path) {
-  // HEIC/HEIF/AVIF are listed although this build cannot decode them: a folder scan then reports
-  // each such photo with a clear error instead of skipping it silently. GIF is left out (OpenCV 4.6
-  // has no GIF decoder, and GIFs are rarely photos).
+  // HEIC/HEIF/AVIF are listed even in builds without libheif: a folder scan then reports each such
+  // photo with a clear error instead of skipping it silently. GIF is left out (OpenCV 4.6 has no GIF
+  // decoder, and GIFs are rarely photos).
   static constexpr std::array<std::string_view, 16> kExtensions = {
       ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff",
       ".heic", ".heif", ".avif", ".pgm", ".ppm", ".pnm"};

@@ -4,7 +4,8 @@
 // applied, so every coordinate downstream is in the upright image. Very large JPEGs are decoded
 // reduced (libjpeg's 1/2, 1/4, 1/8 DCT scaling) so that a 48-megapixel photo never needs its full
 // pixel buffer; `scale` maps decoded pixels back to full-resolution upright pixels.
-// Codecs are OpenCV's (imdecode); only the header parsing in probe_image is our own.
+// Codecs are OpenCV's (imdecode), plus libheif for HEIC/AVIF in builds that have it (src/image/heif.cmake);
+// only the header parsing in probe_image is our own.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +25,14 @@ struct ImageInfo {
   std::string format;
   int width = 0;             // as stored (before EXIF orientation); 0 when the header does not say
   int height = 0;
-  int exif_orientation = 1;  // 1..8 from JPEG APP1 Exif, PNG eXIf or WebP EXIF; 1 when absent (and for TIFF)
+  int exif_orientation = 1;  // 1..8 from JPEG APP1 Exif, PNG eXIf or WebP EXIF; 1 when absent (and for TIFF, HEIF)
   bool has_alpha = false;    // PNG colour type 4/6 or tRNS, WebP alpha flag
 };
 
 struct DecodeOptions {
   // Decode JPEGs reduced by the largest factor (2, 4 or 8) that keeps the longer side at least this
-  // many pixels. 0 decodes at full resolution.
+  // many pixels. 0 decodes at full resolution. HEIF images over 40 megapixels are reduced the same way
+  // right after decoding (libheif cannot decode reduced); smaller HEIF images and other formats never.
   int min_long_side_px = 2048;
 };
 
@@ -48,9 +50,11 @@ struct DecodedImage {
 ImageInfo probe_image(std::span<const std::uint8_t> bytes);
 
 // Decodes an encoded image held in memory. `name` is used in error messages only.
-// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, HEIC).
+// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, HEIC/AVIF
+// in a build without libheif or whose libheif lacks the codec). HEIF orientation (irot/imir) is applied
+// by libheif; the Exif Orientation tag of a HEIF file is not applied on top of it.
 // A JPEG cut off before its end marker still decodes (the missing part is grey) with a warning.
-// Thread-safe: no shared state besides OpenCV's.
+// Thread-safe: no shared state besides OpenCV's and libheif's.
 DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
                           const DecodeOptions& options = {});
 

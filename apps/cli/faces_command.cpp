@@ -1,0 +1,74 @@
+#include "faces_command.h"
+
+#include <filesystem>
+#include <iostream>
+#include <system_error>
+
+#include "core/error.h"
+#include "flags.h"
+#include "output.h"
+#include "store/catalog.h"
+
+namespace facesearch::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kFacesFooter = R"(Examples:
+  Which faces of a group photo are in the library, and their ids:
+    facesearch faces ~/Pictures/party.jpg
+  More photos of the second one:
+    facesearch search --face-id 1234
+
+Faces are numbered in reading order (left to right); FACE is that number (what `search
+--query-face` takes), ID the face's id in the library (what `search --face-id` takes). BOX is
+x1,y1,x2,y2 in pixels of the upright photo; SCORE the detector's confidence, from 0 to 1.
+Ids stay the same while the photo is unchanged or moved; they change when it is re-analysed.
+
+Exit status:
+  0    the faces were listed (also when the photo has none)
+  1    the photo is not in the library (run `facesearch index` on its folder), or no library there
+  2    usage error
+)";
+
+}  // namespace
+
+CLI::App* add_faces_command(CLI::App& app, FacesArgs& args) {
+  CLI::App* faces = app.add_subcommand("faces", "List the faces the library holds for one photo, with their ids");
+  faces->footer(kFacesFooter);
+  faces->allow_extras();
+  faces->add_option("photo", args.photo, "Required. A photo under a folder that was indexed")->type_name("PHOTO");
+  add_db_option(*faces, args.db);
+  add_format_option(*faces, args.format, {"table", "json"}, "Output format (default table; json for programs)");
+  add_models_option(*faces, args.models_dir);
+  return faces;
+}
+
+void check_faces_args(const CLI::App& faces, const FacesArgs& args) {
+  throw_if_unknown_options(faces);
+  if (args.photo.empty()) throw CLI::RequiredError("PHOTO (the photo whose faces to list)");
+}
+
+int run_faces(const FacesArgs& args) {
+  const std::filesystem::path db = existing_library_path(args.db);
+  const ModelPack pack = load_models(args.models_dir);
+  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  // The catalog keys images by absolute path with symlinks and ".." resolved, as the indexer stores them.
+  std::error_code ec;
+  const fs::path path = fs::weakly_canonical(fs::absolute(args.photo), ec);
+  const std::optional<ImageRow> image = catalog.image_by_path(ec ? fs::absolute(args.photo) : path);
+  if (!image) {
+    if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, "photo " + args.photo + " does not exist");
+    throw Error(ErrorCode::kNotFound, "photo " + path.string() + " is not in library " + catalog.path().string() +
+                                          "; run `facesearch index` on its folder first");
+  }
+  const std::vector<FaceRow> faces = catalog.faces_of_image(image->id);
+  if (args.format == "json") {
+    write_faces_json(std::cout, catalog.path(), *image, faces);
+  } else {
+    write_faces_table(std::cout, catalog.path(), *image, faces);
+  }
+  return 0;
+}
+
+}  // namespace facesearch::cli

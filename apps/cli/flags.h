@@ -1,0 +1,41 @@
+// What several commands share: value checks for numeric flags, the --db and --models flags, and
+// turning those flags into a library path and a model pack.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "models/model_pack.h"
+
+namespace facesearch::cli {
+
+// Flag value checks with a message that repeats the bad value ("must be a whole number >= 0, not 'x'").
+CLI::Validator non_negative_integer();
+CLI::Validator non_negative_number();
+
+// --db PATH; the help names the default (FACESEARCH_DB, else the XDG data folder).
+CLI::Option* add_db_option(CLI::App& command, std::string& db);
+// --models DIR.
+CLI::Option* add_models_option(CLI::App& command, std::string& models_dir);
+// --format, limited to `choices` (e.g. {"table", "json"}).
+CLI::Option* add_format_option(CLI::App& command, std::string& format, const std::vector<std::string>& choices,
+                               const std::string& description);
+
+// Throws CLI::ExtrasError for options the command does not know; checked before anything else, so a
+// typo is reported as such rather than as a missing flag.
+void throw_if_unknown_options(const CLI::App& command);
+
+// The library --db names, else default_catalog_path().
+std::filesystem::path library_path(const std::string& db_flag);
+
+// Same, for the commands that read a library: throws Error{kNotFound} saying how to build one when it
+// does not exist, before the models are loaded (which would fail first when they are missing too).
+// `alternative` ends the message: another way forward, e.g. "or search folders with --target FOLDER".
+std::filesystem::path existing_library_path(const std::string& db_flag, const std::string& alternative = "");
+
+// The model pack --models names, else $FACESEARCH_MODELS, else the default folder.
+ModelPack load_models(const std::string& models_flag);
+
+}  // namespace facesearch::cli

@@ -1,0 +1,136 @@
+#include "index_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <system_error>
+
+#include "core/error.h"
+#include "flags.h"
+#include "interrupt.h"
+#include "output.h"
+#include "pipeline/face_pipeline.h"
+#include "progress.h"
+#include "store/catalog.h"
+#include "store/indexer.h"
+
+namespace facesearch::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kIndexFooter = R"(A typical workflow:
+  Index your photos once (a few photos a second per core; Ctrl-C stops cleanly, a re-run resumes):
+    facesearch index ~/Pictures /media/phone/DCIM
+  Search in milliseconds, as often as you like:
+    facesearch search --query me.jpg
+  After adding, moving or deleting photos, bring the library up to date (re-scans the same folders;
+  only new and changed photos are analysed, moved ones are recognised by their content):
+    facesearch index
+  See what is in the library, and the files that could not be read:
+    facesearch status
+
+What a run reports:
+  "Indexed N files in X s: ..." on stdout, where N is every photo under the folders. unchanged: same
+  size and time, not read; added: new photos, analysed; updated: changed photos, analysed again;
+  moved: known photos at a new path, kept without analysing them; touched: same content with a new
+  time; deleted: gone from disk and removed; errors: files that could not be read (each one is
+  named on stderr as it fails, "facesearch: skipped PATH: WHY", and listed by `facesearch status`).
+  A folder indexed before that is missing now (an unplugged drive) is left as it was.
+
+Library:
+  --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db; the
+  first run creates it. One SQLite file (plus a -wal file while in use) that names the face models
+  that made it: another model pack cannot mix in its faces; --rebuild re-indexes everything with
+  the current models (the folders are kept).
+
+Exit status:
+  0    the run completed (also when some files could not be read)
+  1    it could not run: a folder missing; the library damaged, not a library, made with other models
+       (use --rebuild), or not writable; models missing or broken
+  2    usage error: unknown option, bad value, no folder given and none indexed before
+  130  interrupted with Ctrl-C (the photos indexed until then are saved; run it again to finish)
+)";
+
+}  // namespace
+
+CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
+  CLI::App* index = app.add_subcommand("index", "Add folders of photos to your library, or bring it up to date");
+  index->footer(kIndexFooter);
+  index->allow_extras();
+  index->add_option("folders", args.roots,
+                    "Folders (walked recursively) or photos to index; none: every folder indexed before")
+      ->type_name("PATH");
+  add_db_option(*index, args.db);
+  index->add_option("--jobs", args.jobs, "Worker threads (default 0: all cores)")
+      ->type_name("N")
+      ->check(non_negative_integer());
+  index->add_option("--min-face", args.min_face_px,
+                    "Do not store faces whose shorter side is under PX pixels (default 0: keep all)")
+      ->type_name("PX")
+      ->check(non_negative_number());
+  index->add_flag("--rebuild", args.rebuild,
+                  "Forget every photo and face and index again with the current models (keeps the folders)");
+  add_format_option(*index, args.format, {"table", "json"},
+                    "Summary format (default table: one line for people; json for programs)");
+  index->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
+  add_models_option(*index, args.models_dir);
+  return index;
+}
+
+void check_index_args(const CLI::App& index, const IndexArgs&) { throw_if_unknown_options(index); }
+
+int run_index(const IndexArgs& args) {
+  const fs::path db = library_path(args.db);
+  std::vector<fs::path> roots(args.roots.begin(), args.roots.end());
+  std::error_code ec;
+  if (roots.empty() && !fs::exists(db, ec)) {
+    // Checked before the library is created, so a mistaken run leaves no empty library behind.
+    throw Error(ErrorCode::kInvalidArgument, "no library at " + fs::absolute(db).string() +
+                                                 " yet; name the folders to index: facesearch index ~/Pictures");
+  }
+  for (const fs::path& root : roots) {
+    if (!fs::exists(root, ec)) throw Error(ErrorCode::kNotFound, "folder " + root.string() + " does not exist");
+  }
+
+  const SigintGuard sigint;
+  ModelPack pack = load_models(args.models_dir);
+  Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate, args.rebuild);
+  const FacePipeline pipeline(std::move(pack), RuntimeOptions{});
+  if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet
+    std::cerr << "facesearch: interrupted before indexing started\n";
+    return kExitInterrupted;
+  }
+
+  ProgressLine progress(!args.quiet, stderr, "index");
+  IndexOptions options;
+  options.jobs = args.jobs;
+  options.min_face_px = args.min_face_px;
+  options.cancel = sigint.flag();
+  options.on_progress = [&progress](const Progress& p) { progress.update(p); };
+  if (!args.quiet) {
+    options.on_failure = [&progress](const ScanFailure& f) { progress.print_line(skipped_file_line(f.path, f.message)); };
+  }
+
+  const IndexReport report = index_library(catalog, pipeline, roots, options);
+  progress.finish();
+  const CatalogStatus library = catalog.status();
+  if (args.format == "json") {
+    write_index_json(std::cout, report, library);
+  } else {
+    write_index_summary(std::cout, report, library);
+  }
+  std::cout.flush();
+
+  if (report.cancelled) {
+    std::cerr << "facesearch: interrupted; the photos indexed so far are saved, run `facesearch index` again "
+                 "to finish (deleted photos are removed at the end of a complete run)\n";
+    return kExitInterrupted;
+  }
+  if (!args.quiet && report.files == 0) {
+    std::cerr << "facesearch: warning: no photos found in the folders (looked for .jpg, .png, ... files)\n";
+  }
+  return 0;
+}
+
+}  // namespace facesearch::cli

@@ -1,0 +1,34 @@
+// `facesearch index`: builds the library, or brings it up to date with the folders on disk. Only new,
+// changed, moved and deleted photos cost work, so re-running it after adding photos is cheap.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace facesearch::cli {
+
+struct IndexArgs {
+  std::vector<std::string> roots;  // folders or photos; empty: every root indexed before
+  std::string db;                  // empty: FACESEARCH_DB, then the default library
+  int jobs = 0;
+  float min_face_px = 0;
+  bool rebuild = false;
+  bool quiet = false;
+  std::string format = "table";
+  std::string models_dir;
+};
+
+// Registers the subcommand and its flags on `app`; parsed values land in `args`, which must outlive `app`.
+CLI::App* add_index_command(CLI::App& app, IndexArgs& args);
+
+// After parsing: unknown options. Throws a CLI::ParseError.
+void check_index_args(const CLI::App& index, const IndexArgs& args);
+
+// Indexes and prints the summary. Returns 0 when the run completed (also with files that could not be
+// read: they are listed), 130 when interrupted with Ctrl-C (what was indexed so far is kept).
+// Throws facesearch::Error; the caller maps it to an exit status.
+int run_index(const IndexArgs& args);
+
+}  // namespace facesearch::cli

@@ -1,0 +1,61 @@
+#include "status_command.h"
+
+#include <filesystem>
+#include <iostream>
+#include <vector>
+
+#include "flags.h"
+#include "output.h"
+#include "store/catalog.h"
+
+namespace facesearch::cli {
+namespace {
+
+constexpr const char* kStatusFooter = R"(Examples:
+  facesearch status
+  facesearch status --db /media/photos/library.db --format json
+
+The files that could not be read are retried by the next `facesearch index` when they change
+(a photo replaced, a download finished); the table shows the first 20, --format json all of them.
+
+Exit status:
+  0    the status was printed
+  1    no library there (run `facesearch index FOLDER`), or it is damaged, not a library, or made
+       with other models; models missing or broken
+  2    usage error
+)";
+
+}  // namespace
+
+CLI::App* add_status_command(CLI::App& app, StatusArgs& args) {
+  CLI::App* status = app.add_subcommand("status", "Show what the library holds and which files could not be read");
+  status->footer(kStatusFooter);
+  status->allow_extras();
+  add_db_option(*status, args.db);
+  add_format_option(*status, args.format, {"table", "json"}, "Output format (default table; json for programs)");
+  add_models_option(*status, args.models_dir);
+  return status;
+}
+
+void check_status_args(const CLI::App& status, const StatusArgs&) { throw_if_unknown_options(status); }
+
+int run_status(const StatusArgs& args) {
+  const std::filesystem::path db = existing_library_path(args.db);
+  const ModelPack pack = load_models(args.models_dir);
+  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  const CatalogStatus status = catalog.status();
+  std::vector<ImageRow> errors;
+  if (status.images_error > 0) {
+    for (ImageRow& row : catalog.images()) {
+      if (row.status == "error") errors.push_back(std::move(row));
+    }
+  }
+  if (args.format == "json") {
+    write_status_json(std::cout, status, errors);
+  } else {
+    write_status_table(std::cout, status, errors);
+  }
+  return 0;
+}
+
+}  // namespace facesearch::cli

@@ -1,0 +1,194 @@
+// Exact index: every stored vector is scored against every query with the SIMD kernel; nothing is
+// ever missed. Storage is one 64-byte aligned row-major block (n x dim floats) plus the caller ids.
+//
+// Search walks the base in blocks of rows that stay in L2 while every query of the batch is scored
+// against them, keeps each query's best k in a small heap, and splits the base across threads when
+// there is enough work for thread start-up (~tens of µs) to pay off.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "index/vector_index.h"
+
+namespace facesearch {
+namespace {
+
+// A scored row. Order: higher score first; equal scores by row (insertion order), so results are the
+// same whatever the block size or thread split.
+struct Candidate {
+  float score;
+  size_t row;
+};
+
+inline bool better(const Candidate& a, const Candidate& b) {
+  return a.score > b.score || (a.score == b.score && a.row < b.row);
+}
+
+void sort_best_first(std::vector<Candidate>& c) { std::sort(c.begin(), c.end(), better); }
+
+// The best k candidates with score >= min_score seen so far: a heap with the worst kept on top.
+class TopK {
+ public:
+  TopK(size_t k, float min_score) : k_(k), min_score_(min_score) {}
+
+  // Offers rows first_row .. first_row + n - 1 with their scores; rows must come in increasing order
+  // across calls (so an equal score never beats what is already kept).
+  void push_block(const float* scores, size_t n, size_t first_row) {
+    for (size_t j = 0; j < n; ++j) {
+      const float s = scores[j];
+      if (!(s >= min_score_)) continue;  // also drops NaN
+      if (heap_.size() < k_) {
+        heap_.push_back({s, first_row + j});
+        std::push_heap(heap_.begin(), heap_.end(), better);
+        if (heap_.size() == k_) min_score_ = std::max(min_score_, next_above(heap_.front().score));
+      } else {
+        std::pop_heap(heap_.begin(), heap_.end(), better);
+        heap_.back() = {s, first_row + j};
+        std::push_heap(heap_.begin(), heap_.end(), better);
+        min_score_ = std::max(min_score_, next_above(heap_.front().score));
+      }
+    }
+  }
+
+  std::vector<Candidate>& items() { return heap_; }
+
+ private:
+  // Once full, a later row needs a strictly higher score than the worst kept one.
+  static float next_above(float s) { return std::nextafter(s, std::numeric_limits<float>::infinity()); }
+
+  size_t k_;
+  float min_score_;  // the bar a new score must reach
+  std::vector<Candidate> heap_;
+};
+
+// Allocator for the vector block: 64-byte alignment puts each 128-d row on its own cache lines.
+template <class T>
+struct CacheAlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  CacheAlignedAllocator() = default;
+  template <class U>
+  CacheAlignedAllocator(const CacheAlignedAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p, kAlign); }
+  template <class U>
+  bool operator==(const CacheAlignedAllocator<U>&) const noexcept { return true; }
+};
+
+// Rows scored per block: about 256 KiB of vectors, so a block stays in L2 across the queries of a batch
+// and the per-block score buffer stays in L1.
+size_t rows_per_block(int dim) {
+  return std::clamp<size_t>((256u << 10) / (sizeof(float) * static_cast<size_t>(dim)), 16, 4096);
+}
+
+// Below about this many multiply-adds per thread (50k faces x 128-d for one query), starting a thread
+// costs more than it saves.
+constexpr size_t kMinMultiplyAddsPerThread = 50000u * 128u;
+
+size_t search_threads(size_t n, size_t nq, int dim) {
+  const size_t work = n * nq * static_cast<size_t>(dim);
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<size_t>(work / kMinMultiplyAddsPerThread, 1, std::min(hw, std::max<size_t>(n, 1)));
+}
+
+class ExactIndex final : public VectorIndex {
+ public:
+  explicit ExactIndex(int dim) : dim_(dim) {
+    if (dim <= 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "exact index: dimension must be positive, got " + std::to_string(dim));
+    }
+  }
+
+  int dim() const override { return dim_; }
+  size_t size() const override { return ids_.size(); }
+  std::string kind() const override { return "exact"; }
+
+  void add(std::span<const std::int64_t> ids, std::span<const float> vectors) override {
+    const size_t d = static_cast<size_t>(dim_);
+    if (vectors.size() != ids.size() * d) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "exact index add: " + std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * d) +
+                      " floats (dimension " + std::to_string(dim_) + "), got " + std::to_string(vectors.size()));
+    }
+    vectors_.insert(vectors_.end(), vectors.begin(), vectors.end());
+    ids_.insert(ids_.end(), ids.begin(), ids.end());
+  }
+
+  std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
+                                            float min_score) const override {
+    const size_t d = static_cast<size_t>(dim_);
+    if (queries.size() % d != 0) {
+      throw Error(ErrorCode::kInvalidArgument, "exact index search: " + std::to_string(queries.size()) +
+                                                   " query floats is not a multiple of the dimension " +
+                                                   std::to_string(dim_));
+    }
+    const size_t nq = queries.size() / d;
+    const size_t n = size();
+    std::vector<std::vector<Neighbor>> results(nq);
+    if (nq == 0 || n == 0 || k == 0) return results;
+
+    const size_t threads = search_threads(n, nq, dim_);
+    // part[t][q]: the best k of query q among rows [t * n / threads, (t + 1) * n / threads).
+    std::vector<std::vector<TopK>> part(threads);
+    auto scan = [&](size_t t) {
+      auto& heaps = part[t];
+      heaps.assign(nq, TopK(k, min_score));
+      scan_rows(queries.data(), nq, t * n / threads, (t + 1) * n / threads, heaps);
+    };
+    if (threads == 1) {
+      scan(0);
+    } else {
+      std::vector<std::jthread> workers;
+      workers.reserve(threads - 1);
+      for (size_t t = 1; t < threads; ++t) workers.emplace_back(scan, t);
+      scan(0);
+    }  // jthreads join here
+
+    for (size_t q = 0; q < nq; ++q) {
+      std::vector<Candidate> merged;
+      for (auto& heaps : part) {
+        auto& c = heaps[q].items();
+        merged.insert(merged.end(), c.begin(), c.end());
+      }
+      sort_best_first(merged);
+      if (merged.size() > k) merged.resize(k);
+      results[q].reserve(merged.size());
+      for (const auto& c : merged) results[q].push_back({ids_[c.row], c.score});
+    }
+    return results;
+  }
+
+ private:
+  // Scores rows [begin, end) against all nq queries, block by block, into heaps[q].
+  void scan_rows(const float* queries, size_t nq, size_t begin, size_t end,
+                 std::vector<TopK>& heaps) const {
+    const size_t d = static_cast<size_t>(dim_);
+    const size_t block = rows_per_block(dim_);
+    std::vector<float> scores(block);
+    for (size_t b0 = begin; b0 < end; b0 += block) {
+      const size_t rows = std::min(block, end - b0);
+      const float* base = vectors_.data() + b0 * d;
+      for (size_t q = 0; q < nq; ++q) {
+        inner_products(queries + q * d, base, rows, dim_, scores.data());
+        heaps[q].push_block(scores.data(), rows, b0);
+      }
+    }
+  }
+
+  int dim_;
+  std::vector<float, CacheAlignedAllocator<float>> vectors_;  // size() x dim_, row-major
+  std::vector<std::int64_t> ids_;                             // ids_[row]
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> make_exact_index(int dim) { return std::make_unique<ExactIndex>(dim); }
+
+}  // namespace facesearch

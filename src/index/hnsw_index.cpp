@@ -1,0 +1,266 @@
+// Approximate index: faiss HNSW (Malkov & Yashunin 2016, "Efficient and robust approximate nearest
+// neighbor search using Hierarchical Navigable Small World graphs") over inner product.
+//
+// faiss labels vectors by insertion order; ids_[label] maps back to the caller's id.
+// Threads are deliberate: building uses faiss's OpenMP loop with one thread per core, set for the
+// calling thread only (OpenMP's thread count is a per-thread setting); searching bypasses
+// IndexHNSW::search and its OpenMP team, walking the graph with faiss's single-query HNSW::search on
+// the calling thread (one query) or on one std::thread per core (a batch).
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/utils/Heap.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "index/hnsw_index.h"
+#include "index/inner_product_kernels.h"
+
+namespace facesearch {
+namespace index_detail {
+namespace {
+
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// Sets the calling thread's OpenMP team size for the scope, then restores it.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+  ~OmpThreadsScope() { omp_set_num_threads(saved_); }
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+// faiss's row scorer for a flat inner-product store, with the SIMD kernel. Same contract as faiss's
+// own (IndexFlat.cpp, FlatIPDis): similarities, which IndexHNSW negates into distances.
+class SimdInnerProductDistance final : public faiss::FlatCodesDistanceComputer {
+ public:
+  explicit SimdInnerProductDistance(const faiss::IndexFlat& storage)
+      : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
+        base_(storage.get_xb()),
+        dim_(static_cast<int>(storage.d)) {}
+
+  void set_query(const float* x) override { query_ = x; }
+  float distance_to_code(const uint8_t* code) override {
+    return inner_product(query_, reinterpret_cast<const float*>(code), dim_);
+  }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return inner_product(base_ + i * dim_, base_ + j * dim_, dim_);
+  }
+
+ private:
+  const float* base_;
+  int dim_;
+  const float* query_ = nullptr;
+};
+
+// The flat store under the graph, scoring rows with SimdInnerProductDistance.
+struct SimdFlatIP final : faiss::IndexFlatIP {
+  explicit SimdFlatIP(int dim) : IndexFlatIP(dim) {}
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
+    return new SimdInnerProductDistance(*this);  // faiss takes ownership
+  }
+};
+
+// HNSW keeps the smallest distances; for inner product it is given -<q, x> (as IndexHNSW does for
+// METRIC_INNER_PRODUCT in its own search and build).
+class NegatedDistance final : public faiss::DistanceComputer {
+ public:
+  explicit NegatedDistance(faiss::DistanceComputer* owned) : inner_(owned) {}
+  void set_query(const float* x) override { inner_->set_query(x); }
+  float operator()(idx_t i) override { return -(*inner_)(i); }
+  float symmetric_dis(idx_t i, idx_t j) override { return -inner_->symmetric_dis(i, j); }
+
+ private:
+  std::unique_ptr<faiss::DistanceComputer> inner_;
+};
+
+// Visited tables (one byte per vector) reused across searches; thread-safe.
+class VisitedTablePool {
+ public:
+  std::unique_ptr<faiss::VisitedTable> take(size_t size) {
+    {
+      std::lock_guard lock(mutex_);
+      while (!free_.empty()) {
+        auto table = std::move(free_.back());
+        free_.pop_back();
+        if (table->visited.size() == size) return table;  // tables from before an add() are dropped
+      }
+    }
+    return std::make_unique<faiss::VisitedTable>(static_cast<int>(size));
+  }
+  void give(std::unique_ptr<faiss::VisitedTable> table) {
+    std::lock_guard lock(mutex_);
+    if (free_.size() < kMaxPooled) free_.push_back(std::move(table));
+  }
+
+ private:
+  static constexpr size_t kMaxPooled = 64;  // concurrent searches beyond this allocate their own
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<faiss::VisitedTable>> free_;
+};
+
+std::unique_ptr<faiss::IndexFlat> make_storage(int dim, bool simd) {
+  if (simd) return std::make_unique<SimdFlatIP>(dim);
+  return std::make_unique<faiss::IndexFlatIP>(dim);
+}
+
+class FaissHnswIndex final : public HnswIndex {
+ public:
+  FaissHnswIndex(int dim, const HnswParams& params)
+      : dim_(check_dim(dim)), params_(params), storage_(make_storage(dim, params.simd_distances)),
+        hnsw_(storage_.get(), params.m) {
+    // storage_ is declared before hnsw_, so it outlives it; faiss must not delete it.
+    hnsw_.own_fields = false;
+    hnsw_.hnsw.efConstruction = params.ef_construction;
+    hnsw_.hnsw.efSearch = params.ef_search;
+  }
+
+  int dim() const override { return dim_; }
+  size_t size() const override { return ids_.size(); }
+  std::string kind() const override { return "hnsw"; }
+  const HnswParams& params() const override { return params_; }
+
+  void add(std::span<const std::int64_t> ids, std::span<const float> vectors) override {
+    const size_t d = static_cast<size_t>(dim_);
+    if (vectors.size() != ids.size() * d) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "hnsw index add: " + std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * d) +
+                      " floats (dimension " + std::to_string(dim_) + "), got " + std::to_string(vectors.size()));
+    }
+    // faiss numbers graph nodes with 32-bit ints.
+    if (size() + ids.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+      throw Error(ErrorCode::kInvalidArgument, "hnsw index add: more than 2^31 - 1 vectors is not supported");
+    }
+    if (ids.empty()) return;
+    OmpThreadsScope threads(hardware_threads());
+    try {
+      hnsw_.add(static_cast<faiss::Index::idx_t>(ids.size()), vectors.data());
+    } catch (const faiss::FaissException& e) {
+      throw Error(ErrorCode::kInvalidArgument, std::string("hnsw index add failed in faiss: ") + e.what());
+    }
+    ids_.insert(ids_.end(), ids.begin(), ids.end());
+  }
+
+  std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
+                                            float min_score) const override {
+    const size_t d = static_cast<size_t>(dim_);
+    if (queries.size() % d != 0) {
+      throw Error(ErrorCode::kInvalidArgument, "hnsw index search: " + std::to_string(queries.size()) +
+                                                   " query floats is not a multiple of the dimension " +
+                                                   std::to_string(dim_));
+    }
+    const size_t nq = queries.size() / d;
+    std::vector<std::vector<Neighbor>> results(nq);
+    if (nq == 0 || k == 0 || size() == 0) return results;
+    const int kk = static_cast<int>(std::min(k, size()));
+
+    // Queries are independent: one thread per core, each walking the graph for its share of queries.
+    // A single query stays on the calling thread (no OpenMP team, no thread start-up).
+    const size_t threads = std::min(nq, static_cast<size_t>(hardware_threads()));
+    auto run = [&](size_t t) {
+      Searcher searcher(*this);
+      for (size_t q = t; q < nq; q += threads) results[q] = searcher.search(queries.data() + q * d, kk, min_score);
+    };
+    if (threads == 1) {
+      run(0);
+    } else {
+      std::vector<std::jthread> workers;
+      for (size_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
+      run(0);
+    }
+    return results;
+  }
+
+  void set_ef_search(int ef_search) override {
+    params_.ef_search = ef_search;
+    hnsw_.hnsw.efSearch = ef_search;
+  }
+
+  size_t memory_bytes() const override {
+    const auto& g = hnsw_.hnsw;
+    return storage_->codes.capacity() + g.neighbors.capacity() * sizeof(g.neighbors[0]) +
+           g.offsets.capacity() * sizeof(g.offsets[0]) + g.levels.capacity() * sizeof(g.levels[0]) +
+           ids_.capacity() * sizeof(ids_[0]);
+  }
+
+ private:
+  static int check_dim(int dim) {
+    if (dim <= 0) {
+      throw Error(ErrorCode::kInvalidArgument, "hnsw index: dimension must be positive, got " + std::to_string(dim));
+    }
+    return dim;
+  }
+
+  // One thread's search state: a scorer for the graph (which minimises, hence the negation) and a
+  // visited table borrowed from the pool; faiss's IndexHNSW::search allocates and zeroes a table of
+  // size() bytes per call (~0.1 ms at 1M faces), a pooled one is reset by bumping a counter.
+  class Searcher {
+   public:
+    explicit Searcher(const FaissHnswIndex& index)
+        : index_(index), distance_(index.storage_->get_distance_computer()), visited_(index.visited_pool_.take(index.size())) {}
+    ~Searcher() { index_.visited_pool_.give(std::move(visited_)); }
+    Searcher(const Searcher&) = delete;
+    Searcher& operator=(const Searcher&) = delete;
+
+    std::vector<Neighbor> search(const float* query, int k, float min_score) {
+      distance_.set_query(query);
+      labels_.resize(static_cast<size_t>(k));
+      distances_.resize(static_cast<size_t>(k));
+      faiss::maxheap_heapify(k, distances_.data(), labels_.data());
+      // faiss 1.7.3 sizes the queue from hnsw.efSearch and stops expanding from the parameter: the two agree.
+      faiss::SearchParametersHNSW params;
+      params.efSearch = std::max(index_.hnsw_.hnsw.efSearch, k);
+      index_.hnsw_.hnsw.search(distance_, k, labels_.data(), distances_.data(), *visited_, &params);
+      visited_->advance();  // harmless if faiss already did: a fresh mark for the next query
+      const size_t found = faiss::maxheap_reorder(k, distances_.data(), labels_.data());
+      std::vector<Neighbor> out;
+      out.reserve(found);
+      for (size_t j = 0; j < found; ++j) {
+        const float score = -distances_[j];
+        if (labels_[j] < 0 || !(score >= min_score)) continue;
+        out.push_back({index_.ids_[static_cast<size_t>(labels_[j])], score});
+      }
+      return out;
+    }
+
+   private:
+    const FaissHnswIndex& index_;
+    NegatedDistance distance_;
+    std::unique_ptr<faiss::VisitedTable> visited_;
+    std::vector<faiss::Index::idx_t> labels_;
+    std::vector<float> distances_;
+  };
+
+  int dim_;
+  HnswParams params_;
+  std::unique_ptr<faiss::IndexFlat> storage_;
+  faiss::IndexHNSW hnsw_;
+  std::vector<std::int64_t> ids_;  // ids_[faiss label]
+  mutable VisitedTablePool visited_pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<HnswIndex> make_hnsw_index(int dim, const HnswParams& params) {
+  return std::make_unique<FaissHnswIndex>(dim, params);
+}
+
+}  // namespace index_detail
+
+std::unique_ptr<VectorIndex> make_approx_index(int dim) {
+  return index_detail::make_hnsw_index(dim, index_detail::kDefaultHnswParams);
+}
+
+}  // namespace facesearch

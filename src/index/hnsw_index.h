@@ -1,0 +1,36 @@
+// Internal to src/index (and its tests and bench): the HNSW index with its tuning knobs exposed, so that
+// parameters can be swept without rebuilding the graph. Everyone else goes through make_index() /
+// make_approx_index() in vector_index.h, which use kDefaultHnswParams.
+#pragma once
+
+#include <memory>
+
+#include "index/vector_index.h"
+
+namespace facesearch::index_detail {
+
+struct HnswParams {
+  int m = 32;                // graph degree (2*m links per node on level 0), faiss's HNSW "M"
+  int ef_construction = 40;  // candidate list while inserting: build time vs graph quality
+  int ef_search = 128;       // candidate list while searching: latency vs recall (>= k is used)
+  // Score rows with this project's SIMD kernel instead of faiss's own; Debian's libfaiss is built for
+  // baseline x86-64, where faiss's inner product is a scalar loop (~8x slower at 128-d).
+  bool simd_distances = true;
+};
+
+inline constexpr HnswParams kDefaultHnswParams{};
+
+class HnswIndex : public VectorIndex {
+ public:
+  // Sets ef_search for later searches (a tuning hook for the bench: not concurrent with search()).
+  // faiss 1.7.3 sizes the search queue from the index's efSearch, not from per-call parameters, so a
+  // per-call value could only lower it.
+  virtual void set_ef_search(int ef_search) = 0;
+  // Bytes held: vectors, graph links, levels and offsets, id map.
+  virtual size_t memory_bytes() const = 0;
+  virtual const HnswParams& params() const = 0;
+};
+
+std::unique_ptr<HnswIndex> make_hnsw_index(int dim, const HnswParams& params);
+
+}  // namespace facesearch::index_detail

@@ -1,0 +1,208 @@
+// Inner-product kernels: a scalar reference and AVX2+FMA / AVX-512 versions chosen once at run time
+// (__builtin_cpu_supports + per-function target attributes, so the library itself stays baseline
+// x86-64 and runs on any CPU). Each row's sum is computed by the same sequence of operations wherever
+// the row falls in a batch, so equal rows always get bit-identical scores (ties stay ties).
+#include <array>
+#include <vector>
+
+#include "index/inner_product_kernels.h"
+#include "index/vector_index.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FACESEARCH_X86 1
+#endif
+
+namespace facesearch {
+
+void inner_products_scalar(const float* query, const float* base, size_t n, int dim, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = base + i * static_cast<size_t>(dim);
+    float sum = 0;
+    for (int j = 0; j < dim; ++j) sum += query[j] * row[j];
+    out[i] = sum;
+  }
+}
+
+namespace {
+
+float inner_product_scalar(const float* a, const float* b, int dim) {
+  float out;
+  inner_products_scalar(a, b, 1, dim, &out);
+  return out;
+}
+
+#ifdef FACESEARCH_X86
+
+// ---- AVX-512: 16 floats a step, masked loads for the dim % 16 tail (never touch past a row). ----
+
+// GCC 12's AVX-512 headers initialise their "undefined" vectors from themselves, which trips
+// -Wuninitialized wherever they are inlined (GCC bug 105593, fixed in 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+__attribute__((target("avx512f"))) inline __m512 row_sum_avx512(const float* q, const float* r, int full,
+                                                                __mmask16 tail) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int c = 0; c < full; ++c) acc = _mm512_fmadd_ps(_mm512_loadu_ps(r + 16 * c), _mm512_loadu_ps(q + 16 * c), acc);
+  if (tail) {
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r + 16 * full), _mm512_maskz_loadu_ps(tail, q + 16 * full), acc);
+  }
+  return acc;
+}
+
+__attribute__((target("avx512f"))) float inner_product_avx512(const float* a, const float* b, int dim) {
+  const int full = dim / 16;
+  const auto tail = static_cast<__mmask16>((1u << (dim % 16)) - 1);
+  return _mm512_reduce_add_ps(row_sum_avx512(a, b, full, tail));
+}
+
+// Four rows at a time share each query load; each row keeps its own accumulator in the same order as
+// row_sum_avx512, so a row scores the same in the 4-wide loop and in the remainder loop.
+__attribute__((target("avx512f"))) void inner_products_avx512(const float* q, const float* base, size_t n, int dim,
+                                                              float* out) {
+  const int full = dim / 16;
+  const auto tail = static_cast<__mmask16>((1u << (dim % 16)) - 1);
+  const size_t stride = static_cast<size_t>(dim);
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* r0 = base + i * stride;
+    const float* r1 = r0 + stride;
+    const float* r2 = r1 + stride;
+    const float* r3 = r2 + stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (int c = 0; c < full; ++c) {
+      const __m512 qv = _mm512_loadu_ps(q + 16 * c);
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + 16 * c), qv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + 16 * c), qv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + 16 * c), qv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r3 + 16 * c), qv, a3);
+    }
+    if (tail) {
+      const int o = 16 * full;
+      const __m512 qv = _mm512_maskz_loadu_ps(tail, q + o);
+      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r0 + o), qv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r1 + o), qv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r2 + o), qv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r3 + o), qv, a3);
+    }
+    out[i] = _mm512_reduce_add_ps(a0);
+    out[i + 1] = _mm512_reduce_add_ps(a1);
+    out[i + 2] = _mm512_reduce_add_ps(a2);
+    out[i + 3] = _mm512_reduce_add_ps(a3);
+  }
+  for (; i < n; ++i) out[i] = _mm512_reduce_add_ps(row_sum_avx512(q, base + i * stride, full, tail));
+}
+
+#pragma GCC diagnostic pop
+
+// ---- AVX2 + FMA: 8 floats a step, vmaskmov for the dim % 8 tail (masked lanes are not read). ----
+
+__attribute__((target("avx2,fma"))) inline __m256i tail_mask_avx2(int rem) {
+  alignas(32) static constexpr std::array<int, 16> kOnes = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes.data() + 8 - rem));
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum_avx2(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 row_sum_avx2(const float* q, const float* r, int full, int rem,
+                                                               __m256i tail) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int c = 0; c < full; ++c) acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + 8 * c), _mm256_loadu_ps(q + 8 * c), acc);
+  if (rem) acc = _mm256_fmadd_ps(_mm256_maskload_ps(r + 8 * full, tail), _mm256_maskload_ps(q + 8 * full, tail), acc);
+  return acc;
+}
+
+__attribute__((target("avx2,fma"))) float inner_product_avx2(const float* a, const float* b, int dim) {
+  const int rem = dim % 8;
+  return hsum_avx2(row_sum_avx2(a, b, dim / 8, rem, tail_mask_avx2(rem)));
+}
+
+__attribute__((target("avx2,fma"))) void inner_products_avx2(const float* q, const float* base, size_t n, int dim,
+                                                             float* out) {
+  const int full = dim / 8, rem = dim % 8;
+  const __m256i tail = tail_mask_avx2(rem);
+  const size_t stride = static_cast<size_t>(dim);
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* r0 = base + i * stride;
+    const float* r1 = r0 + stride;
+    const float* r2 = r1 + stride;
+    const float* r3 = r2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int c = 0; c < full; ++c) {
+      const __m256 qv = _mm256_loadu_ps(q + 8 * c);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 8 * c), qv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 8 * c), qv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + 8 * c), qv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + 8 * c), qv, a3);
+    }
+    if (rem) {
+      const int o = 8 * full;
+      const __m256 qv = _mm256_maskload_ps(q + o, tail);
+      a0 = _mm256_fmadd_ps(_mm256_maskload_ps(r0 + o, tail), qv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_maskload_ps(r1 + o, tail), qv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_maskload_ps(r2 + o, tail), qv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_maskload_ps(r3 + o, tail), qv, a3);
+    }
+    out[i] = hsum_avx2(a0);
+    out[i + 1] = hsum_avx2(a1);
+    out[i + 2] = hsum_avx2(a2);
+    out[i + 3] = hsum_avx2(a3);
+  }
+  for (; i < n; ++i) out[i] = hsum_avx2(row_sum_avx2(q, base + i * stride, full, rem, tail));
+}
+
+#endif  // FACESEARCH_X86
+
+struct KernelSet {
+  std::vector<index_detail::NamedKernel> batch;  // scalar first, best last
+  float (*single)(const float*, const float*, int) = inner_product_scalar;
+};
+
+KernelSet detect_kernels() {
+  KernelSet set;
+  set.batch.push_back({"scalar", inner_products_scalar});
+#ifdef FACESEARCH_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    set.batch.push_back({"avx2", inner_products_avx2});
+    set.single = inner_product_avx2;
+  }
+  if (__builtin_cpu_supports("avx512f")) {
+    set.batch.push_back({"avx512", inner_products_avx512});
+    set.single = inner_product_avx512;
+  }
+#endif
+  return set;
+}
+
+// Chosen once (thread-safe static initialisation); constant afterwards.
+const KernelSet& kernels() {
+  static const KernelSet set = detect_kernels();
+  return set;
+}
+
+}  // namespace
+
+void inner_products(const float* query, const float* base, size_t n, int dim, float* out) {
+  static const index_detail::InnerProductKernel best = kernels().batch.back().fn;
+  best(query, base, n, dim, out);
+}
+
+namespace index_detail {
+
+std::span<const NamedKernel> supported_inner_product_kernels() { return kernels().batch; }
+
+float inner_product(const float* a, const float* b, int dim) {
+  static const auto single = kernels().single;
+  return single(a, b, dim);
+}
+
+}  // namespace index_detail
+}  // namespace facesearch

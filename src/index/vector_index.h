@@ -1,0 +1,49 @@
+// Nearest-neighbour search over face embeddings. Vectors are float32, row-major, `dim` wide and
+// L2-normalised, so the similarity is the inner product (cosine), higher = more alike.
+// One interface; an exact implementation (SIMD kernel, checked against a scalar reference) and an
+// approximate one (FAISS HNSW) for large libraries, picked by size unless the caller says otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace facesearch {
+
+struct Neighbor {
+  std::int64_t id = 0;  // caller's id (the catalog's face id)
+  float score = 0;      // inner product
+};
+
+class VectorIndex {
+ public:
+  virtual ~VectorIndex() = default;
+  virtual int dim() const = 0;
+  virtual size_t size() const = 0;
+  virtual std::string kind() const = 0;  // "exact" or "hnsw"
+  // Adds n = ids.size() vectors (vectors.size() == n * dim()). Ids must be new.
+  virtual void add(std::span<const std::int64_t> ids, std::span<const float> vectors) = 0;
+  // For each of the nq = queries.size() / dim() queries: up to k neighbours with score >= min_score,
+  // best first. Thread-safe for concurrent searches (not concurrent with add).
+  virtual std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
+                                                    float min_score) const = 0;
+};
+
+enum class IndexKind { kAuto, kExact, kApprox };
+
+// Below this many vectors kAuto picks the exact index (it is fast enough and never misses).
+inline constexpr size_t kApproxThreshold = 200000;
+
+std::unique_ptr<VectorIndex> make_exact_index(int dim);
+std::unique_ptr<VectorIndex> make_approx_index(int dim);
+std::unique_ptr<VectorIndex> make_index(IndexKind kind, int dim, size_t expected_size);
+
+// Exact kernels: out[i] = <query, base[i]> for i < n. The scalar one is the reference that the
+// SIMD one is tested against.
+void inner_products_scalar(const float* query, const float* base, size_t n, int dim, float* out);
+void inner_products(const float* query, const float* base, size_t n, int dim, float* out);
+
+}  // namespace facesearch

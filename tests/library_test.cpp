@@ -1,0 +1,377 @@
+// The persistent library: catalog integrity checks, incremental indexing, index vs on-the-fly search,
+// and a kill -9 in the middle of indexing.
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "search/index_search.h"
+#include "store/indexer.h"
+#include "test_support.h"
+
+extern char** environ;
+
+namespace facesearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path faces_dir() { return testing::testdata_dir() / "faces"; }
+
+// A fresh temporary folder, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "facesearch-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Copies a few people folders (about 25 photos) into `dst/photos`.
+fs::path copy_people(const fs::path& dst, std::initializer_list<const char*> people) {
+  const fs::path photos = dst / "photos";
+  fs::create_directories(photos);
+  for (const char* p : people) fs::copy(faces_dir() / "people" / p, photos / p, fs::copy_options::recursive);
+  // The shared test data is read-only; the copies must be writable (tests rename and overwrite them).
+  for (const auto& e : fs::recursive_directory_iterator(photos))
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  return photos;
+}
+
+class Library : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pack_ = new ModelPack(load_model_pack(testing::models_dir()));
+    pipeline_ = new FacePipeline(*pack_, {});
+  }
+  static void TearDownTestSuite() {
+    delete pipeline_;
+    delete pack_;
+  }
+  static IndexReport index(Catalog& c, const fs::path& root) {
+    const fs::path roots[] = {root};
+    IndexOptions o;
+    o.batch_images = 4;
+    return index_library(c, *pipeline_, roots, o);
+  }
+  static inline ModelPack* pack_ = nullptr;
+  static inline FacePipeline* pipeline_ = nullptr;
+};
+
+ErrorCode open_error(const fs::path& db, const ModelPack& pack, std::string* message = nullptr) {
+  try {
+    Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate);
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << db << " opened";
+  return ErrorCode::kInvalidArgument;
+}
+
+TEST_F(Library, CatalogRefusesOtherModelsNewerSchemasAndForeignFiles) {
+  TempDir tmp;
+  const fs::path db = tmp.path() / "lib.db";
+  { Catalog::open(db, *pack_, Catalog::Mode::kOpenOrCreate); }
+
+  // Another model pack: a clear error naming --rebuild; --rebuild rebinds the library.
+  ModelPack other = *pack_;
+  other.name = "other-pack";
+  other.fingerprint = "other-pack:0123:4567";
+  std::string message;
+  EXPECT_EQ(open_error(db, other, &message), ErrorCode::kCatalog);
+  EXPECT_NE(message.find("--rebuild"), std::string::npos) << message;
+  { Catalog::open(db, other, Catalog::Mode::kOpenOrCreate, /*rebuild=*/true); }
+  EXPECT_EQ(open_error(db, *pack_), ErrorCode::kCatalog);
+
+  // A newer schema.
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    sqlite3_exec(raw, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+  }
+  EXPECT_EQ(open_error(db, other, &message), ErrorCode::kCatalog);
+  EXPECT_NE(message.find("newer"), std::string::npos) << message;
+
+  // Garbage, and an SQLite database of another program.
+  const fs::path garbage = tmp.path() / "garbage.db";
+  std::ofstream(garbage) << std::string(4096, 'x');
+  EXPECT_EQ(open_error(garbage, *pack_, &message), ErrorCode::kCatalog);
+  EXPECT_NE(message.find("corrupted"), std::string::npos) << message;
+  const fs::path foreign = tmp.path() / "foreign.db";
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(foreign.c_str(), &raw), SQLITE_OK);
+    sqlite3_exec(raw, "CREATE TABLE songs(title TEXT)", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+  }
+  EXPECT_EQ(open_error(foreign, *pack_, &message), ErrorCode::kCatalog);
+  EXPECT_NE(message.find("not a facesearch library"), std::string::npos) << message;
+}
+
+TEST_F(Library, UnwritableLocationIsAnIoError) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "plain-file";
+  std::ofstream(file) << "x";
+  EXPECT_EQ(open_error(file / "lib.db", *pack_), ErrorCode::kIo);  // a folder that cannot exist
+  if (geteuid() != 0) {  // root ignores permission bits
+    const fs::path ro = tmp.path() / "readonly";
+    fs::create_directory(ro);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_EQ(open_error(ro / "lib.db", *pack_), ErrorCode::kIo);
+  }
+}
+
+TEST_F(Library, IncrementalIndexingRedoesExactlyTheChangedWork) {
+  TempDir tmp;
+  const fs::path photos = copy_people(tmp.path(), {"Tony_Blair", "Hugo_Chavez", "Elon"});
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+
+  auto r = index(c, photos);
+  EXPECT_EQ(r.files, 13u);
+  EXPECT_EQ(r.added, 13u);
+  EXPECT_EQ(r.errors, 0u);
+  EXPECT_GE(r.faces, 13u);
+  const auto first = c.status();
+  EXPECT_EQ(first.images, 13);
+
+  // Nothing changed: nothing is read.
+  r = index(c, photos);
+  EXPECT_EQ(r.unchanged, 13u);
+  EXPECT_EQ(r.added + r.updated + r.moved + r.deleted + r.touched, 0u);
+
+  // Move one photo (keeps its faces: same face ids), delete one, add one, modify one, touch one.
+  const fs::path moved_from = photos / "Elon" / "deepface_img18.jpg";
+  const auto moved_row = c.image_by_path(fs::weakly_canonical(moved_from));
+  ASSERT_TRUE(moved_row);
+  const auto moved_faces = c.faces_of_image(moved_row->id);
+  fs::create_directories(photos / "renamed");
+  fs::rename(moved_from, photos / "renamed" / "elon.jpg");
+  fs::remove(photos / "Hugo_Chavez" / "lfw_Hugo_Chavez_0001.jpg");
+  fs::copy_file(faces_dir() / "people" / "Mark" / "deepface_img13.jpg", photos / "new_mark.jpg");
+  fs::copy_file(faces_dir() / "people" / "obama" / "fr_obama.jpg", photos / "Tony_Blair" / "lfw_Tony_Blair_0001.jpg",
+                fs::copy_options::overwrite_existing);
+  const fs::path touched = photos / "Tony_Blair" / "lfw_Tony_Blair_0029.jpg";
+  fs::last_write_time(touched, fs::last_write_time(touched) + std::chrono::hours(1));
+
+  r = index(c, photos);
+  EXPECT_EQ(r.moved, 1u);
+  EXPECT_EQ(r.deleted, 1u);
+  EXPECT_EQ(r.added, 1u);
+  EXPECT_EQ(r.updated, 1u);
+  EXPECT_EQ(r.touched, 1u);
+  EXPECT_EQ(r.unchanged, 9u);
+  EXPECT_EQ(c.status().images, 13);
+
+  const auto after = c.image_by_path(fs::weakly_canonical(photos / "renamed" / "elon.jpg"));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->id, moved_row->id);
+  const auto after_faces = c.faces_of_image(after->id);
+  ASSERT_EQ(after_faces.size(), moved_faces.size());
+  for (size_t i = 0; i < after_faces.size(); ++i) EXPECT_EQ(after_faces[i].id, moved_faces[i].id);
+  EXPECT_FALSE(c.image_by_path(fs::weakly_canonical(photos / "Hugo_Chavez" / "lfw_Hugo_Chavez_0001.jpg")));
+
+  // The overwritten photo now holds obama's face, not Tony Blair's.
+  const auto replaced = c.image_by_path(fs::weakly_canonical(photos / "Tony_Blair" / "lfw_Tony_Blair_0001.jpg"));
+  ASSERT_TRUE(replaced);
+  const auto obama = pipeline_->analyze(decode_image_file(faces_dir() / "people" / "obama" / "fr_obama.jpg"), {});
+  const auto stored = c.faces_of_image(replaced->id);
+  ASSERT_EQ(stored.size(), 1u);
+  ASSERT_EQ(obama.size(), 1u);
+  EXPECT_GT(similarity(stored[0].embedding, obama[0].embedding), 0.99f);
+}
+
+TEST_F(Library, UnreadableFilesAreRecordedAndRetriedWhenTheyChange) {
+  TempDir tmp;
+  const fs::path photos = tmp.path() / "photos";
+  fs::create_directories(photos);
+  fs::copy_file(faces_dir() / "bad" / "zero_bytes.jpg", photos / "broken.jpg");
+  fs::copy_file(faces_dir() / "people" / "Elon" / "deepface_img19.jpg", photos / "elon.jpg");
+  fs::permissions(photos / "broken.jpg", fs::perms::owner_write, fs::perm_options::add);
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  auto r = index(c, photos);
+  EXPECT_EQ(r.errors, 1u);
+  EXPECT_EQ(r.added, 1u);
+  const auto row = c.image_by_path(fs::weakly_canonical(photos / "broken.jpg"));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->status, "error");
+  EXPECT_NE(row->error.find("empty file"), std::string::npos) << row->error;
+  EXPECT_EQ(c.status().images_error, 1);
+
+  r = index(c, photos);  // unchanged: not retried
+  EXPECT_EQ(r.errors, 0u);
+  EXPECT_EQ(r.unchanged, 2u);
+
+  fs::copy_file(faces_dir() / "people" / "Elon" / "deepface_img67.jpg", photos / "broken.jpg",
+                fs::copy_options::overwrite_existing);
+  r = index(c, photos);  // changed: retried, now fine
+  EXPECT_EQ(r.updated, 1u);
+  EXPECT_EQ(c.image_by_path(fs::weakly_canonical(photos / "broken.jpg"))->status, "ok");
+  EXPECT_EQ(c.status().images_error, 0);
+}
+
+TEST_F(Library, IndexedSearchGivesTheSameMatchesAsOnTheFlySearch) {
+  TempDir tmp;
+  const fs::path photos = copy_people(tmp.path(), {"Tony_Blair", "Serena_Williams", "Angelina", "Mark"});
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  index(c, photos);
+  const auto vectors = build_vector_index(c, IndexKind::kExact, pipeline_->embedding_dim());
+  const fs::path targets[] = {photos};
+  size_t compared = 0;
+  // One query per person (each on-the-fly search re-analyses the whole folder).
+  for (const fs::path query : {photos / "Tony_Blair" / "lfw_Tony_Blair_0001.jpg",
+                               photos / "Serena_Williams" / "lfw_Serena_Williams_0011.jpg",
+                               photos / "Angelina" / "deepface_img1.jpg", photos / "Mark" / "deepface_img13.jpg"}) {
+    IndexSearchOptions io;
+    SearchOptions so;
+    SearchReport fly;
+    try {
+      fly = search_folder(*pipeline_, query, targets, so);
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), ErrorCode::kNoFace) << e.what();
+      continue;
+    }
+    const auto lib = search_index(c, *vectors, *pipeline_, query, io);
+    std::map<std::pair<std::string, int>, float> a, b;
+    for (const auto& m : fly.matches) a[{fs::weakly_canonical(m.path).string(), m.face_index}] = m.similarity;
+    for (const auto& m : lib.matches) b[{m.path.string(), m.face_index}] = m.similarity;
+    ASSERT_EQ(a.size(), b.size()) << query;
+    for (const auto& [key, score] : a) {
+      ASSERT_TRUE(b.count(key)) << query << " -> " << key.first;
+      EXPECT_NEAR(b[key], score, 1e-4) << key.first;
+    }
+    compared += a.size();
+  }
+  EXPECT_GE(compared, 12u);  // each query finds most of its person's other photos
+}
+
+TEST_F(Library, SearchByFaceIdLeavesItsOwnImageOut) {
+  TempDir tmp;
+  const fs::path photos = copy_people(tmp.path(), {"Hugo_Chavez", "Laura_Bush"});
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  index(c, photos);
+  const auto image = c.image_by_path(fs::weakly_canonical(photos / "Hugo_Chavez" / "lfw_Hugo_Chavez_0015.jpg"));
+  ASSERT_TRUE(image);
+  const auto faces = c.faces_of_image(image->id);
+  ASSERT_FALSE(faces.empty());
+  const auto vectors = build_vector_index(c, IndexKind::kExact, pipeline_->embedding_dim());
+  const auto report = search_index_by_face(c, *vectors, *pipeline_, faces[0].id, {});
+  ASSERT_GE(report.matches.size(), 2u);
+  for (const auto& m : report.matches) {
+    EXPECT_NE(m.path, image->path);
+    EXPECT_EQ(m.path.parent_path().filename(), "Hugo_Chavez") << m.path;
+  }
+  try {
+    search_index_by_face(c, *vectors, *pipeline_, 987654321, {});
+    ADD_FAILURE() << "unknown face id accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+}
+
+// kill -9 in the middle of `facesearch index`: the library still opens, holds only whole images, and
+// the next run finishes the job; the result equals a library built in one go.
+TEST_F(Library, KillDuringIndexingLosesAtMostTheBatchInFlight) {
+  const char* bin = std::getenv("FACESEARCH_BIN");
+  ASSERT_TRUE(bin && fs::exists(bin)) << "FACESEARCH_BIN must name the facesearch binary";
+  TempDir tmp;
+  const fs::path photos = copy_people(tmp.path(), {"Angelina", "Jennifer", "Mark", "Elon", "Tony_Blair", "obama"});
+  const fs::path killed_db = tmp.path() / "killed.db";
+  const fs::path whole_db = tmp.path() / "whole.db";
+
+  auto spawn_index = [&](const fs::path& db) {
+    const std::string models = testing::models_dir().string();
+    std::vector<std::string> args = {bin, "index", photos.string(), "--db", db.string(), "--jobs", "1", "--quiet",
+                                     "--models", models};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    EXPECT_EQ(posix_spawn(&pid, bin, nullptr, nullptr, argv.data(), environ), 0);
+    return pid;
+  };
+  auto images_in = [](const fs::path& db) -> std::int64_t {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      sqlite3_close(raw);
+      return -1;
+    }
+    sqlite3_busy_timeout(raw, 2000);
+    sqlite3_stmt* st = nullptr;
+    std::int64_t n = -1;
+    if (sqlite3_prepare_v2(raw, "SELECT count(*) FROM images", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return n;
+  };
+
+  // Kill once the first batches are committed, well before the end (36 photos, one worker).
+  const pid_t pid = spawn_index(killed_db);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::int64_t seen = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(killed_db) && (seen = images_in(killed_db)) >= 5) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "indexing finished before it could be killed";
+
+  {
+    Catalog c = Catalog::open(killed_db, *pack_, Catalog::Mode::kOpenExisting);
+    const auto st = c.status();
+    EXPECT_GE(st.images, 5);
+    EXPECT_LT(st.images, 36);
+    for (const auto& img : c.images()) EXPECT_EQ(img.status, "ok") << img.path;
+  }
+  // Finish the killed library, and build one in one go.
+  for (const fs::path& db : {killed_db, whole_db}) {
+    const pid_t p = spawn_index(db);
+    int st = 0;
+    waitpid(p, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << db;
+  }
+  Catalog a = Catalog::open(killed_db, *pack_, Catalog::Mode::kOpenExisting);
+  Catalog b = Catalog::open(whole_db, *pack_, Catalog::Mode::kOpenExisting);
+  const auto ia = a.images(), ib = b.images();
+  ASSERT_EQ(ia.size(), ib.size());
+  ASSERT_EQ(ia.size(), 36u);
+  for (size_t i = 0; i < ia.size(); ++i) {
+    EXPECT_EQ(ia[i].path, ib[i].path);
+    EXPECT_EQ(ia[i].hash, ib[i].hash);
+    const auto fa = a.faces_of_image(ia[i].id), fb = b.faces_of_image(ib[i].id);
+    ASSERT_EQ(fa.size(), fb.size()) << ia[i].path;  // no duplicate or half-written faces
+    for (size_t k = 0; k < fa.size(); ++k) {
+      EXPECT_NEAR(fa[k].face.box.x1, fb[k].face.box.x1, 0.01) << ia[i].path;
+      EXPECT_GT(similarity(fa[k].embedding, fb[k].embedding), 0.9999f) << ia[i].path;
+    }
+  }
+  EXPECT_EQ(a.status().faces, b.status().faces);
+}
+
+}  // namespace
+}  // namespace facesearch
