@@ -276,14 +276,14 @@ TEST_F(Library, SearchByFaceIdLeavesItsOwnImageOut) {
   const auto faces = c.faces_of_image(image->id);
   ASSERT_FALSE(faces.empty());
   const auto vectors = build_vector_index(c, IndexKind::kExact, pipeline_->embedding_dim());
-  const auto report = search_index_by_face(c, *vectors, *pipeline_, faces[0].id, {});
+  const auto report = search_index_by_face(c, *vectors, *pack_, faces[0].id, {});
   ASSERT_GE(report.matches.size(), 2u);
   for (const auto& m : report.matches) {
     EXPECT_NE(m.path, image->path);
     EXPECT_EQ(m.path.parent_path().filename(), "Hugo_Chavez") << m.path;
   }
   try {
-    search_index_by_face(c, *vectors, *pipeline_, 987654321, {});
+    search_index_by_face(c, *vectors, *pack_, 987654321, {});
     ADD_FAILURE() << "unknown face id accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);

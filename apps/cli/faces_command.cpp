@@ -40,7 +40,6 @@ CLI::App* add_faces_command(CLI::App& app, FacesArgs& args) {
   faces->add_option("photo", args.photo, "Required. A photo under a folder that was indexed")->type_name("PHOTO");
   add_db_option(*faces, args.db);
   add_format_option(*faces, args.format, {"table", "json"}, "Output format (default table; json for programs)");
-  add_models_option(*faces, args.models_dir);
   return faces;
 }
 
@@ -51,8 +50,7 @@ void check_faces_args(const CLI::App& faces, const FacesArgs& args) {
 
 int run_faces(const FacesArgs& args) {
   const std::filesystem::path db = existing_library_path(args.db);
-  const ModelPack pack = load_models(args.models_dir);
-  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  const Catalog catalog = Catalog::inspect(db);  // no models needed to list what is stored
   // The catalog keys images by absolute path with symlinks and ".." resolved, as the indexer stores them.
   std::error_code ec;
   const fs::path path = fs::weakly_canonical(fs::absolute(args.photo), ec);

@@ -12,7 +12,6 @@ struct FacesArgs {
   std::string photo;
   std::string db;  // empty: FACESEARCH_DB, then the default library
   std::string format = "table";
-  std::string models_dir;
 };
 
 CLI::App* add_faces_command(CLI::App& app, FacesArgs& args);

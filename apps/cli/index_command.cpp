@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kIndexFooter = R"(A typical workflow:
-  Index your photos once (a few photos a second per core; Ctrl-C stops cleanly, a re-run resumes):
+  Index your photos once (the slow part: every photo is read; Ctrl-C stops cleanly, a re-run resumes):
     facesearch index ~/Pictures /media/phone/DCIM
   Search in milliseconds, as often as you like:
     facesearch search --query me.jpg
@@ -110,6 +110,9 @@ int run_index(const IndexArgs& args) {
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
   if (!args.quiet) {
     options.on_failure = [&progress](const ScanFailure& f) { progress.print_line(skipped_file_line(f.path, f.message)); };
+    options.on_warning = [&progress](const std::filesystem::path& path, const std::string& message) {
+      progress.print_line("facesearch: warning: " + path.string() + ": " + message);
+    };
   }
 
   const IndexReport report = index_library(catalog, pipeline, roots, options);

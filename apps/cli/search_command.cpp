@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -95,13 +96,15 @@ int run_library_search(const SearchArgs& args) {
   const OutputFormat format = parse_output_format(args.format);
   const fs::path db =
       existing_library_path(args.db, "or search folders without a library with --target FOLDER");
-  ModelPack pack = load_models(args.models_dir);
+  const ModelPack pack = load_models(args.models_dir);
   const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
-  const FacePipeline pipeline(std::move(pack), RuntimeOptions{});
+  // A query photo needs the networks; a --face-id query only needs the stored embedding.
+  std::optional<FacePipeline> pipeline;
+  if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{});
 
   const auto build_start = std::chrono::steady_clock::now();
   const std::unique_ptr<VectorIndex> index =
-      build_vector_index(catalog, parse_index_kind(args.index), pipeline.embedding_dim());
+      build_vector_index(catalog, parse_index_kind(args.index), pack.embedder.dim);
   LibrarySearchContext library;
   library.library = catalog.path();
   library.index_kind = index->kind();
@@ -119,9 +122,9 @@ int run_library_search(const SearchArgs& args) {
   SearchReport report;
   if (args.face_id >= 0) {
     library.query_face_id = args.face_id;
-    report = search_index_by_face(catalog, *index, pipeline, args.face_id, options);
+    report = search_index_by_face(catalog, *index, pack, args.face_id, options);
   } else {
-    report = search_index(catalog, *index, pipeline, fs::path(args.query), options);
+    report = search_index(catalog, *index, *pipeline, fs::path(args.query), options);
   }
   if (!args.quiet && index->size() == 0) {
     std::cerr << "facesearch: warning: library " << catalog.path().string()
@@ -243,8 +246,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
           },
           ""));
   search->add_option("--min-face", args.min_face_px,
-                     "Ignore faces whose shorter side is under PX pixels (default 0: keep all); with a "
-                     "library, in the query photo only (the library's were set by `index --min-face`)")
+                     "Ignore faces under PX pixels, shorter side (default 0: keep all); library: query only")
       ->type_name("PX")
       ->check(non_negative_number());
   search->add_option("--jobs", args.jobs, "Worker threads for a scan of targets (default 0: all cores)")

@@ -20,8 +20,8 @@ The files that could not be read are retried by the next `facesearch index` when
 
 Exit status:
   0    the status was printed
-  1    no library there (run `facesearch index FOLDER`), or it is damaged, not a library, or made
-       with other models; models missing or broken
+  1    no library there (run `facesearch index FOLDER`), or it is damaged, not a library, or
+       written by a newer facesearch (status needs no models: it shows which ones made the library)
   2    usage error
 )";
 
@@ -33,7 +33,6 @@ CLI::App* add_status_command(CLI::App& app, StatusArgs& args) {
   status->allow_extras();
   add_db_option(*status, args.db);
   add_format_option(*status, args.format, {"table", "json"}, "Output format (default table; json for programs)");
-  add_models_option(*status, args.models_dir);
   return status;
 }
 
@@ -41,8 +40,7 @@ void check_status_args(const CLI::App& status, const StatusArgs&) { throw_if_unk
 
 int run_status(const StatusArgs& args) {
   const std::filesystem::path db = existing_library_path(args.db);
-  const ModelPack pack = load_models(args.models_dir);
-  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  const Catalog catalog = Catalog::inspect(db);  // works whichever models are installed
   const CatalogStatus status = catalog.status();
   std::vector<ImageRow> errors;
   if (status.images_error > 0) {

@@ -11,7 +11,6 @@ namespace facesearch::cli {
 struct StatusArgs {
   std::string db;  // empty: FACESEARCH_DB, then the default library
   std::string format = "table";
-  std::string models_dir;
 };
 
 CLI::App* add_status_command(CLI::App& app, StatusArgs& args);

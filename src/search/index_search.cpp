@@ -40,23 +40,28 @@ void keep_best_match_per_image(std::vector<Match>& matches) {
 
 namespace {
 
-SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
                          std::vector<QueryFace> query_faces, std::optional<std::int64_t> exclude_image,
                          const IndexSearchOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   SearchReport report;
   report.query_faces = std::move(query_faces);
-  report.model = pipeline.pack().name;
-  report.metric = metric_name(pipeline.pack().metric);
-  report.threshold = options.threshold >= 0 ? options.threshold : pipeline.pack().threshold;
+  report.model = pack.name;
+  report.metric = metric_name(pack.metric);
+  report.threshold = options.threshold >= 0 ? options.threshold : pack.threshold;
 
-  // Enough neighbours for every match over the threshold in all but huge libraries; grouping by image
-  // and top-k happen afterwards.
-  const size_t k = std::min(index.size(), std::max<size_t>(options.top_k * 8, 1000));
   std::map<std::int64_t, std::optional<ImageRow>> images;
   for (const auto& q : report.query_faces) {
-    const auto found = index.search(q.embedding, k, report.threshold);
-    for (const auto& n : found.front()) {
+    // Every neighbour over the threshold: ask for more until the list ends below it (grouping by image
+    // and top-k happen afterwards, so they must not cut the candidates).
+    size_t k = std::min(index.size(), std::max<size_t>(options.top_k * 8, 1000));
+    std::vector<Neighbor> found;
+    while (true) {
+      found = std::move(index.search(q.embedding, k, report.threshold).front());
+      if (found.size() < k || k >= index.size()) break;
+      k = std::min(index.size(), k * 4);
+    }
+    for (const auto& n : found) {
       const auto face = catalog.face_by_id(n.id);
       if (!face) continue;  // deleted since the index was built
       if (exclude_image && face->image_id == *exclude_image) continue;
@@ -93,12 +98,12 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
     if (const auto row = catalog.image_by_path(std::filesystem::weakly_canonical(std::filesystem::absolute(query), ec)))
       exclude = row->id;
   }
-  auto report = run_queries(catalog, index, pipeline, std::move(faces), exclude, options);
+  auto report = run_queries(catalog, index, pipeline.pack(), std::move(faces), exclude, options);
   report.query = query;
   return report;
 }
 
-SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
                                   std::int64_t face_id, const IndexSearchOptions& options) {
   const auto face = catalog.face_by_id(face_id);
   if (!face)
@@ -109,7 +114,7 @@ SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& ind
   q.index = face->face_index;
   q.face = face->face;
   q.embedding = face->embedding;
-  auto report = run_queries(catalog, index, pipeline, {q}, face->image_id, options);
+  auto report = run_queries(catalog, index, pack, {q}, face->image_id, options);
   if (image) report.query = image->path;
   return report;
 }

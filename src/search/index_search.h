@@ -31,7 +31,8 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
 
 // "More photos of this face": the query is an indexed face. Its own image is left out.
 // Throws Error{kNotFound} for an unknown face id.
-SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+// Needs no models beyond the pack's description (name, metric, default threshold).
+SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
                                   std::int64_t face_id, const IndexSearchOptions& options);
 
 // Keeps the best match per (image, query face) — the default grouping of both search modes.

@@ -148,6 +148,33 @@ std::filesystem::path default_catalog_path() {
   return base / "facesearch" / "library.db";
 }
 
+Catalog Catalog::inspect(const std::filesystem::path& db_path) {
+  auto impl = std::make_unique<Impl>();
+  std::error_code ec;
+  impl->path = std::filesystem::absolute(db_path, ec);
+  const std::string where = "library " + impl->path.string();
+  if (!std::filesystem::exists(impl->path, ec))
+    throw Error(ErrorCode::kNotFound, where + " does not exist; build it with `facesearch index FOLDER`");
+  if (std::filesystem::is_directory(impl->path, ec))
+    throw Error(ErrorCode::kInvalidArgument, where + " is a folder; --db names a file");
+  if (sqlite3_open_v2(impl->path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    throw_sqlite(impl->db, impl->path, "open");
+  sqlite3_busy_timeout(impl->db, 10000);
+  {
+    Statement s(impl->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", impl->path);
+    if (!(s.step() && s.i64(0) == 1))
+      throw Error(ErrorCode::kCatalog, where + " is not a facesearch library; choose another --db");
+  }
+  if (impl->meta("format").value_or("") != kFormatName)
+    throw Error(ErrorCode::kCatalog, where + " is not a facesearch library; choose another --db");
+  const int version = std::atoi(impl->meta("schema_version").value_or("0").c_str());
+  if (version > kCatalogSchemaVersion)
+    throw Error(ErrorCode::kCatalog, where + " was written by a newer facesearch (schema " + std::to_string(version) +
+                                         "); upgrade facesearch");
+  impl->dim = std::atoi(impl->meta("embedding_dim").value_or("0").c_str());
+  return Catalog(std::move(impl));
+}
+
 Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pack, Mode mode, bool rebuild) {
   auto impl = std::make_unique<Impl>();
   std::error_code ec;

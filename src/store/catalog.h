@@ -66,6 +66,10 @@ class Catalog {
   // written; Error{kNotFound} for a missing library in kOpenExisting mode.
   static Catalog open(const std::filesystem::path& db_path, const ModelPack& pack, Mode mode, bool rebuild = false);
 
+  // Opens an existing library read-only, checking its format and schema but not its model pack:
+  // for `status` and `faces`, which must work whichever models are installed.
+  static Catalog inspect(const std::filesystem::path& db_path);
+
   ~Catalog();
   Catalog(Catalog&&) noexcept;
   Catalog& operator=(Catalog&&) noexcept;

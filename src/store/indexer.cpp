@@ -185,6 +185,8 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
           writer.done_one();
           return;
         }
+        if (options.on_warning)
+          for (const auto& w : img.warnings) options.on_warning(img.path, w);
         ImageRow row;
         row.path = img.path;
         row.size = st.size;

@@ -25,6 +25,7 @@ struct IndexOptions {
   DecodeOptions decode;
   std::function<void(const Progress&)> on_progress;   // calling thread
   std::function<void(const ScanFailure&)> on_failure;  // calling thread, as files fail
+  std::function<void(const std::filesystem::path&, const std::string&)> on_warning;  // e.g. truncated JPEG
   const std::atomic<bool>* cancel = nullptr;           // stop after the batch in flight
 };
 
