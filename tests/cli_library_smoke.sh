@@ -4,64 +4,11 @@
 # same folder), faces, --face-id, incremental re-indexing, and broken or missing libraries.
 # Usage: bash tests/cli_library_smoke.sh PATH/TO/facesearch   (from the repository root; CTest does this)
 # Prints "N passed, M failed". Needs the models (`make setup`, or FACESEARCH_MODELS) and /usr/bin/python3.
-set -u
+source "$(dirname "$0")/smoke_lib.sh" "$@"
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: bash tests/cli_library_smoke.sh PATH/TO/facesearch (run from the repository root)" >&2
-  exit 2
-fi
-BIN=$1
-DATA=${FACESEARCH_TESTDATA:-../shared/testdata/faces}
-PY=/usr/bin/python3
-if [ ! -d "$DATA/people" ]; then
-  echo "cli_library_smoke: test photos not found in $DATA (set FACESEARCH_TESTDATA)" >&2
-  exit 1
-fi
 MODELS=${FACESEARCH_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/facesearch/models/dlib-faceapi}
-
-# The library stores canonical paths: make the temporary folder's path canonical too.
-TMP=$(cd "$(mktemp -d)" && pwd -P)
-trap 'rm -rf "$TMP"' EXIT
 # Never touch the user's own library: every command without --db uses this one.
 export FACESEARCH_DB=$TMP/library.db
-
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-  if [ -s "$TMP/err" ]; then sed -n '1,5s/^/     stderr: /p' "$TMP/err"; fi
-  if [ -s "$TMP/out" ]; then sed -n '1,3s/^/     stdout: /p' "$TMP/out"; fi
-}
-
-# fs ARGS...: runs the binary; leaves $rc, $TMP/out and $TMP/err. A hang fails instead of blocking CTest.
-fs() {
-  timeout 120 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
-}
-
-check() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-
-rc_is() { [ "$rc" -eq "$1" ]; }
-out_has() { grep -qiF -- "$1" "$TMP/out"; }
-err_has() { grep -qiF -- "$1" "$TMP/err"; }
-
-# py NAME SCRIPT ARGS...: a Python check on the files named in ARGS (sys.argv[1:]); it fails by raising.
-py() {
-  local name=$1 script=$2
-  shift 2
-  local why
-  if why=$("$PY" -c "$script" "$@" 2>&1); then pass "$name"; else
-    fail "$name"
-    echo "$why" | tail -n 3 | sed 's/^/     python: /'
-  fi
-}
 
 # ---- the photos: four LFW people, a two-person photo, two unreadable files -----------------------
 PHOTOS=$TMP/photos
@@ -98,9 +45,9 @@ check "index with no folder and no library: usage error, no library file left be
 fs index "$TMP/no_such_folder"
 check "index of a missing folder: exit 1 naming it, no library file left behind" \
   eval 'rc_is 1 && err_has "no_such_folder" && [ ! -e "$FACESEARCH_DB" ]'
-XDG_DATA_HOME=$TMP/xdg FACESEARCH_DB='' fs status --models "$MODELS"
+XDG_DATA_HOME=$TMP/xdg FACESEARCH_DB='' fs status
 check "default library: \$XDG_DATA_HOME/facesearch/library.db" eval 'rc_is 1 && err_has "$TMP/xdg/facesearch/library.db"'
-fs status --models "$TMP/no_models"
+fs search --query "$DATA/people/Elon/deepface_img18.jpg" --models "$TMP/no_models"
 check "a missing library is reported before missing models" eval 'rc_is 1 && err_has "no library at" && err_has "facesearch index"'
 
 # ---- index ---------------------------------------------------------------------------------------
@@ -374,5 +321,4 @@ if [ -e "$TMP/interrupted.db" ]; then
   check "an interrupted library opens and reports its images" eval 'rc_is 0 && out_has "\"images\""'
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -3,66 +3,12 @@
 # Usage: bash tests/cli_smoke.sh PATH/TO/facesearch   (from the repository root; CTest does this)
 # Checks exit statuses, messages and the three output formats; prints "N passed, M failed".
 # Needs the models (`make setup`, or FACESEARCH_MODELS) and /usr/bin/python3 for JSON and CSV.
-set -u
-
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: bash tests/cli_smoke.sh PATH/TO/facesearch (run from the repository root)" >&2
-  exit 2
-fi
-BIN=$1
-DATA=${FACESEARCH_TESTDATA:-../shared/testdata/faces}
-PY=/usr/bin/python3
-if [ ! -d "$DATA/people" ]; then
-  echo "cli_smoke: test photos not found in $DATA (set FACESEARCH_TESTDATA)" >&2
-  exit 1
-fi
+source "$(dirname "$0")/smoke_lib.sh" "$@"
 
 QUERY=$DATA/people/Tony_Blair/lfw_Tony_Blair_0001.jpg
 NOFACE=$DATA/noface/opencv_fruits.jpg
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 # Never touch the user's own library (search without --target reads it): point at one that is not there.
 export FACESEARCH_DB=$TMP/no_library.db
-
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-  # What the command said, to see why without rerunning it.
-  if [ -s "$TMP/err" ]; then sed -n '1,5s/^/     stderr: /p' "$TMP/err"; fi
-}
-
-# fs ARGS...: runs the binary; leaves $rc, $TMP/out and $TMP/err. A hang fails instead of blocking CTest.
-fs() {
-  timeout 120 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
-}
-
-# check NAME CONDITION...: passes when the command CONDITION succeeds.
-check() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-
-rc_is() { [ "$rc" -eq "$1" ]; }
-out_has() { grep -qiF -- "$1" "$TMP/out"; }
-err_has() { grep -qiF -- "$1" "$TMP/err"; }
-err_lacks() { ! grep -qiF -- "$1" "$TMP/err"; }
-
-# py NAME SCRIPT ARGS...: a Python check on the files named in ARGS (sys.argv[1:]); it fails by raising.
-py() {
-  local name=$1 script=$2
-  shift 2
-  local why
-  if why=$("$PY" -c "$script" "$@" 2>&1); then pass "$name"; else
-    fail "$name"
-    echo "$why" | tail -n 3 | sed 's/^/     python: /'
-  fi
-}
 
 # ---- help, version, usage errors ---------------------------------------------------------------
 fs --version
@@ -260,5 +206,4 @@ assert len(rows) == 2, rows
 assert rows[1][0] == sys.argv[2] + "/lfw_Tony_Blair_0029.jpg", rows[1][0]
 ' "$TMP/out" "$ODD"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -3,6 +3,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -32,6 +33,12 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
   }
   if (std::ferror(file.get())) throw Error(ErrorCode::kIo, name + ": read failed: " + std::strerror(errno));
   return bytes;
+}
+
+std::filesystem::path facesearch_data_home() {
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return std::filesystem::path(data) / "facesearch";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : ".") / ".local" / "share" / "facesearch";
 }
 
 std::string content_hash(const std::vector<std::uint8_t>& bytes) {

@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "image/heif_decode.h"
 #include "image/image_probe.h"
 
@@ -201,27 +202,7 @@ DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string
 }
 
 DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOptions& options) {
-  const std::string name = path.string();
-  std::error_code ec;
-  const std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (status.type() == std::filesystem::file_type::not_found) throw Error(ErrorCode::kNotFound, name + ": no such file");
-  if (ec) throw Error(ErrorCode::kIo, name + ": cannot access: " + ec.message());
-  if (std::filesystem::is_directory(status)) {
-    throw Error(ErrorCode::kInvalidArgument, name + ": is a folder, not an image file");
-  }
-
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(name.c_str(), "rb"), &std::fclose);
-  if (!file) throw Error(ErrorCode::kIo, name + ": cannot open: " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes;
-  if (const std::uintmax_t size = std::filesystem::file_size(path, ec); !ec) bytes.reserve(size);
-  std::array<std::uint8_t, 1 << 16> chunk;
-  while (true) {
-    const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get());
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-    if (n < chunk.size()) break;
-  }
-  if (std::ferror(file.get())) throw Error(ErrorCode::kIo, name + ": read failed: " + std::strerror(errno));
-  return decode_image(bytes, name, options);
+  return decode_image(read_file_bytes(path), path.string(), options);
 }
 
 bool has_image_extension(const std::filesystem::path& path) {

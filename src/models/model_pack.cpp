@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace facesearch {
 namespace {
@@ -129,14 +130,7 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
 std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir) {
   if (explicit_dir && !explicit_dir->empty()) return *explicit_dir;
   if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return env;
-  std::filesystem::path base;
-  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) {
-    base = data;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::filesystem::path(home ? home : ".") / ".local" / "share";
-  }
-  return base / "facesearch" / "models" / "dlib-faceapi";
+  return facesearch_data_home() / "models" / "dlib-faceapi";
 }
 
 }  // namespace facesearch

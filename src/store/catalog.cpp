@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace facesearch {
 namespace {
@@ -138,14 +139,7 @@ const std::filesystem::path& Catalog::path() const { return impl_->path; }
 
 std::filesystem::path default_catalog_path() {
   if (const char* env = std::getenv("FACESEARCH_DB"); env && *env) return env;
-  std::filesystem::path base;
-  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) {
-    base = data;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::filesystem::path(home ? home : ".") / ".local" / "share";
-  }
-  return base / "facesearch" / "library.db";
+  return facesearch_data_home() / "library.db";
 }
 
 Catalog Catalog::inspect(const std::filesystem::path& db_path) {
