@@ -60,18 +60,28 @@ std::vector<float> random_unit_vectors(size_t n, int dim, uint64_t seed) {
   return v;
 }
 
-// Face-like data: `identities` centres, `per_identity` faces each at cosine ~0.7 to one another,
-// rows shuffled; queries are unseen faces of the same people.
+// Face-like data, shaped like the default pack's embeddings of the test photos (measured: a common
+// mean of norm 0.92, variance around it decaying like rank^-0.85; same person ~0.96, two people ~0.82;
+// bench/index_bench.cpp has the derivation): `identities` people with `per_identity` faces each, rows
+// shuffled; queries are unseen faces of the same people.
 struct Clustered {
   std::vector<float> base, queries;
 };
 Clustered clustered_faces(size_t identities, size_t per_identity, size_t nq, int dim, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> g(0.f, 1.f);
-  const auto centres = random_unit_vectors(identities, dim, seed + 1);
-  const float noise = 0.65f / std::sqrt(static_cast<float>(dim));
+  std::vector<float> mean = random_unit_vectors(1, dim, seed + 1), between_sd(dim), within_sd(dim);
+  double total = 0;
+  for (int j = 0; j < dim; ++j) total += std::pow(j + 1.0, -0.85);
+  for (int j = 0; j < dim; ++j) {
+    between_sd[j] = static_cast<float>(std::sqrt(0.15 * std::pow(j + 1.0, -0.85) / total));
+    within_sd[j] = static_cast<float>(std::sqrt(0.033 * std::pow(j + 1.0, -0.85) / total));
+  }
+  std::vector<float> centres(identities * dim);
+  for (size_t i = 0; i < identities; ++i)
+    for (int j = 0; j < dim; ++j) centres[i * dim + j] = mean[j] + between_sd[j] * g(rng);
   auto face = [&](size_t id, std::vector<float>& out) {
-    for (int j = 0; j < dim; ++j) out.push_back(centres[id * dim + j] + noise * g(rng));
+    for (int j = 0; j < dim; ++j) out.push_back(centres[id * dim + j] + within_sd[j] * g(rng));
   };
   Clustered c;
   std::vector<size_t> order(identities * per_identity);
@@ -396,8 +406,8 @@ class HnswVsExact {
   std::unique_ptr<VectorIndex> approx_ = make_approx_index(dim_);
 };
 
-// The floors below are the recall measured with the default parameters (hnsw_index.h) on these seeds,
-// less a small margin for the thread interleaving of faiss's parallel build.
+// The floors below are the recall measured with the default parameters (hnsw_index.h) on these seeds
+// (2 cores, four runs), less a small margin for the thread interleaving of faiss's parallel build.
 TEST(HnswIndex, RecallOnRandomUnitVectors) {
   // Isotropic random vectors are the hardest case for a graph index; faces are easier (next test).
   const int dim = 128;
@@ -406,20 +416,22 @@ TEST(HnswIndex, RecallOnRandomUnitVectors) {
   EXPECT_EQ(pair.approx().size(), 20000u);
   const double recall = pair.recall_at_10(random_unit_vectors(200, dim, 82));
   std::printf("HNSW recall@10, 20k random unit vectors: %.4f\n", recall);
-  EXPECT_GE(recall, RANDOM_FLOOR);
+  EXPECT_GE(recall, 0.85);  // measured 0.866-0.880 (faiss's parallel build is not deterministic)
 }
 
 TEST(HnswIndex, RecallOnFaceLikeClusters) {
   const int dim = 128;
-  auto data = clustered_faces(2000, 10, 200, dim, 91);  // 20k faces of 2000 people
+  // 5 faces a person: after the same person's faces, a top 10 holds look-alikes (other people above
+  // the 0.92 threshold), the part a graph index can miss.
+  auto data = clustered_faces(4000, 5, 200, dim, 91);  // 20k faces of 4000 people
   const HnswVsExact pair(std::move(data.base), dim);
   const double recall = pair.recall_at_10(data.queries);
   std::printf("HNSW recall@10, 20k clustered faces: %.4f\n", recall);
-  EXPECT_GE(recall, CLUSTER_FLOOR);
-  // With a match threshold (the way the search uses it) only the same person's faces come back.
-  const double above = pair.recall_at_10(data.queries, 0.5f);
-  std::printf("HNSW recall@10 of faces scoring >= 0.5: %.4f\n", above);
-  EXPECT_GE(above, 0.999);
+  EXPECT_GE(recall, 0.995);  // measured 0.9995-1.0
+  // With the default pack's match threshold, the way the search uses the index.
+  const double matches = pair.recall_at_10(data.queries, 0.92f);
+  std::printf("HNSW recall@10 of faces scoring >= 0.92: %.4f\n", matches);
+  EXPECT_GE(matches, 0.995);  // measured 1.0
 }
 
 TEST(HnswIndex, BatchEqualsOneByOneAndFaissOwnDistancesAgree) {

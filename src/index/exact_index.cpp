@@ -97,6 +97,12 @@ size_t search_threads(size_t n, size_t nq, int dim) {
   return std::clamp<size_t>(work / kMinMultiplyAddsPerThread, 1, std::min(hw, std::max<size_t>(n, 1)));
 }
 
+// Reserves room for `more` elements, growing geometrically so that many small adds stay linear.
+template <class Vector>
+void grow_for(Vector& v, size_t more) {
+  if (v.size() + more > v.capacity()) v.reserve(std::max(v.size() + more, 2 * v.capacity()));
+}
+
 class ExactIndex final : public VectorIndex {
  public:
   explicit ExactIndex(int dim) : dim_(dim) {
@@ -117,6 +123,9 @@ class ExactIndex final : public VectorIndex {
                   "exact index add: " + std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * d) +
                       " floats (dimension " + std::to_string(dim_) + "), got " + std::to_string(vectors.size()));
     }
+    // Make room in both first, so that a failed allocation leaves the index as it was.
+    grow_for(vectors_, vectors.size());
+    grow_for(ids_, ids.size());
     vectors_.insert(vectors_.end(), vectors.begin(), vectors.end());
     ids_.insert(ids_.end(), ids.begin(), ids.end());
   }

@@ -144,6 +144,7 @@ class FaissHnswIndex final : public HnswIndex {
       throw Error(ErrorCode::kInvalidArgument, "hnsw index add: more than 2^31 - 1 vectors is not supported");
     }
     if (ids.empty()) return;
+    ids_.reserve(ids_.size() + ids.size());  // so that nothing can fail after faiss has taken the vectors
     OmpThreadsScope threads(hardware_threads());
     try {
       hnsw_.add(static_cast<faiss::Index::idx_t>(ids.size()), vectors.data());

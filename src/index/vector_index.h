@@ -24,10 +24,13 @@ class VectorIndex {
   virtual int dim() const = 0;
   virtual size_t size() const = 0;
   virtual std::string kind() const = 0;  // "exact" or "hnsw"
-  // Adds n = ids.size() vectors (vectors.size() == n * dim()). Ids must be new.
+  // Adds n = ids.size() vectors (vectors.size() == n * dim(), else Error kInvalidArgument). Ids must be
+  // new (not checked: a repeated id is simply returned twice).
   virtual void add(std::span<const std::int64_t> ids, std::span<const float> vectors) = 0;
   // For each of the nq = queries.size() / dim() queries: up to k neighbours with score >= min_score,
-  // best first. Thread-safe for concurrent searches (not concurrent with add).
+  // best first (exact: equal scores in insertion order). queries.size() must be a multiple of dim().
+  // Uses up to one thread per core for large work. Thread-safe for concurrent searches (not
+  // concurrent with add).
   virtual std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
                                                     float min_score) const = 0;
 };

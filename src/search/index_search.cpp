@@ -17,6 +17,10 @@ std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKin
     ids.push_back(id);
     vectors.insert(vectors.end(), v.begin(), v.end());
   });
+  // An HNSW graph takes minutes to build at a million faces (docs/PERFORMANCE.md) and is not yet kept
+  // on disk, so a one-shot search is faster exact (about 20 ms at 1M faces): kAuto means exact here
+  // until the graph is persisted with the catalog. kApprox still builds one when asked.
+  if (kind == IndexKind::kAuto) kind = IndexKind::kExact;
   auto index = make_index(kind, dim, ids.size());
   if (!ids.empty()) index->add(ids, vectors);
   return index;
