@@ -293,8 +293,9 @@ TEST_F(Library, SearchByFaceIdLeavesItsOwnImageOut) {
 // kill -9 in the middle of `facesearch index`: the library still opens, holds only whole images, and
 // the next run finishes the job; the result equals a library built in one go.
 TEST_F(Library, KillDuringIndexingLosesAtMostTheBatchInFlight) {
-  const char* bin = std::getenv("FACESEARCH_BIN");
-  ASSERT_TRUE(bin && fs::exists(bin)) << "FACESEARCH_BIN must name the facesearch binary";
+  const char* env_bin = std::getenv("FACESEARCH_BIN");
+  const char* bin = env_bin && *env_bin ? env_bin : FACESEARCH_BIN_DEFAULT;
+  ASSERT_TRUE(fs::exists(bin)) << bin << ": the facesearch binary (set FACESEARCH_BIN)";
   TempDir tmp;
   const fs::path photos = copy_people(tmp.path(), {"Angelina", "Jennifer", "Mark", "Elon", "Tony_Blair", "obama"});
   const fs::path killed_db = tmp.path() / "killed.db";
