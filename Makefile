@@ -25,8 +25,12 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# Speed figures (not tests): folder search serial vs pipelined, library indexing and re-scan, and vector
+# search at 10k/100k/1M faces against FAISS (the last takes several minutes). See docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
+	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces
+	./$(BUILD_DIR)/bench/facesearch_index_bench
 
 clean:
 	rm -rf $(BUILD_DIR)
