@@ -311,9 +311,15 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 sleep 1
+# A search can run while indexing runs (WAL: readers do not wait for the writer).
+timeout 60 "$BIN" search --query "$DATA/people/Tony_Blair/lfw_Tony_Blair_0001.jpg" --db "$TMP/interrupted.db" \
+  --format json >"$TMP/during.json" 2>"$TMP/during.err"
+during_rc=$?
 kill -INT "$pid" 2>/dev/null
 wait "$pid"
 rc=$?
+check "search while indexing runs: exit 0, valid JSON" \
+  eval '[ "$during_rc" -eq 0 ] && "$PY" -c "import json,sys; json.load(open(sys.argv[1]))" "$TMP/during.json"' 
 check "Ctrl-C during index: exit 130, says so" \
   eval 'rc_is 130 && (out_has "Interrupted after" || err_has "interrupted before indexing started") && err_has "interrupted"'
 if [ -e "$TMP/interrupted.db" ]; then

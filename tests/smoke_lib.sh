@@ -8,7 +8,7 @@ if [ $# -ne 1 ] || [ ! -x "$1" ]; then
   echo "usage: bash tests/$script_name.sh PATH/TO/facesearch (run from the repository root)" >&2
   exit 2
 fi
-BIN=$1
+BIN=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")  # absolute: some checks run from other folders
 DATA=${FACESEARCH_TESTDATA:-../shared/testdata/faces}
 PY=/usr/bin/python3
 if [ ! -d "$DATA/people" ]; then
