@@ -19,8 +19,8 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: build
-	@echo "== facesearch demo: who in the bundled photos is the person in sample1.jpg (first face)?"
-	./$(BUILD_DIR)/facesearch search --query $(DEMO_DIR)/sample1.jpg --query-face 0 --target $(DEMO_DIR)
+	@echo "== facesearch demo: do the people in sample1.jpg appear in the other bundled photos?"
+	./$(BUILD_DIR)/facesearch search --query $(DEMO_DIR)/sample1.jpg --query-face all --target $(DEMO_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
