@@ -9,42 +9,31 @@
 namespace facesearch {
 namespace {
 
-class SearchQuality : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    pipeline_ = new FacePipeline(load_model_pack(testing::models_dir()), {});
-    images_ = new std::vector<eval::LabelledImage>(
-        eval::analyse_people(*pipeline_, testing::testdata_dir() / "faces" / "people"));
-  }
-  static void TearDownTestSuite() {
-    delete images_;
-    delete pipeline_;
-  }
-  static inline FacePipeline* pipeline_ = nullptr;
-  static inline std::vector<eval::LabelledImage>* images_ = nullptr;
-};
+// One test: analysing the 118 photos is the expensive part (~10 s on 2 cores), and CTest runs every
+// test in its own process, so the three assertions share one analysis.
+TEST(SearchQuality, PeopleFolderAtTheDefaultThreshold) {
+  const FacePipeline pipeline(load_model_pack(testing::models_dir()), {});
+  const auto images = eval::analyse_people(pipeline, testing::testdata_dir() / "faces" / "people");
+  ASSERT_EQ(images.size(), 118u);
 
-TEST_F(SearchQuality, PrecisionAndRecallAtDefaultThreshold) {
-  ASSERT_EQ(images_->size(), 118u);
-  const auto scores = eval::score_pairs(*images_);
-  const auto pr = eval::at_threshold(scores, pipeline_->pack().threshold);
+  // Precision and recall at the pack's default threshold.
+  const auto scores = eval::score_pairs(images);
+  const auto pr = eval::at_threshold(scores, pipeline.pack().threshold);
   std::printf("threshold %.2f: precision %.4f recall %.4f (TP %zu FP %zu FN %zu)\n", pr.threshold, pr.precision,
               pr.recall, pr.true_pos, pr.false_pos, pr.false_neg);
-  EXPECT_FLOAT_EQ(pipeline_->pack().threshold, 0.92f);
+  EXPECT_FLOAT_EQ(pipeline.pack().threshold, 0.92f);
   EXPECT_GE(pr.precision, 0.996);
   EXPECT_GE(pr.recall, 0.955);
-}
 
-TEST_F(SearchQuality, RankingPutsTheSamePersonFirst) {
-  const double map = eval::mean_average_precision(*images_);
+  // Ranking puts the same person first (threshold-free).
+  const double map = eval::mean_average_precision(images);
   std::printf("mAP %.4f\n", map);
   EXPECT_GE(map, 0.96);
-}
 
-TEST_F(SearchQuality, AFaceIsFoundInAlmostEveryPhoto) {
-  // SSD alone misses frame-filling crops; the padded retry recovers all but a handful.
+  // A face is found in almost every photo: SSD alone misses frame-filling crops; the padded retry
+  // recovers all but a handful.
   size_t without = 0;
-  for (const auto& img : *images_) without += img.faces.empty();
+  for (const auto& img : images) without += img.faces.empty();
   EXPECT_LE(without, 4u);
 }
 
