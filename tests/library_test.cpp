@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -372,6 +373,94 @@ TEST_F(Library, KillDuringIndexingLosesAtMostTheBatchInFlight) {
     }
   }
   EXPECT_EQ(a.status().faces, b.status().faces);
+}
+
+}  // namespace
+}  // namespace facesearch
+
+namespace facesearch {
+namespace {
+
+// Synthetic face-like embeddings: `people` identities, `per` faces each, around a shared component.
+void fill_synthetic_library(Catalog& c, int people, int per, int dim) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 1.f);
+  std::vector<float> common(dim);
+  for (auto& x : common) x = noise(rng);
+  l2_normalize(common);
+  Catalog::Transaction t(c);
+  for (int p = 0; p < people; ++p) {
+    std::vector<float> centre(dim);
+    for (int k = 0; k < dim; ++k) centre[k] = 2.5f * common[k] + 0.5f * noise(rng) / std::sqrt(float(dim));
+    for (int i = 0; i < per; ++i) {
+      ImageRow row;
+      row.path = "/synthetic/p" + std::to_string(p) + "_" + std::to_string(i) + ".jpg";
+      row.hash = row.path.string();
+      row.status = "ok";
+      const auto id = c.put_image(row);
+      FaceRow f;
+      f.embedding.resize(dim);
+      for (int k = 0; k < dim; ++k) f.embedding[k] = centre[k] + 0.25f * noise(rng) / std::sqrt(float(dim));
+      l2_normalize(f.embedding);
+      f.detector = "synthetic";
+      c.replace_faces(id, std::span<const FaceRow>(&f, 1));
+    }
+  }
+  c.touch_updated();
+  t.commit();
+}
+
+TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDamaged) {
+  TempDir tmp;
+  const int dim = pipeline_->embedding_dim();
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  fill_synthetic_library(c, 300, 10, dim);
+  const auto path = approx_index_path(c);
+
+  EXPECT_FALSE(update_approx_index_file(c, dim, /*min_faces=*/100000));  // small library: none
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
+
+  ASSERT_TRUE(update_approx_index_file(c, dim, /*min_faces=*/1000));
+  ASSERT_TRUE(fs::exists(path));
+  const auto saved = build_vector_index(c, IndexKind::kAuto, dim);
+  EXPECT_EQ(saved->kind(), "hnsw");
+  EXPECT_EQ(saved->size(), 3000u);
+
+  // The loaded graph finds what the exact index finds.
+  const auto exact = build_vector_index(c, IndexKind::kExact, dim);
+  size_t hits = 0, total = 0;
+  c.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
+    if (id % 30 != 0) return;
+    const auto a = exact->search(v, 10, -1).front();
+    const auto b = saved->search(v, 10, -1).front();
+    for (const auto& n : a)
+      for (const auto& m : b)
+        if (n.id == m.id) ++hits;
+    total += a.size();
+  });
+  EXPECT_GE(double(hits) / total, 0.99);
+
+  // Any committed change makes it stale: searches fall back to exact until the next `index`.
+  {
+    Catalog::Transaction t(c);
+    ImageRow row;
+    row.path = "/synthetic/new.jpg";
+    row.hash = "new";
+    row.status = "ok";
+    c.put_image(row);
+    c.touch_updated();
+    t.commit();
+  }
+  EXPECT_FALSE(load_current_approx_index(c, dim));
+  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
+  ASSERT_TRUE(update_approx_index_file(c, dim, 1000));
+  EXPECT_TRUE(load_current_approx_index(c, dim));
+
+  // A damaged file is a cache miss, never a crash or a wrong answer.
+  fs::resize_file(path, fs::file_size(path) / 2);
+  EXPECT_FALSE(load_current_approx_index(c, dim));
+  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "pipeline/face_pipeline.h"
 #include "progress.h"
 #include "store/catalog.h"
+#include "search/index_search.h"
 #include "store/indexer.h"
 
 namespace facesearch::cli {
@@ -117,6 +118,14 @@ int run_index(const IndexArgs& args) {
 
   const IndexReport report = index_library(catalog, pipeline, roots, options);
   progress.finish();
+  if (!report.cancelled) {
+    // Large libraries get an approximate (HNSW) index saved next to the catalog, so that searches
+    // load it instead of scanning every face; smaller ones are searched exactly.
+    const auto faces = static_cast<size_t>(catalog.status().faces);
+    if (faces >= kApproxThreshold && !args.quiet)
+      std::cerr << "facesearch: building the approximate index for " << faces << " faces (minutes per million)\n";
+    update_approx_index_file(catalog, pipeline.embedding_dim());
+  }
   const CatalogStatus library = catalog.status();
   if (args.format == "json") {
     write_index_json(std::cout, report, library);

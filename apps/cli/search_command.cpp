@@ -52,9 +52,11 @@ Similarity:
 Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db.
   The library only knows what the last `facesearch index` saw: run it again after adding photos.
-  --index exact compares the query with every face (never misses; about 20 ms at a million faces);
-  approx builds an HNSW graph (fast lookups that may miss a few, but the graph takes minutes to
-  build at a million faces and is not kept between runs yet); auto (default) is exact for now.
+  --index exact compares the query with every face (never misses; about 20 ms at a million faces).
+  approx uses an HNSW graph (about 1 ms at a million faces, recall 0.99): `facesearch index` builds
+  and saves one next to the library (LIBRARY.hnsw) once it holds 200000 faces. auto (default) uses
+  that saved graph while it is current and the exact search otherwise; approx without a saved
+  graph builds one in memory (minutes per million faces).
 
 Output:
   Results go to stdout, everything else to stderr: a live progress line while scanning targets (on

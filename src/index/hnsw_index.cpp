@@ -8,6 +8,9 @@
 // the calling thread (one query) or on one std::thread per core (a batch).
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+
+#include <istream>
+#include <ostream>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/utils/Heap.h>
@@ -111,6 +114,32 @@ class VisitedTablePool {
   std::vector<std::unique_ptr<faiss::VisitedTable>> free_;
 };
 
+template <typename T>
+void write_pod(std::ostream& out, const T& v) {
+  out.write(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+void write_vec(std::ostream& out, const std::vector<T>& v) {
+  const std::uint64_t n = v.size();
+  write_pod(out, n);
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+}
+Error corrupt(const char* what) {
+  return Error(ErrorCode::kCatalog, std::string("saved hnsw index is damaged (") + what + ")");
+}
+template <typename T>
+void read_pod(std::istream& in, T& v) {
+  if (!in.read(reinterpret_cast<char*>(&v), sizeof v)) throw corrupt("truncated");
+}
+template <typename T>
+void read_vec(std::istream& in, std::vector<T>& v) {
+  std::uint64_t n = 0;
+  read_pod(in, n);
+  if (n > (std::uint64_t{1} << 36) / sizeof(T)) throw corrupt("size");
+  v.resize(n);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)))) throw corrupt("truncated");
+}
+
 std::unique_ptr<faiss::IndexFlat> make_storage(int dim, bool simd) {
   if (simd) return std::make_unique<SimdFlatIP>(dim);
   return std::make_unique<faiss::IndexFlatIP>(dim);
@@ -182,6 +211,41 @@ class FaissHnswIndex final : public HnswIndex {
       run(0);
     }
     return results;
+  }
+
+  // Binary layout (host byte order, this project's own): params, ids, vectors, then faiss's HNSW
+  // graph arrays. Every read is checked against the sizes it announces.
+  void save(std::ostream& out) const {
+    const auto& g = hnsw_.hnsw;
+    write_pod(out, params_.m), write_pod(out, params_.ef_construction), write_pod(out, params_.ef_search);
+    write_vec(out, ids_);
+    write_vec(out, storage_->codes);
+    write_vec(out, g.assign_probas), write_vec(out, g.cum_nneighbor_per_level), write_vec(out, g.levels);
+    write_vec(out, g.offsets), write_vec(out, g.neighbors);
+    write_pod(out, g.entry_point), write_pod(out, g.max_level);
+    if (!out) throw Error(ErrorCode::kIo, "hnsw index: write failed");
+  }
+
+  static std::unique_ptr<FaissHnswIndex> load(std::istream& in, int dim) {
+    HnswParams params = kDefaultHnswParams;
+    read_pod(in, params.m), read_pod(in, params.ef_construction), read_pod(in, params.ef_search);
+    if (params.m < 2 || params.m > 1024) throw corrupt("graph degree");
+    auto index = std::make_unique<FaissHnswIndex>(dim, params);
+    auto& g = index->hnsw_.hnsw;
+    read_vec(in, index->ids_);
+    read_vec(in, index->storage_->codes);
+    read_vec(in, g.assign_probas), read_vec(in, g.cum_nneighbor_per_level), read_vec(in, g.levels);
+    read_vec(in, g.offsets), read_vec(in, g.neighbors);
+    read_pod(in, g.entry_point), read_pod(in, g.max_level);
+    const size_t n = index->ids_.size();
+    if (index->storage_->codes.size() != n * dim * sizeof(float) || g.levels.size() != n || g.offsets.size() != n + 1 ||
+        (n > 0 && g.offsets.back() != g.neighbors.size()) || (n > 0 && (g.entry_point < 0 || size_t(g.entry_point) >= n)))
+      throw corrupt("sizes");
+    for (const auto nb : g.neighbors)
+      if (nb < -1 || nb >= static_cast<faiss::HNSW::storage_idx_t>(n)) throw corrupt("links");
+    index->storage_->ntotal = static_cast<faiss::Index::idx_t>(n);
+    index->hnsw_.ntotal = static_cast<faiss::Index::idx_t>(n);
+    return index;
   }
 
   void set_ef_search(int ef_search) override {
@@ -262,6 +326,16 @@ std::unique_ptr<HnswIndex> make_hnsw_index(int dim, const HnswParams& params) {
 
 std::unique_ptr<VectorIndex> make_approx_index(int dim) {
   return index_detail::make_hnsw_index(dim, index_detail::kDefaultHnswParams);
+}
+
+void save_approx_index(const VectorIndex& index, std::ostream& out) {
+  const auto* hnsw = dynamic_cast<const index_detail::FaissHnswIndex*>(&index);
+  if (!hnsw) throw Error(ErrorCode::kInvalidArgument, "save_approx_index: not an approximate index");
+  hnsw->save(out);
+}
+
+std::unique_ptr<VectorIndex> load_approx_index(std::istream& in, int dim) {
+  return index_detail::FaissHnswIndex::load(in, dim);
 }
 
 }  // namespace facesearch

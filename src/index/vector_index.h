@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,6 +40,12 @@ enum class IndexKind { kAuto, kExact, kApprox };
 
 // Below this many vectors kAuto picks the exact index (it is fast enough and never misses).
 inline constexpr size_t kApproxThreshold = 200000;
+
+// The approximate index's graph, saved and loaded as a binary blob (the caller frames it with its own
+// self-describing header: format, model fingerprint, catalog generation). load_approx_index throws
+// Error{kCatalog} for data that does not parse.
+void save_approx_index(const VectorIndex& index, std::ostream& out);
+std::unique_ptr<VectorIndex> load_approx_index(std::istream& in, int dim);
 
 std::unique_ptr<VectorIndex> make_exact_index(int dim);
 std::unique_ptr<VectorIndex> make_approx_index(int dim);

@@ -4,26 +4,101 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <cstring>
+#include <fstream>
 #include <system_error>
 
 #include "core/error.h"
 
 namespace facesearch {
 
-std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim) {
+namespace {
+
+constexpr char kApproxMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'H', 'N', 'S', 'W', '\n'};
+constexpr std::uint32_t kApproxFormatVersion = 1;
+
+std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind kind, int dim) {
   std::vector<std::int64_t> ids;
   std::vector<float> vectors;
   catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
     ids.push_back(id);
     vectors.insert(vectors.end(), v.begin(), v.end());
   });
-  // An HNSW graph takes minutes to build at a million faces (docs/PERFORMANCE.md) and is not yet kept
-  // on disk, so a one-shot search is faster exact (about 20 ms at 1M faces): kAuto means exact here
-  // until the graph is persisted with the catalog. kApprox still builds one when asked.
-  if (kind == IndexKind::kAuto) kind = IndexKind::kExact;
-  auto index = make_index(kind, dim, ids.size());
+  auto index = kind == IndexKind::kApprox ? make_approx_index(dim) : make_exact_index(dim);
   if (!ids.empty()) index->add(ids, vectors);
   return index;
+}
+
+}  // namespace
+
+std::filesystem::path approx_index_path(const Catalog& catalog) { return catalog.path().string() + ".hnsw"; }
+
+std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim) {
+  std::ifstream in(approx_index_path(catalog), std::ios::binary);
+  if (!in) return nullptr;
+  try {
+    char magic[sizeof kApproxMagic];
+    std::uint32_t version = 0, fp_len = 0;
+    std::int64_t generation = -1;
+    std::int32_t file_dim = 0;
+    if (!in.read(magic, sizeof magic) || std::memcmp(magic, kApproxMagic, sizeof magic) != 0) return nullptr;
+    if (!in.read(reinterpret_cast<char*>(&version), sizeof version) || version != kApproxFormatVersion) return nullptr;
+    if (!in.read(reinterpret_cast<char*>(&fp_len), sizeof fp_len) || fp_len > 4096) return nullptr;
+    std::string fingerprint(fp_len, '\0');
+    in.read(fingerprint.data(), fp_len);
+    in.read(reinterpret_cast<char*>(&generation), sizeof generation);
+    in.read(reinterpret_cast<char*>(&file_dim), sizeof file_dim);
+    if (!in || fingerprint != catalog.model_fingerprint() || generation != catalog.generation() || file_dim != dim)
+      return nullptr;
+    return load_approx_index(in, dim);
+  } catch (const Error&) {
+    return nullptr;  // damaged: a cache only, the caller falls back to the exact index
+  }
+}
+
+bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces) {
+  const auto path = approx_index_path(catalog);
+  std::error_code ec;
+  const auto faces = static_cast<size_t>(catalog.status().faces);
+  if (faces < min_faces || faces == 0) {
+    std::filesystem::remove(path, ec);
+    return false;
+  }
+  if (load_current_approx_index(catalog, dim)) return true;  // already current
+  const std::int64_t generation = catalog.generation();
+  const auto index = build_in_memory(catalog, IndexKind::kApprox, dim);
+  const auto tmp = std::filesystem::path(path.string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::kIo, "cannot write " + tmp.string());
+    const std::string fingerprint = catalog.model_fingerprint();
+    const std::uint32_t version = kApproxFormatVersion, fp_len = static_cast<std::uint32_t>(fingerprint.size());
+    const std::int32_t file_dim = dim;
+    out.write(kApproxMagic, sizeof kApproxMagic);
+    out.write(reinterpret_cast<const char*>(&version), sizeof version);
+    out.write(reinterpret_cast<const char*>(&fp_len), sizeof fp_len);
+    out.write(fingerprint.data(), fp_len);
+    out.write(reinterpret_cast<const char*>(&generation), sizeof generation);
+    out.write(reinterpret_cast<const char*>(&file_dim), sizeof file_dim);
+    save_approx_index(*index, out);
+    out.flush();
+    if (!out) {
+      out.close();
+      std::filesystem::remove(tmp, ec);
+      throw Error(ErrorCode::kIo, "cannot write " + tmp.string() + " (disk full?)");
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot save " + path.string() + ": " + ec.message());
+  return true;
+}
+
+std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim) {
+  if (kind != IndexKind::kExact)
+    if (auto saved = load_current_approx_index(catalog, dim)) return saved;
+  // Without a saved graph, building one costs minutes at a million faces: kAuto stays exact
+  // (about 20 ms per query at 1M faces, docs/PERFORMANCE.md).
+  return build_in_memory(catalog, kind == IndexKind::kApprox ? IndexKind::kApprox : IndexKind::kExact, dim);
 }
 
 void keep_best_match_per_image(std::vector<Match>& matches) {

@@ -22,8 +22,24 @@ struct IndexSearchOptions {
   bool include_query_file = false;
 };
 
-// The vector index over every face of the catalog. Built once per process; reuse it for several queries.
+// The vector index over every face of the catalog, for one process (reuse it for several queries).
+// kExact: the exact index. kAuto: the saved approximate index when the library has one that is
+// current (see update_approx_index_file), else exact. kApprox: the saved one, else built in memory
+// (minutes at a million faces).
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim);
+
+// LIBRARY.hnsw, next to the database: the approximate index's graph, framed by a header that names
+// its format, the model fingerprint and the catalog generation it was built from.
+std::filesystem::path approx_index_path(const Catalog& catalog);
+
+// After indexing: builds and saves the approximate index when the library holds at least
+// `min_faces` faces (and removes a stale one when it holds fewer). The file is written to a
+// temporary name and renamed, so a crash never leaves a half-written graph. Returns true when saved.
+bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces = kApproxThreshold);
+
+// The saved approximate index when it exists and matches the catalog (model and generation);
+// nullptr when missing, stale or damaged (a damaged one is only a cache: the caller falls back).
+std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim);
 
 // Faces of `query` (a photo) looked up in `index`. Matches carry the catalog's paths and boxes.
 SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,

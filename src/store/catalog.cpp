@@ -35,6 +35,8 @@ class Statement {
     return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
   Statement& bind_blob(int i, const void* data, size_t bytes) {
+    // An empty vector's data() may be null, which SQLite would store as NULL: bind an empty blob.
+    if (bytes == 0) return check(sqlite3_bind_zeroblob(stmt_, i, 0));
     return check(sqlite3_bind_blob(stmt_, i, data, static_cast<int>(bytes), SQLITE_TRANSIENT));
   }
   // True while rows come; false at the end.
@@ -260,6 +262,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   if (rebuild) {
     Transaction t(catalog);
     c.exec("DELETE FROM faces; DELETE FROM images;");
+    catalog.touch_updated();
     c.set_meta("model_name", pack.name);
     c.set_meta("model_fingerprint", pack.fingerprint);
     c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
@@ -458,6 +461,13 @@ CatalogStatus Catalog::status() const {
   return st;
 }
 
-void Catalog::touch_updated() { impl_->set_meta("updated_at", std::to_string(now_s())); }
+void Catalog::touch_updated() {
+  impl_->set_meta("updated_at", std::to_string(now_s()));
+  impl_->set_meta("generation", std::to_string(generation() + 1));
+}
+
+std::int64_t Catalog::generation() const { return std::atoll(impl_->meta("generation").value_or("0").c_str()); }
+
+std::string Catalog::model_fingerprint() const { return impl_->meta("model_fingerprint").value_or(""); }
 
 }  // namespace facesearch

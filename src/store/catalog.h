@@ -113,7 +113,11 @@ class Catalog {
   void for_each_embedding(const std::function<void(std::int64_t face_id, std::span<const float>)>& fn) const;
 
   CatalogStatus status() const;
-  void touch_updated();  // records "last update" = now
+  void touch_updated();  // records "last update" = now and bumps the generation
+  // Bumped by every committed change of images or faces: files derived from the catalog (the saved
+  // approximate index) record it and are stale when it moved on.
+  std::int64_t generation() const;
+  std::string model_fingerprint() const;
 
  private:
   struct Impl;
