@@ -33,23 +33,32 @@ std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind k
 
 std::filesystem::path approx_index_path(const Catalog& catalog) { return catalog.path().string() + ".hnsw"; }
 
+namespace {
+
+// Opens the saved graph and reads its header; true (stream at the payload) when it matches the catalog.
+bool open_current_approx_file(const Catalog& catalog, int dim, std::ifstream& in) {
+  in.open(approx_index_path(catalog), std::ios::binary);
+  if (!in) return false;
+  char magic[sizeof kApproxMagic];
+  std::uint32_t version = 0, fp_len = 0;
+  std::int64_t generation = -1;
+  std::int32_t file_dim = 0;
+  if (!in.read(magic, sizeof magic) || std::memcmp(magic, kApproxMagic, sizeof magic) != 0) return false;
+  if (!in.read(reinterpret_cast<char*>(&version), sizeof version) || version != kApproxFormatVersion) return false;
+  if (!in.read(reinterpret_cast<char*>(&fp_len), sizeof fp_len) || fp_len > 4096) return false;
+  std::string fingerprint(fp_len, '\0');
+  in.read(fingerprint.data(), fp_len);
+  in.read(reinterpret_cast<char*>(&generation), sizeof generation);
+  in.read(reinterpret_cast<char*>(&file_dim), sizeof file_dim);
+  return in && fingerprint == catalog.model_fingerprint() && generation == catalog.generation() && file_dim == dim;
+}
+
+}  // namespace
+
 std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim) {
-  std::ifstream in(approx_index_path(catalog), std::ios::binary);
-  if (!in) return nullptr;
+  std::ifstream in;
+  if (!open_current_approx_file(catalog, dim, in)) return nullptr;
   try {
-    char magic[sizeof kApproxMagic];
-    std::uint32_t version = 0, fp_len = 0;
-    std::int64_t generation = -1;
-    std::int32_t file_dim = 0;
-    if (!in.read(magic, sizeof magic) || std::memcmp(magic, kApproxMagic, sizeof magic) != 0) return nullptr;
-    if (!in.read(reinterpret_cast<char*>(&version), sizeof version) || version != kApproxFormatVersion) return nullptr;
-    if (!in.read(reinterpret_cast<char*>(&fp_len), sizeof fp_len) || fp_len > 4096) return nullptr;
-    std::string fingerprint(fp_len, '\0');
-    in.read(fingerprint.data(), fp_len);
-    in.read(reinterpret_cast<char*>(&generation), sizeof generation);
-    in.read(reinterpret_cast<char*>(&file_dim), sizeof file_dim);
-    if (!in || fingerprint != catalog.model_fingerprint() || generation != catalog.generation() || file_dim != dim)
-      return nullptr;
     return load_approx_index(in, dim);
   } catch (const Error&) {
     return nullptr;  // damaged: a cache only, the caller falls back to the exact index
@@ -64,7 +73,8 @@ bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces)
     std::filesystem::remove(path, ec);
     return false;
   }
-  if (load_current_approx_index(catalog, dim)) return true;  // already current
+  // Already current and whole (a damaged file is rebuilt; reading it costs about a second per million faces).
+  if (load_current_approx_index(catalog, dim)) return true;
   const std::int64_t generation = catalog.generation();
   const auto index = build_in_memory(catalog, IndexKind::kApprox, dim);
   const auto tmp = std::filesystem::path(path.string() + ".tmp");
