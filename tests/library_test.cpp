@@ -465,3 +465,83 @@ TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDama
 
 }  // namespace
 }  // namespace facesearch
+
+namespace facesearch {
+namespace {
+
+// A full disk while indexing: a clear error, the batch in flight rolled back, everything committed
+// before it intact, and the library usable again once there is space. Needs a small filesystem of
+// its own: a tmpfs mounted for the test (root only, as CI runs; skipped with a reason otherwise).
+TEST_F(Library, FullDiskIsAClearErrorAndLosesNothingCommitted) {
+  TempDir tmp;
+  const fs::path mnt = tmp.path() / "small";
+  fs::create_directories(mnt);
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const std::string mount = "mount -t tmpfs -o size=1m facesearch-test " + mnt.string() + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  struct Unmount {
+    fs::path where;
+    ~Unmount() { (void)std::system(("umount " + where.string() + " 2>/dev/null").c_str()); }
+  } unmount{mnt};
+
+  const int dim = pipeline_->embedding_dim();
+  const fs::path db = mnt / "lib.db";
+  std::int64_t committed = 0;
+  std::string message;
+  {
+    Catalog c = Catalog::open(db, *pack_, Catalog::Mode::kOpenOrCreate);
+    std::vector<float> embedding(dim, 1.f / std::sqrt(float(dim)));
+    try {
+      for (int batch = 0; batch < 10000; ++batch) {
+        Catalog::Transaction t(c);
+        for (int i = 0; i < 20; ++i) {
+          ImageRow row;
+          row.path = "/photos/" + std::to_string(batch) + "_" + std::to_string(i) + ".jpg";
+          row.hash = row.path.string();
+          row.status = "ok";
+          FaceRow f;
+          f.embedding = embedding;
+          f.face.landmarks.assign(68, Point{1, 2});
+          f.detector = "test";
+          c.replace_faces(c.put_image(row), std::span<const FaceRow>(&f, 1));
+        }
+        c.touch_updated();
+        t.commit();
+        committed += 20;
+      }
+      ADD_FAILURE() << "the 1 MB filesystem never filled up";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIo) << e.what();
+      message = e.what();
+    }
+  }
+  EXPECT_NE(message.find("disk full"), std::string::npos) << message;
+  ASSERT_GT(committed, 0);
+
+  // Make room (as a user would), then the library opens with every committed image and face.
+  ASSERT_EQ(std::system(("mount -o remount,size=8m " + mnt.string()).c_str()), 0);
+  Catalog c = Catalog::open(db, *pack_, Catalog::Mode::kOpenExisting);
+  const auto st = c.status();
+  EXPECT_EQ(st.images, committed);
+  EXPECT_EQ(st.faces, committed);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* check = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &check, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)), "ok");
+  sqlite3_finalize(check);
+  sqlite3_close(raw);
+  // And indexing goes on.
+  Catalog::Transaction t(c);
+  ImageRow row;
+  row.path = "/photos/after.jpg";
+  row.hash = "after";
+  row.status = "ok";
+  c.put_image(row);
+  t.commit();
+  EXPECT_EQ(c.status().images, committed + 1);
+}
+
+}  // namespace
+}  // namespace facesearch
