@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -83,12 +84,22 @@ class Statement {
   const int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
   const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
   const std::string prefix = "library " + where.string() + ": ";
+  // A full disk (or quota, or file-size limit) often reaches SQLite as a plain I/O error: the
+  // operating system's errno says what it really was.
+  const int sys = db ? sqlite3_system_errno(db) : 0;
+  if ((code & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
+    throw Error(ErrorCode::kIo, prefix + "disk full while writing (" + (sys ? std::strerror(sys) : msg) +
+                                    "); free some space and run again: nothing already stored was lost");
+  // A failed or short write: SQLite does not always keep errno, but the batch was rolled back.
+  if (code == SQLITE_IOERR_WRITE || code == SQLITE_IOERR_FSYNC || code == SQLITE_IOERR_TRUNCATE)
+    throw Error(ErrorCode::kIo, prefix + "could not write to disk (" + msg +
+                                    "; full, over a quota or a file-size limit?); free some space and run "
+                                    "again: nothing already stored was lost");
   switch (code & 0xff) {
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
       throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library or is corrupted (" + msg +
                                            "); move it away, or index into a new --db");
-    case SQLITE_FULL: throw Error(ErrorCode::kIo, prefix + "disk full while writing (" + msg + "); nothing was lost");
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN:
