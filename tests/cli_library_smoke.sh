@@ -304,7 +304,9 @@ py "status JSON lists every error" 'import json, sys; assert len(json.load(open(
 # ---- Ctrl-C ------------------------------------------------------------------------------------------
 # Ctrl-C while indexing all of people/ (a minute on two cores) stops cleanly; the library stays usable.
 # The handler is in place once the library file exists: wait for it, then for a batch or two.
-timeout -s KILL 120 "$BIN" index "$DATA/people" --db "$TMP/interrupted.db" >"$TMP/out" 2>"$TMP/err" &
+# --foreground: timeout then forwards our SIGINT to the binary once (without it, also to its process
+# group, which is a second Ctrl-C and kills the binary as a second press does).
+timeout --foreground -s KILL 120 "$BIN" index "$DATA/people" --db "$TMP/interrupted.db" >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 for _ in $(seq 1 300); do
   [ -e "$TMP/interrupted.db" ] && break
