@@ -10,7 +10,10 @@
 //
 // Usage: facesearch_index_bench [--sizes 10000,100000,1000000] [--queries 200] [--m 32]
 //                               [--ef-construction 48] [--ef-search 64,128,...] [--faiss-hnsw] [--isotropic]
-// Default run: ~4.5 min on 2 cores. `--ef-construction 48` builds 1M at the product default (~8 min more).
+//                               [--graph-cache DIR | --no-graph-cache]
+// Graphs from 500k faces on are built once at the product's parameters and cached (default
+// ~/.cache/facesearch/bench, keyed by size, parameters and a hash of the data): the first run takes
+// ~10 min more on 2 cores for the 1M graph, later runs ~4 min.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/utils/distances.h>
@@ -23,6 +26,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -201,6 +206,13 @@ double recall_at_k(const std::vector<std::vector<Neighbor>>& truth, const std::v
   return total ? double(hit) / double(total) : 1.0;
 }
 
+std::filesystem::path default_graph_cache() {
+  if (const char* c = std::getenv("XDG_CACHE_HOME"); c && *c) return std::filesystem::path(c) / "facesearch" / "bench";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "facesearch" / "bench";
+  return {};
+}
+constexpr size_t kCacheFrom = 500000;
+
 struct Options {
   std::vector<size_t> sizes = {10000, 100000, 1000000};
   size_t queries = 200;
@@ -208,7 +220,9 @@ struct Options {
   std::vector<int> ef_sweep = {64, 96, 128, 192, 256};  // efSearch values for the recall / latency table
   bool faiss_hnsw = false;    // also build faiss's own IndexHNSWFlat (scalar distances) for comparison
   bool isotropic = false;     // the hard synthetic case instead of the measured face shape
-  bool ef_construction_set = false;
+  // Graphs of >= kCacheFrom faces are saved here and reused by later runs over the same data and
+  // parameters (the 1M graph takes ~10 min to build on 2 cores). Empty: no cache.
+  std::filesystem::path graph_cache = default_graph_cache();
 };
 
 std::vector<size_t> parse_list(const char* s) {
@@ -230,16 +244,19 @@ Options parse_options(int argc, char** argv) {
     if (a == "--sizes") o.sizes = parse_list(v), ++i;
     else if (a == "--queries") o.queries = std::strtoull(v, nullptr, 10), ++i;
     else if (a == "--m") o.hnsw.m = std::atoi(v), ++i;
-    else if (a == "--ef-construction") o.hnsw.ef_construction = std::atoi(v), o.ef_construction_set = true, ++i;
+    else if (a == "--ef-construction") o.hnsw.ef_construction = std::atoi(v), ++i;
     else if (a == "--ef-search") {
+      o.ef_sweep.clear();
       for (size_t e : parse_list(v)) o.ef_sweep.push_back(static_cast<int>(e));
       ++i;
     } else if (a == "--faiss-hnsw") o.faiss_hnsw = true;
     else if (a == "--isotropic") o.isotropic = true;
+    else if (a == "--graph-cache") o.graph_cache = v, ++i;
+    else if (a == "--no-graph-cache") o.graph_cache.clear();
     else {
       std::fprintf(stderr,
                    "usage: %s [--sizes N,N,..] [--queries N] [--m M] [--ef-construction E] [--ef-search E,E,..] "
-                   "[--faiss-hnsw] [--isotropic]\n",
+                   "[--faiss-hnsw] [--isotropic] [--graph-cache DIR | --no-graph-cache]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -255,6 +272,9 @@ struct SizeResult {
   double exact_bytes = 0, faiss_flat_bytes = 0, hnsw_bytes = 0;
   double exact_build_s = 0, faiss_flat_build_s = 0, hnsw_build_s = 0, hnsw_build_cpu_s = 0;
   double recall = 0, match_recall = 0;
+  bool hnsw_cached = false;
+  Latency faiss_walk;  // the same graph, faiss's HNSW::search
+  double faiss_walk_recall = 0;
   struct SweepPoint {
     int ef = 0;
     Latency latency;
@@ -266,17 +286,8 @@ struct SizeResult {
   double faiss_hnsw_build_s = 0, faiss_hnsw_recall = 0;
 };
 
-// Building the graph at the default efConstruction costs ~0.9 ms of CPU per face at 1M (~8 min on two
-// cores, measured): from this size on, unless --ef-construction is given, the bench builds with
-// kLargeEfConstruction (~4x faster; lower recall at the same efSearch, see the sweep).
-constexpr size_t kLargeLibrary = 500000;
-constexpr int kLargeEfConstruction = 24;
-
-index_detail::HnswParams hnsw_params_for(size_t n, const Options& o) {
-  index_detail::HnswParams p = o.hnsw;
-  if (n >= kLargeLibrary && !o.ef_construction_set) p.ef_construction = kLargeEfConstruction;
-  return p;
-}
+// The product's parameters at every size (the graph cache makes the 1M build a one-off).
+index_detail::HnswParams hnsw_params_for(size_t, const Options& o) { return o.hnsw; }
 
 // A match: the default pack's threshold (0.92) on face-shaped data; 0.5 on the isotropic data.
 float match_threshold(const Options& o) { return o.isotropic ? 0.5f : 0.92f; }
@@ -323,14 +334,52 @@ SizeResult run_size(size_t n, const Options& o) {
 
   // HNSW.
   {
-    auto hnsw = index_detail::make_hnsw_index(kDim, hnsw_params_for(n, o));
-    r.ef_construction = hnsw->params().ef_construction;
-    t0 = Clock::now();
-    const double cpu0 = process_cpu_seconds();
-    hnsw->add(s.ids, s.base);
-    r.hnsw_build_s = seconds_since(t0);
-    r.hnsw_build_cpu_s = process_cpu_seconds() - cpu0;
-    std::fprintf(stderr, "[%zu] hnsw build %.1f s (%.1f s CPU)\n", n, r.hnsw_build_s, r.hnsw_build_cpu_s);
+    const auto params = hnsw_params_for(n, o);
+    r.ef_construction = params.ef_construction;
+    std::unique_ptr<index_detail::HnswIndex> hnsw;
+    std::filesystem::path cached;
+    if (!o.graph_cache.empty() && n >= kCacheFrom) {
+      std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the data: a cached graph must be of these vectors
+      for (const float x : s.base) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+      }
+      char name[128];
+      std::snprintf(name, sizeof name, "hnsw-%zu-m%d-efc%d-%016llx.bin", n, params.m, params.ef_construction,
+                    static_cast<unsigned long long>(h));
+      cached = o.graph_cache / name;
+      if (std::ifstream in{cached, std::ios::binary}) {
+        try {
+          hnsw = index_detail::load_hnsw_index(in, kDim);
+          hnsw->set_ef_search(params.ef_search);
+          std::fprintf(stderr, "[%zu] hnsw graph loaded from %s\n", n, cached.c_str());
+          r.hnsw_cached = true;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "[%zu] ignoring cached graph %s: %s\n", n, cached.c_str(), e.what());
+          hnsw.reset();
+        }
+      }
+    }
+    if (!hnsw) {
+      hnsw = index_detail::make_hnsw_index(kDim, params);
+      t0 = Clock::now();
+      const double cpu0 = process_cpu_seconds();
+      hnsw->add(s.ids, s.base);
+      r.hnsw_build_s = seconds_since(t0);
+      r.hnsw_build_cpu_s = process_cpu_seconds() - cpu0;
+      std::fprintf(stderr, "[%zu] hnsw build %.1f s (%.1f s CPU)\n", n, r.hnsw_build_s, r.hnsw_build_cpu_s);
+      if (!cached.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(cached.parent_path(), ec);
+        const auto tmp = cached.string() + ".tmp";
+        std::ofstream out(tmp, std::ios::binary);
+        save_approx_index(*hnsw, out);
+        out.close();
+        if (out) std::filesystem::rename(tmp, cached, ec);
+        if (!out || ec) std::fprintf(stderr, "[%zu] could not cache the graph in %s\n", n, cached.c_str());
+      }
+    }
     r.hnsw_bytes = double(hnsw->memory_bytes()) / double(n);
     r.recall = recall_at_k(truth, hnsw->search(s.queries, kTopK, no_floor));
     const float t = match_threshold(o);
@@ -338,6 +387,13 @@ SizeResult run_size(size_t n, const Options& o) {
     r.hnsw = time_single_queries(s.nq, [&](size_t q) {
       (void)hnsw->search(std::span<const float>(queries + q * kDim, kDim), kTopK, no_floor);
     });
+    // The same graph searched by faiss's own walk (the reference): same recall, the latency difference is the walk.
+    hnsw->set_own_graph_walk(false);
+    r.faiss_walk_recall = recall_at_k(truth, hnsw->search(s.queries, kTopK, no_floor));
+    r.faiss_walk = time_single_queries(s.nq, [&](size_t q) {
+      (void)hnsw->search(std::span<const float>(queries + q * kDim, kDim), kTopK, no_floor);
+    });
+    hnsw->set_own_graph_walk(true);
     for (int ef : o.ef_sweep) {
       hnsw->set_ef_search(ef);
       SizeResult::SweepPoint point;
@@ -420,10 +476,6 @@ int main(int argc, char** argv) {
               kTopK, std::thread::hardware_concurrency());
   std::printf("HNSW: M = %d, efConstruction = %d, efSearch = %d, %s distances", o.hnsw.m, o.hnsw.ef_construction,
               o.hnsw.ef_search, o.hnsw.simd_distances ? "SIMD" : "faiss");
-  if (!o.ef_construction_set) {
-    std::printf(" (efConstruction %d from %zu faces on, to keep the bench short: see the efC column)",
-                kLargeEfConstruction, kLargeLibrary);
-  }
   std::printf(".\n");
   std::printf("Data: %s; 5-20 faces per person", o.isotropic ? "isotropic (hard case)" : "shaped like the test photos' embeddings");
   if (!results.empty()) {
@@ -432,13 +484,17 @@ int main(int argc, char** argv) {
   }
   std::printf(". Recall of matches: neighbours scoring >= %.2f.\n\n", match_threshold(o));
   std::printf("| faces | exact p50 / p99 ms | FAISS IndexFlatIP p50 / p99 ms | FAISS / exact (p50) | HNSW p50 / p99 ms "
-              "| HNSW recall@10 | HNSW recall of matches | bytes/face exact / FAISS flat / HNSW | HNSW efC | HNSW build s (CPU s) |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| HNSW recall@10 | HNSW recall of matches | same graph, faiss's walk: p50 ms / recall@10 | bytes/face exact / FAISS flat / HNSW | HNSW efC | HNSW build s (CPU s) |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : results) {
-    std::printf("| %zu | %.3f / %.3f | %.3f / %.3f | %.1fx | %.3f / %.3f | %.4f | %.4f | %.0f / %.0f / %.0f | %d | %.1f (%.1f) |\n",
+    char build[64];
+    if (r.hnsw_cached) std::snprintf(build, sizeof build, "cached");
+    else std::snprintf(build, sizeof build, "%.1f (%.1f)", r.hnsw_build_s, r.hnsw_build_cpu_s);
+    std::printf("| %zu | %.3f / %.3f | %.3f / %.3f | %.1fx | %.3f / %.3f | %.4f | %.4f | %.3f / %.4f | %.0f / %.0f / %.0f | %d | %s |\n",
                 r.n, r.exact.p50_ms, r.exact.p99_ms, r.faiss_flat.p50_ms, r.faiss_flat.p99_ms,
-                r.faiss_flat.p50_ms / r.exact.p50_ms, r.hnsw.p50_ms, r.hnsw.p99_ms, r.recall, r.match_recall, r.exact_bytes,
-                r.faiss_flat_bytes, r.hnsw_bytes, r.ef_construction, r.hnsw_build_s, r.hnsw_build_cpu_s);
+                r.faiss_flat.p50_ms / r.exact.p50_ms, r.hnsw.p50_ms, r.hnsw.p99_ms, r.recall, r.match_recall,
+                r.faiss_walk.p50_ms, r.faiss_walk_recall, r.exact_bytes, r.faiss_flat_bytes, r.hnsw_bytes, r.ef_construction,
+                build);
   }
   if (!o.ef_sweep.empty()) {
     std::printf("\n### HNSW efSearch sweep\n\n| faces | efSearch | p50 / p99 ms | recall@10 | recall of matches |\n"

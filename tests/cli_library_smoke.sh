@@ -55,6 +55,8 @@ fs index "$PHOTOS"
 check "index: exit 0, summary counts, unreadable files named on stderr as they fail" \
   eval 'rc_is 0 && out_has "Indexed $FILES files" && out_has "21 added" && out_has "2 errors" && out_has "library $FACESEARCH_DB ($FILES images" && err_has "facesearch: skipped $PHOTOS/zero_bytes.jpg: " && err_has "skipped $PHOTOS/text_file_named.png: "'
 check "index: a skipped line names its file once" eval '! grep -qF "zero_bytes.jpg: $PHOTOS" "$TMP/err"'
+check "index: the flat vectors file is saved next to the library (no graph below 200k faces)" \
+  eval '[ -s "$FACESEARCH_DB.vectors" ] && [ ! -e "$FACESEARCH_DB.hnsw" ] && [ ! -e "$FACESEARCH_DB.vectors.tmp" ]'
 
 fs status --format json
 cp "$TMP/out" "$TMP/status.json"

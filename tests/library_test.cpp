@@ -466,6 +466,61 @@ TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDama
   EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
 }
 
+TEST_F(Library, SavedVectorsFileMatchesTheCatalogAndIsIgnoredWhenStaleOrDamaged) {
+  TempDir tmp;
+  const int dim = pipeline_->embedding_dim();
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  const auto path = vectors_file_path(c);
+  std::vector<std::int64_t> ids;
+  std::vector<float> vectors;
+  EXPECT_FALSE(update_vectors_file(c, dim));  // empty library: no file
+  EXPECT_FALSE(fs::exists(path));
+  fill_synthetic_library(c, 50, 4, dim);
+  ASSERT_TRUE(update_vectors_file(c, dim));
+  ASSERT_TRUE(load_current_vectors(c, dim, ids, vectors));
+
+  // Exactly the catalog's faces, in the catalog's order.
+  std::vector<std::int64_t> want_ids;
+  std::vector<float> want_vectors;
+  c.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
+    want_ids.push_back(id);
+    want_vectors.insert(want_vectors.end(), v.begin(), v.end());
+  });
+  EXPECT_EQ(ids.size(), 200u);
+  EXPECT_EQ(ids, want_ids);
+  EXPECT_EQ(vectors, want_vectors);
+
+  // The exact index built from it answers like one built from the catalog rows.
+  const auto index = build_vector_index(c, IndexKind::kExact, dim);
+  ASSERT_EQ(index->size(), 200u);
+  const auto got = index->search(std::span(want_vectors).subspan(17 * dim, dim), 1, -1).front();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, want_ids[17]);
+
+  // A committed change makes it stale; a damaged or foreign file is a miss, never a wrong answer.
+  {
+    Catalog::Transaction t(c);
+    c.put_image(synthetic_image("/synthetic/new.jpg"));
+    c.touch_updated();
+    t.commit();
+  }
+  EXPECT_FALSE(load_current_vectors(c, dim, ids, vectors));
+  EXPECT_EQ(build_vector_index(c, IndexKind::kExact, dim)->size(), 200u);  // from the catalog
+  ASSERT_TRUE(update_vectors_file(c, dim));
+  EXPECT_TRUE(load_current_vectors(c, dim, ids, vectors));
+  EXPECT_FALSE(load_current_vectors(c, dim + 1, ids, vectors));  // another dimension
+  fs::resize_file(path, fs::file_size(path) - 4);
+  EXPECT_FALSE(load_current_vectors(c, dim, ids, vectors));
+  ASSERT_TRUE(update_vectors_file(c, dim));  // rewritten
+  EXPECT_TRUE(load_current_vectors(c, dim, ids, vectors));
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');  // magic
+  }
+  EXPECT_FALSE(load_current_vectors(c, dim, ids, vectors));
+}
+
 }  // namespace
 }  // namespace facesearch
 

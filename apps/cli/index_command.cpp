@@ -119,11 +119,12 @@ int run_index(const IndexArgs& args) {
   const IndexReport report = index_library(catalog, pipeline, roots, options);
   progress.finish();
   if (!report.cancelled) {
-    // Large libraries get an approximate (HNSW) index saved next to the catalog, so that searches
-    // load it instead of scanning every face; smaller ones are searched exactly.
+    // Every face's vector is saved next to the catalog in one flat file (the exact index loads it in one
+    // read), and large libraries also get an approximate (HNSW) index; smaller ones are searched exactly.
     const auto faces = static_cast<size_t>(catalog.status().faces);
     if (faces >= kApproxThreshold && !args.quiet)
       std::cerr << "facesearch: building the approximate index for " << faces << " faces (minutes per million)\n";
+    update_vectors_file(catalog, pipeline.embedding_dim());
     update_approx_index_file(catalog, pipeline.embedding_dim());
   }
   const CatalogStatus library = catalog.status();

@@ -253,6 +253,8 @@ class FaissHnswIndex final : public HnswIndex {
     hnsw_.hnsw.efSearch = ef_search;
   }
 
+  void set_own_graph_walk(bool own) override { params_.own_graph_walk = own; }
+
   size_t memory_bytes() const override {
     const auto& g = hnsw_.hnsw;
     return storage_->codes.capacity() + g.neighbors.capacity() * sizeof(g.neighbors[0]) +
@@ -280,32 +282,140 @@ class FaissHnswIndex final : public HnswIndex {
     Searcher& operator=(const Searcher&) = delete;
 
     std::vector<Neighbor> search(const float* query, int k, float min_score) {
+      const int ef = std::max(index_.hnsw_.hnsw.efSearch, k);
+      if (index_.params_.own_graph_walk) {
+        walk(query, ef);
+      } else {
+        faiss_walk(query, k, ef);
+      }
+      // best_ holds up to ef (score, label) pairs; keep the k best, best first.
+      const size_t keep = std::min(best_.size(), static_cast<size_t>(k));
+      std::partial_sort(best_.begin(), best_.begin() + static_cast<std::ptrdiff_t>(keep), best_.end(),
+                        [](const Scored& a, const Scored& b) { return a.score > b.score || (a.score == b.score && a.label < b.label); });
+      std::vector<Neighbor> out;
+      out.reserve(keep);
+      for (size_t j = 0; j < keep; ++j) {
+        if (best_[j].label < 0 || !(best_[j].score >= min_score)) continue;
+        out.push_back({index_.ids_[static_cast<size_t>(best_[j].label)], best_[j].score});
+      }
+      return out;
+    }
+
+   private:
+    struct Scored {
+      float score;
+      faiss::HNSW::storage_idx_t label;
+    };
+
+    // faiss's own search (the reference the walk below is tested against): its HNSW::search, with
+    // our scorer; leaves its k results in best_.
+    void faiss_walk(const float* query, int k, int ef) {
       distance_.set_query(query);
       labels_.resize(static_cast<size_t>(k));
       distances_.resize(static_cast<size_t>(k));
       faiss::maxheap_heapify(k, distances_.data(), labels_.data());
       // faiss 1.7.3 sizes the queue from hnsw.efSearch and stops expanding from the parameter: the two agree.
       faiss::SearchParametersHNSW params;
-      params.efSearch = std::max(index_.hnsw_.hnsw.efSearch, k);
+      params.efSearch = ef;
       index_.hnsw_.hnsw.search(distance_, k, labels_.data(), distances_.data(), *visited_, &params);
       visited_->advance();  // harmless if faiss already did: a fresh mark for the next query
       const size_t found = faiss::maxheap_reorder(k, distances_.data(), labels_.data());
-      std::vector<Neighbor> out;
-      out.reserve(found);
-      for (size_t j = 0; j < found; ++j) {
-        const float score = -distances_[j];
-        if (labels_[j] < 0 || !(score >= min_score)) continue;
-        out.push_back({index_.ids_[static_cast<size_t>(labels_[j])], score});
-      }
-      return out;
+      best_.clear();
+      for (size_t j = 0; j < found; ++j)
+        best_.push_back({-distances_[j], static_cast<faiss::HNSW::storage_idx_t>(labels_[j])});
     }
 
-   private:
+    // The same algorithm as faiss's (greedy descent through the upper layers, then a best-first beam of
+    // width ef on layer 0; Malkov & Yashunin, algorithms 2 and 5) over faiss's graph arrays, written for
+    // memory-level parallelism: a node's unvisited neighbours are collected first and their vectors
+    // (512 bytes each at 128-d, almost always a cache miss at 1M faces) prefetched together before any is
+    // scored. faiss 1.7.3 scores neighbours one by one through a virtual call and waits for each miss
+    // (~86 ns per visited row at 1M faces). Leaves up to ef results in best_.
+    void walk(const float* query, int ef) {
+      const auto& g = index_.hnsw_.hnsw;
+      const float* base = index_.storage_->get_xb();
+      const size_t d = static_cast<size_t>(index_.dim_);
+      const int dim = index_.dim_;
+      auto row = [&](faiss::HNSW::storage_idx_t i) { return base + static_cast<size_t>(i) * d; };
+      auto prefetch_row = [&](faiss::HNSW::storage_idx_t i) {
+        const char* p = reinterpret_cast<const char*>(row(i));
+        for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 3);
+      };
+      auto& visited = visited_->visited;
+      const std::uint8_t mark = static_cast<std::uint8_t>(visited_->visno);
+
+      // Upper layers: greedy descent to the nearest node (faiss's greedy_update_nearest).
+      faiss::HNSW::storage_idx_t nearest = g.entry_point;
+      float s_nearest = inner_product(query, row(nearest), dim);
+      for (int level = g.max_level; level >= 1; --level) {
+        for (bool moved = true; moved;) {
+          moved = false;
+          size_t begin, end;
+          g.neighbor_range(nearest, level, &begin, &end);
+          for (size_t j = begin; j < end; ++j) {
+            const auto nb = g.neighbors[j];
+            if (nb < 0) break;
+            prefetch_row(nb);
+          }
+          for (size_t j = begin; j < end; ++j) {
+            const auto nb = g.neighbors[j];
+            if (nb < 0) break;
+            const float s = inner_product(query, row(nb), dim);
+            if (s > s_nearest) nearest = nb, s_nearest = s, moved = true;
+          }
+        }
+      }
+
+      // Layer 0: candidates (a max-heap on score: best first) and results (a min-heap on score of at
+      // most ef: its top is the worst kept, the bound a new node must beat).
+      auto cand_less = [](const Scored& a, const Scored& b) { return a.score < b.score; };
+      auto best_less = [](const Scored& a, const Scored& b) { return a.score > b.score; };
+      candidates_.clear();
+      best_.clear();
+      candidates_.push_back({s_nearest, nearest});
+      best_.push_back({s_nearest, nearest});
+      visited[static_cast<size_t>(nearest)] = mark;
+      while (!candidates_.empty()) {
+        std::pop_heap(candidates_.begin(), candidates_.end(), cand_less);
+        const Scored c = candidates_.back();
+        candidates_.pop_back();
+        if (static_cast<int>(best_.size()) >= ef && c.score < best_.front().score) break;
+        size_t begin, end;
+        g.neighbor_range(c.label, 0, &begin, &end);
+        fresh_.clear();
+        for (size_t j = begin; j < end; ++j) {
+          const auto nb = g.neighbors[j];
+          if (nb < 0) break;
+          auto& v = visited[static_cast<size_t>(nb)];
+          if (v == mark) continue;
+          v = mark;
+          fresh_.push_back(nb);
+          prefetch_row(nb);
+        }
+        for (const auto nb : fresh_) {
+          const float s = inner_product(query, row(nb), dim);
+          if (static_cast<int>(best_.size()) < ef || s > best_.front().score) {
+            candidates_.push_back({s, nb});
+            std::push_heap(candidates_.begin(), candidates_.end(), cand_less);
+            best_.push_back({s, nb});
+            std::push_heap(best_.begin(), best_.end(), best_less);
+            if (static_cast<int>(best_.size()) > ef) {
+              std::pop_heap(best_.begin(), best_.end(), best_less);
+              best_.pop_back();
+            }
+          }
+        }
+      }
+      visited_->advance();
+    }
+
     const FaissHnswIndex& index_;
     NegatedDistance distance_;
     std::unique_ptr<faiss::VisitedTable> visited_;
     std::vector<faiss::Index::idx_t> labels_;
     std::vector<float> distances_;
+    std::vector<Scored> candidates_, best_;
+    std::vector<faiss::HNSW::storage_idx_t> fresh_;
   };
 
   int dim_;
@@ -321,6 +431,8 @@ class FaissHnswIndex final : public HnswIndex {
 std::unique_ptr<HnswIndex> make_hnsw_index(int dim, const HnswParams& params) {
   return std::make_unique<FaissHnswIndex>(dim, params);
 }
+
+std::unique_ptr<HnswIndex> load_hnsw_index(std::istream& in, int dim) { return FaissHnswIndex::load(in, dim); }
 
 }  // namespace index_detail
 

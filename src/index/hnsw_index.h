@@ -23,6 +23,9 @@ struct HnswParams {
   // Score rows with this project's SIMD kernel instead of faiss's own; Debian's libfaiss is built for
   // baseline x86-64, where faiss's inner product is a scalar loop (~10x slower at 128-d in cache).
   bool simd_distances = true;
+  // Search with this project's graph walk (same algorithm, prefetching a node's neighbours together)
+  // instead of faiss's HNSW::search; the faiss walk stays as the reference it is tested against.
+  bool own_graph_walk = true;
 };
 
 inline constexpr HnswParams kDefaultHnswParams{};
@@ -33,11 +36,15 @@ class HnswIndex : public VectorIndex {
   // faiss 1.7.3 sizes the search queue from the index's efSearch, not from per-call parameters, so a
   // per-call value could only lower it.
   virtual void set_ef_search(int ef_search) = 0;
+  // Switches between this project's graph walk and faiss's (HnswParams::own_graph_walk); same contract.
+  virtual void set_own_graph_walk(bool own) = 0;
   // Bytes held: vectors, graph links, levels and offsets, id map.
   virtual size_t memory_bytes() const = 0;
   virtual const HnswParams& params() const = 0;
 };
 
 std::unique_ptr<HnswIndex> make_hnsw_index(int dim, const HnswParams& params);
+// load_approx_index() with the tuning hooks (the bench caches its large graphs this way).
+std::unique_ptr<HnswIndex> load_hnsw_index(std::istream& in, int dim);
 
 }  // namespace facesearch::index_detail

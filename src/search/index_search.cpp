@@ -14,16 +14,88 @@ namespace facesearch {
 
 namespace {
 
+// Both files saved next to the catalog share one header: a magic line naming the file kind, a format
+// version, the model fingerprint, the catalog generation the payload was made from, and the dimension.
+// A file is used only when all of them match the open catalog; anything else is a cache miss.
 constexpr char kApproxMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'H', 'N', 'S', 'W', '\n'};
 constexpr std::uint32_t kApproxFormatVersion = 1;
+constexpr char kVectorsMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'V', 'E', 'C', 'S', '\n'};
+constexpr std::uint32_t kVectorsFormatVersion = 1;
 
-std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind kind, int dim) {
-  std::vector<std::int64_t> ids;
-  std::vector<float> vectors;
+template <typename T>
+void write_pod(std::ostream& out, const T& v) {
+  out.write(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+bool read_pod(std::istream& in, T& v) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(&v), sizeof v));
+}
+
+void write_header(std::ostream& out, const char (&magic)[16], std::uint32_t version, const Catalog& catalog,
+                  std::int64_t generation, int dim) {
+  const std::string fingerprint = catalog.model_fingerprint();
+  out.write(magic, sizeof magic);
+  write_pod(out, version);
+  write_pod(out, static_cast<std::uint32_t>(fingerprint.size()));
+  out.write(fingerprint.data(), static_cast<std::streamsize>(fingerprint.size()));
+  write_pod(out, generation);
+  write_pod(out, static_cast<std::int32_t>(dim));
+}
+
+// Opens `path` and reads its header; true (stream at the payload) when it matches the catalog.
+bool open_current_file(const std::filesystem::path& path, const char (&magic)[16], std::uint32_t version,
+                       const Catalog& catalog, int dim, std::ifstream& in) {
+  in.open(path, std::ios::binary);
+  if (!in) return false;
+  char file_magic[sizeof magic];
+  std::uint32_t file_version = 0, fp_len = 0;
+  std::int64_t generation = -1;
+  std::int32_t file_dim = 0;
+  if (!in.read(file_magic, sizeof file_magic) || std::memcmp(file_magic, magic, sizeof magic) != 0) return false;
+  if (!read_pod(in, file_version) || file_version != version) return false;
+  if (!read_pod(in, fp_len) || fp_len > 4096) return false;
+  std::string fingerprint(fp_len, '\0');
+  in.read(fingerprint.data(), fp_len);
+  read_pod(in, generation);
+  read_pod(in, file_dim);
+  return in && fingerprint == catalog.model_fingerprint() && generation == catalog.generation() && file_dim == dim;
+}
+
+// Writes `path` through a temporary name and a rename, so a crash never leaves a half-written file.
+template <typename WritePayload>
+void write_file_atomically(const std::filesystem::path& path, WritePayload&& write_payload) {
+  std::error_code ec;
+  const auto tmp = std::filesystem::path(path.string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::kIo, "cannot write " + tmp.string());
+    write_payload(out);
+    out.flush();
+    if (!out) {
+      out.close();
+      std::filesystem::remove(tmp, ec);
+      throw Error(ErrorCode::kIo, "cannot write " + tmp.string() + " (disk full?)");
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot save " + path.string() + ": " + ec.message());
+}
+
+// Every face's id and embedding: from the saved vectors file when it is current (one sequential read),
+// else from the catalog (a SQLite scan, several times slower).
+void load_all_embeddings(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
+  if (load_current_vectors(catalog, dim, ids, vectors)) return;
+  ids.clear(), vectors.clear();
   catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
     ids.push_back(id);
     vectors.insert(vectors.end(), v.begin(), v.end());
   });
+}
+
+std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind kind, int dim) {
+  std::vector<std::int64_t> ids;
+  std::vector<float> vectors;
+  load_all_embeddings(catalog, dim, ids, vectors);
   auto index = kind == IndexKind::kApprox ? make_approx_index(dim) : make_exact_index(dim);
   if (!ids.empty()) index->add(ids, vectors);
   return index;
@@ -32,32 +104,73 @@ std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind k
 }  // namespace
 
 std::filesystem::path approx_index_path(const Catalog& catalog) { return catalog.path().string() + ".hnsw"; }
+std::filesystem::path vectors_file_path(const Catalog& catalog) { return catalog.path().string() + ".vectors"; }
 
 namespace {
 
-// Opens the saved graph and reads its header; true (stream at the payload) when it matches the catalog.
-bool open_current_approx_file(const Catalog& catalog, int dim, std::ifstream& in) {
-  in.open(approx_index_path(catalog), std::ios::binary);
-  if (!in) return false;
-  char magic[sizeof kApproxMagic];
-  std::uint32_t version = 0, fp_len = 0;
-  std::int64_t generation = -1;
-  std::int32_t file_dim = 0;
-  if (!in.read(magic, sizeof magic) || std::memcmp(magic, kApproxMagic, sizeof magic) != 0) return false;
-  if (!in.read(reinterpret_cast<char*>(&version), sizeof version) || version != kApproxFormatVersion) return false;
-  if (!in.read(reinterpret_cast<char*>(&fp_len), sizeof fp_len) || fp_len > 4096) return false;
-  std::string fingerprint(fp_len, '\0');
-  in.read(fingerprint.data(), fp_len);
-  in.read(reinterpret_cast<char*>(&generation), sizeof generation);
-  in.read(reinterpret_cast<char*>(&file_dim), sizeof file_dim);
-  return in && fingerprint == catalog.model_fingerprint() && generation == catalog.generation() && file_dim == dim;
+// Opens the vectors file when it is current and its size is exactly what its header announces; leaves
+// the stream at the ids and sets n.
+bool open_current_vectors(const Catalog& catalog, int dim, std::ifstream& in, std::uint64_t& n) {
+  if (!open_current_file(vectors_file_path(catalog), kVectorsMagic, kVectorsFormatVersion, catalog, dim, in)) return false;
+  if (!read_pod(in, n) || n > (std::uint64_t{1} << 40) / (static_cast<std::uint64_t>(dim) * sizeof(float))) return false;
+  const auto payload_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto file_end = in.tellg();
+  const std::uint64_t want = n * (sizeof(std::int64_t) + static_cast<std::uint64_t>(dim) * sizeof(float));
+  if (payload_start < 0 || file_end < payload_start || static_cast<std::uint64_t>(file_end - payload_start) != want) return false;
+  in.seekg(payload_start);
+  return static_cast<bool>(in);
 }
 
 }  // namespace
 
+bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
+  std::ifstream in;
+  std::uint64_t n = 0;
+  if (!open_current_vectors(catalog, dim, in, n)) return false;
+  ids.resize(n);
+  vectors.resize(n * static_cast<size_t>(dim));
+  if (!in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t))) ||
+      !in.read(reinterpret_cast<char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)))) {
+    ids.clear(), vectors.clear();
+    return false;
+  }
+  return true;
+}
+
+bool update_vectors_file(const Catalog& catalog, int dim) {
+  const auto path = vectors_file_path(catalog);
+  std::error_code ec;
+  if (catalog.status().faces == 0) {
+    std::filesystem::remove(path, ec);
+    return false;
+  }
+  {
+    std::ifstream in;
+    std::uint64_t n = 0;
+    if (open_current_vectors(catalog, dim, in, n)) return true;  // current and whole
+  }
+  // The generation is read before the rows: if an indexing run commits in between, the file is labelled
+  // older than the catalog and is never used.
+  const std::int64_t generation = catalog.generation();
+  std::vector<std::int64_t> ids;
+  std::vector<float> vectors;
+  catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
+    ids.push_back(id);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  });
+  write_file_atomically(path, [&](std::ostream& out) {
+    write_header(out, kVectorsMagic, kVectorsFormatVersion, catalog, generation, dim);
+    write_pod(out, static_cast<std::uint64_t>(ids.size()));
+    out.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * sizeof(std::int64_t)));
+    out.write(reinterpret_cast<const char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)));
+  });
+  return true;
+}
+
 std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim) {
   std::ifstream in;
-  if (!open_current_approx_file(catalog, dim, in)) return nullptr;
+  if (!open_current_file(approx_index_path(catalog), kApproxMagic, kApproxFormatVersion, catalog, dim, in)) return nullptr;
   try {
     return load_approx_index(in, dim);
   } catch (const Error&) {
@@ -77,29 +190,10 @@ bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces)
   if (load_current_approx_index(catalog, dim)) return true;
   const std::int64_t generation = catalog.generation();
   const auto index = build_in_memory(catalog, IndexKind::kApprox, dim);
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ErrorCode::kIo, "cannot write " + tmp.string());
-    const std::string fingerprint = catalog.model_fingerprint();
-    const std::uint32_t version = kApproxFormatVersion, fp_len = static_cast<std::uint32_t>(fingerprint.size());
-    const std::int32_t file_dim = dim;
-    out.write(kApproxMagic, sizeof kApproxMagic);
-    out.write(reinterpret_cast<const char*>(&version), sizeof version);
-    out.write(reinterpret_cast<const char*>(&fp_len), sizeof fp_len);
-    out.write(fingerprint.data(), fp_len);
-    out.write(reinterpret_cast<const char*>(&generation), sizeof generation);
-    out.write(reinterpret_cast<const char*>(&file_dim), sizeof file_dim);
+  write_file_atomically(path, [&](std::ostream& out) {
+    write_header(out, kApproxMagic, kApproxFormatVersion, catalog, generation, dim);
     save_approx_index(*index, out);
-    out.flush();
-    if (!out) {
-      out.close();
-      std::filesystem::remove(tmp, ec);
-      throw Error(ErrorCode::kIo, "cannot write " + tmp.string() + " (disk full?)");
-    }
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot save " + path.string() + ": " + ec.message());
+  });
   return true;
 }
 

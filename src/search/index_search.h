@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <vector>
 
 #include "index/vector_index.h"
 #include "search/folder_search.h"
@@ -40,6 +41,15 @@ bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces 
 // The saved approximate index when it exists and matches the catalog (model and generation);
 // nullptr when missing, stale or damaged (a damaged one is only a cache: the caller falls back).
 std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim);
+
+// LIBRARY.vectors, next to the database: every face's id and embedding in one flat file (same header
+// as LIBRARY.hnsw), so that building the exact index is one sequential read instead of a SQLite scan
+// (docs/PERFORMANCE.md). Written by `index` after every complete run; removed for an empty library.
+std::filesystem::path vectors_file_path(const Catalog& catalog);
+bool update_vectors_file(const Catalog& catalog, int dim);
+// Fills ids / vectors (row-major) from the vectors file when it is current and whole; false otherwise
+// (missing, stale, damaged: the caller reads the catalog).
+bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors);
 
 // Faces of `query` (a photo) looked up in `index`. Matches carry the catalog's paths and boxes.
 SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
