@@ -338,6 +338,34 @@ TEST(ExactIndex, EmptyInputsAndMistakes) {
   EXPECT_EQ(index->size(), 1u);  // the failed add left the index as it was
 }
 
+TEST(ExactIndex, OverBorrowedRowsEqualsOwnedAndCopiesOnAdd) {
+  const int dim = 24;
+  const auto base = std::make_shared<std::vector<float>>(random_unit_vectors(500, dim, 141));
+  const auto ids = std::make_shared<std::vector<std::int64_t>>(scattered_ids(500, 142));
+  const auto queries = random_unit_vectors(20, dim, 143);
+  auto owned = make_exact_index(dim);
+  owned->add(*ids, *base);
+  auto borrowed = make_exact_index_over(dim, *ids, *base, base);
+  EXPECT_EQ(borrowed->size(), 500u);
+  const auto a = owned->search(queries, 7, kNoFloor), b = borrowed->search(queries, 7, kNoFloor);
+  for (size_t q = 0; q < a.size(); ++q) {
+    ASSERT_EQ(a[q].size(), b[q].size());
+    for (size_t j = 0; j < a[q].size(); ++j) {
+      EXPECT_EQ(a[q][j].id, b[q][j].id);
+      EXPECT_EQ(a[q][j].score, b[q][j].score);
+    }
+  }
+  // add() copies the borrowed rows first: afterwards the index no longer reads the caller's memory.
+  const auto extra = random_unit_vectors(1, dim, 144);
+  const std::int64_t extra_id = 999999;
+  borrowed->add(std::span(&extra_id, 1), extra);
+  std::fill(base->begin(), base->end(), 0.f);
+  EXPECT_EQ(borrowed->size(), 501u);
+  EXPECT_EQ(borrowed->search(extra, 1, kNoFloor)[0][0].id, extra_id);
+  EXPECT_EQ(borrowed->search(queries, 7, kNoFloor)[3][0].id, a[3][0].id);
+  EXPECT_THROW(make_exact_index_over(dim, *ids, std::span(*base).first(10), base), Error);
+}
+
 TEST(ExactIndex, ConcurrentSearchesAgreeWithSequential) {
   const int dim = 128;
   const size_t n = 60000, nq = 8;  // large enough that each search also starts its own threads

@@ -112,16 +112,24 @@ class ExactIndex final : public VectorIndex {
     }
   }
 
+  // Searches rows that `owner` keeps alive, without copying them.
+  ExactIndex(int dim, std::span<const std::int64_t> ids, std::span<const float> vectors, std::shared_ptr<const void> owner)
+      : ExactIndex(dim) {
+    check_sizes("exact index", ids, vectors);
+    borrowed_ids_ = ids, borrowed_vectors_ = vectors, owner_ = std::move(owner);
+  }
+
   int dim() const override { return dim_; }
-  size_t size() const override { return ids_.size(); }
+  size_t size() const override { return owner_ ? borrowed_ids_.size() : ids_.size(); }
   std::string kind() const override { return "exact"; }
 
   void add(std::span<const std::int64_t> ids, std::span<const float> vectors) override {
-    const size_t d = static_cast<size_t>(dim_);
-    if (vectors.size() != ids.size() * d) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "exact index add: " + std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * d) +
-                      " floats (dimension " + std::to_string(dim_) + "), got " + std::to_string(vectors.size()));
+    check_sizes("exact index add", ids, vectors);
+    if (owner_) {  // borrowed rows: copy them into memory of our own first
+      std::vector<float, CacheAlignedAllocator<float>> own_vectors(borrowed_vectors_.begin(), borrowed_vectors_.end());
+      std::vector<std::int64_t> own_ids(borrowed_ids_.begin(), borrowed_ids_.end());
+      vectors_ = std::move(own_vectors), ids_ = std::move(own_ids);
+      borrowed_ids_ = {}, borrowed_vectors_ = {}, owner_.reset();
     }
     // Make room in both first, so that a failed allocation leaves the index as it was.
     grow_for(vectors_, vectors.size());
@@ -169,12 +177,22 @@ class ExactIndex final : public VectorIndex {
       sort_best_first(merged);
       if (merged.size() > k) merged.resize(k);
       results[q].reserve(merged.size());
-      for (const auto& c : merged) results[q].push_back({ids_[c.row], c.score});
+      const std::int64_t* ids = owner_ ? borrowed_ids_.data() : ids_.data();
+      for (const auto& c : merged) results[q].push_back({ids[c.row], c.score});
     }
     return results;
   }
 
  private:
+  void check_sizes(const char* what, std::span<const std::int64_t> ids, std::span<const float> vectors) const {
+    const size_t d = static_cast<size_t>(dim_);
+    if (vectors.size() != ids.size() * d) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  std::string(what) + ": " + std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * d) +
+                      " floats (dimension " + std::to_string(dim_) + "), got " + std::to_string(vectors.size()));
+    }
+  }
+
   // Scores rows [begin, end) against all nq queries, block by block, into heaps[q].
   void scan_rows(const float* queries, size_t nq, size_t begin, size_t end,
                  std::vector<TopK>& heaps) const {
@@ -183,7 +201,7 @@ class ExactIndex final : public VectorIndex {
     std::vector<float> scores(block);
     for (size_t b0 = begin; b0 < end; b0 += block) {
       const size_t rows = std::min(block, end - b0);
-      const float* base = vectors_.data() + b0 * d;
+      const float* base = (owner_ ? borrowed_vectors_.data() : vectors_.data()) + b0 * d;
       for (size_t q = 0; q < nq; ++q) {
         inner_products(queries + q * d, base, rows, dim_, scores.data());
         heaps[q].push_block(scores.data(), rows, b0);
@@ -194,10 +212,21 @@ class ExactIndex final : public VectorIndex {
   int dim_;
   std::vector<float, CacheAlignedAllocator<float>> vectors_;  // size() x dim_, row-major
   std::vector<std::int64_t> ids_;                             // ids_[row]
+  // Rows borrowed from memory that owner_ keeps alive (a mapped file); used instead of the two above
+  // while owner_ is set.
+  std::shared_ptr<const void> owner_;
+  std::span<const std::int64_t> borrowed_ids_;
+  std::span<const float> borrowed_vectors_;
 };
 
 }  // namespace
 
 std::unique_ptr<VectorIndex> make_exact_index(int dim) { return std::make_unique<ExactIndex>(dim); }
+
+std::unique_ptr<VectorIndex> make_exact_index_over(int dim, std::span<const std::int64_t> ids,
+                                                   std::span<const float> vectors, std::shared_ptr<const void> owner) {
+  if (!owner) throw Error(ErrorCode::kInvalidArgument, "make_exact_index_over: no owner for the borrowed rows");
+  return std::make_unique<ExactIndex>(dim, ids, vectors, std::move(owner));
+}
 
 }  // namespace facesearch

@@ -48,6 +48,10 @@ void save_approx_index(const VectorIndex& index, std::ostream& out);
 std::unique_ptr<VectorIndex> load_approx_index(std::istream& in, int dim);
 
 std::unique_ptr<VectorIndex> make_exact_index(int dim);
+// An exact index over rows it does not copy (e.g. a memory-mapped file): `owner` keeps them alive as long
+// as the index lives. add() first copies them into memory of its own.
+std::unique_ptr<VectorIndex> make_exact_index_over(int dim, std::span<const std::int64_t> ids, std::span<const float> vectors,
+                                                   std::shared_ptr<const void> owner);
 std::unique_ptr<VectorIndex> make_approx_index(int dim);
 std::unique_ptr<VectorIndex> make_index(IndexKind kind, int dim, size_t expected_size);
 

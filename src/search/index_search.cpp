@@ -8,6 +8,11 @@
 #include <fstream>
 #include <system_error>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "core/error.h"
 
 namespace facesearch {
@@ -21,6 +26,8 @@ constexpr char kApproxMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 
 constexpr std::uint32_t kApproxFormatVersion = 1;
 constexpr char kVectorsMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'V', 'E', 'C', 'S', '\n'};
 constexpr std::uint32_t kVectorsFormatVersion = 1;
+// LIBRARY.vectors: header, zeros to a multiple of kPayloadAlign bytes, u64 n, n int64 ids, n rows of dim floats.
+constexpr std::uint64_t kPayloadAlign = 64;
 
 template <typename T>
 void write_pod(std::ostream& out, const T& v) {
@@ -109,25 +116,74 @@ std::filesystem::path vectors_file_path(const Catalog& catalog) { return catalog
 namespace {
 
 // Opens the vectors file when it is current and its size is exactly what its header announces; leaves
-// the stream at the ids and sets n.
-bool open_current_vectors(const Catalog& catalog, int dim, std::ifstream& in, std::uint64_t& n) {
+// the stream at the ids and sets n and the ids' byte offset.
+bool open_current_vectors(const Catalog& catalog, int dim, std::ifstream& in, std::uint64_t& n, std::uint64_t& ids_offset) {
   if (!open_current_file(vectors_file_path(catalog), kVectorsMagic, kVectorsFormatVersion, catalog, dim, in)) return false;
+  const auto header_end = in.tellg();
+  if (header_end < 0) return false;
+  const auto n_offset = (static_cast<std::uint64_t>(header_end) + kPayloadAlign - 1) / kPayloadAlign * kPayloadAlign;
+  in.seekg(static_cast<std::streamoff>(n_offset));
   if (!read_pod(in, n) || n > (std::uint64_t{1} << 40) / (static_cast<std::uint64_t>(dim) * sizeof(float))) return false;
-  const auto payload_start = in.tellg();
+  ids_offset = n_offset + sizeof n;
   in.seekg(0, std::ios::end);
   const auto file_end = in.tellg();
   const std::uint64_t want = n * (sizeof(std::int64_t) + static_cast<std::uint64_t>(dim) * sizeof(float));
-  if (payload_start < 0 || file_end < payload_start || static_cast<std::uint64_t>(file_end - payload_start) != want) return false;
-  in.seekg(payload_start);
+  if (file_end < 0 || static_cast<std::uint64_t>(file_end) != ids_offset + want) return false;
+  in.seekg(static_cast<std::streamoff>(ids_offset));
   return static_cast<bool>(in);
+}
+
+// A read-only private mapping of a whole file, populated up front: on this project's machines that is
+// ~7x faster than reading the same bytes into fresh heap memory (page faults dominate; see
+// docs/PERFORMANCE.md). The saved files are replaced by rename, never rewritten in place, so a mapping
+// stays valid while the index lives.
+class MappedFile {
+ public:
+  static std::shared_ptr<const MappedFile> open(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    struct stat st {};
+    std::shared_ptr<MappedFile> file;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      void* base = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (base != MAP_FAILED) file.reset(new MappedFile(base, static_cast<size_t>(st.st_size)));
+    }
+    ::close(fd);
+    return file;
+  }
+  ~MappedFile() { ::munmap(base_, size_); }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const std::byte* data() const { return static_cast<const std::byte*>(base_); }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile(void* base, size_t size) : base_(base), size_(size) {}
+  void* base_;
+  size_t size_;
+};
+
+// The exact index over the mapped vectors file when it is current and whole; nullptr otherwise.
+std::unique_ptr<VectorIndex> map_current_exact_index(const Catalog& catalog, int dim) {
+  std::uint64_t n = 0, ids_offset = 0;
+  {
+    std::ifstream in;
+    if (!open_current_vectors(catalog, dim, in, n, ids_offset)) return nullptr;
+  }
+  const auto file = MappedFile::open(vectors_file_path(catalog));
+  const std::uint64_t rows_offset = ids_offset + n * sizeof(std::int64_t);
+  if (!file || file->size() != rows_offset + n * static_cast<std::uint64_t>(dim) * sizeof(float)) return nullptr;
+  const auto* ids = reinterpret_cast<const std::int64_t*>(file->data() + ids_offset);
+  const auto* rows = reinterpret_cast<const float*>(file->data() + rows_offset);
+  return make_exact_index_over(dim, std::span(ids, n), std::span(rows, n * static_cast<size_t>(dim)), file);
 }
 
 }  // namespace
 
 bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
   std::ifstream in;
-  std::uint64_t n = 0;
-  if (!open_current_vectors(catalog, dim, in, n)) return false;
+  std::uint64_t n = 0, ids_offset = 0;
+  if (!open_current_vectors(catalog, dim, in, n, ids_offset)) return false;
   ids.resize(n);
   vectors.resize(n * static_cast<size_t>(dim));
   if (!in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t))) ||
@@ -147,8 +203,8 @@ bool update_vectors_file(const Catalog& catalog, int dim) {
   }
   {
     std::ifstream in;
-    std::uint64_t n = 0;
-    if (open_current_vectors(catalog, dim, in, n)) return true;  // current and whole
+    std::uint64_t n = 0, ids_offset = 0;
+    if (open_current_vectors(catalog, dim, in, n, ids_offset)) return true;  // current and whole
   }
   // The generation is read before the rows: if an indexing run commits in between, the file is labelled
   // older than the catalog and is never used.
@@ -161,6 +217,10 @@ bool update_vectors_file(const Catalog& catalog, int dim) {
   });
   write_file_atomically(path, [&](std::ostream& out) {
     write_header(out, kVectorsMagic, kVectorsFormatVersion, catalog, generation, dim);
+    // Zeros up to a 64-byte boundary, so that a mapped file's ids and rows are aligned.
+    const auto at = static_cast<std::uint64_t>(out.tellp());
+    const std::string padding((kPayloadAlign - at % kPayloadAlign) % kPayloadAlign, '\0');
+    out.write(padding.data(), static_cast<std::streamsize>(padding.size()));
     write_pod(out, static_cast<std::uint64_t>(ids.size()));
     out.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * sizeof(std::int64_t)));
     out.write(reinterpret_cast<const char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)));
@@ -201,7 +261,9 @@ std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKin
   if (kind != IndexKind::kExact)
     if (auto saved = load_current_approx_index(catalog, dim)) return saved;
   // Without a saved graph, building one costs minutes at a million faces: kAuto stays exact
-  // (about 20 ms per query at 1M faces, docs/PERFORMANCE.md).
+  // (about 20 ms per query at 1M faces, docs/PERFORMANCE.md), over the mapped vectors file when current.
+  if (kind != IndexKind::kApprox)
+    if (auto mapped = map_current_exact_index(catalog, dim)) return mapped;
   return build_in_memory(catalog, kind == IndexKind::kApprox ? IndexKind::kApprox : IndexKind::kExact, dim);
 }
 
