@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
         f.embedding.resize(dim);
         for (auto& x : f.embedding) x = noise(rng);
         l2_normalize(f.embedding);
-        f.detector = "synthetic";
+        f.face.detector = "synthetic";
         catalog.replace_faces(catalog.put_image(row), std::span<const FaceRow>(&f, 1));
       }
       catalog.touch_updated();

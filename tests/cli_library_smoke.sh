@@ -177,7 +177,7 @@ print(max(f, key=lambda x: area(x["box"]))["id"])' "$TMP/faces.json")
 (cd "$PHOTOS/Tony_Blair" && timeout 60 "$BIN" faces ./../Tony_Blair/lfw_Tony_Blair_0001.jpg >"$TMP/out" 2>"$TMP/err")
 rc=$?
 check "faces with a relative path: table with the ids" \
-  eval 'rc_is 0 && grep -qE "^ *ID +FACE +BOX +SCORE" "$TMP/out" && grep -qE "^ *$FACE_ID +[01] " "$TMP/out" && out_has "--face-id"'
+  eval 'rc_is 0 && grep -qE "^ *ID +FACE +BOX +SCORE +DETECTOR" "$TMP/out" && grep -qE "(ssd_mobilenetv1|mediapipe_face_full)" "$TMP/out" && grep -qE "^ *$FACE_ID +[01] " "$TMP/out" && out_has "--face-id"'
 
 fs search --face-id "$FACE_ID" --format json
 cp "$TMP/out" "$TMP/byface.json"

@@ -409,7 +409,7 @@ void fill_synthetic_library(Catalog& c, int people, int per, int dim) {
       f.embedding.resize(dim);
       for (int k = 0; k < dim; ++k) f.embedding[k] = centre[k] + 0.25f * noise(rng) / std::sqrt(float(dim));
       l2_normalize(f.embedding);
-      f.detector = "synthetic";
+      f.face.detector = "synthetic";
       c.replace_faces(id, std::span<const FaceRow>(&f, 1));
     }
   }
@@ -565,7 +565,7 @@ TEST_F(Library, FullDiskIsAClearErrorAndLosesNothingCommitted) {
           FaceRow f;
           f.embedding = embedding;
           f.face.landmarks.assign(68, Point{1, 2});
-          f.detector = "test";
+          f.face.detector = "test";
           c.replace_faces(c.put_image(row), std::span<const FaceRow>(&f, 1));
         }
         c.touch_updated();

@@ -413,17 +413,19 @@ void write_faces_table(std::ostream& out, const std::filesystem::path& library, 
     return;
   }
   struct Row {
-    std::string id, index, box, score;
+    std::string id, index, box, score, detector;
   };
-  std::vector<Row> rows{{"ID", "FACE", "BOX", "SCORE"}};
+  std::vector<Row> rows{{"ID", "FACE", "BOX", "SCORE", "DETECTOR"}};
   for (const FaceRow& f : faces) {
-    rows.push_back({std::to_string(f.id), std::to_string(f.face_index), int_box(f.face.box), fixed(f.face.score, 3)});
+    rows.push_back({std::to_string(f.id), std::to_string(f.face_index), int_box(f.face.box), fixed(f.face.score, 3),
+                    f.face.detector});
   }
-  size_t w_id = 0, w_index = 0, w_box = 0;
+  size_t w_id = 0, w_index = 0, w_box = 0, w_score = 0;
   for (const Row& r : rows) {
     w_id = std::max(w_id, r.id.size());
     w_index = std::max(w_index, r.index.size());
     w_box = std::max(w_box, r.box.size());
+    w_score = std::max(w_score, r.score.size());
   }
   for (const Row& r : rows) {
     std::string line;
@@ -433,7 +435,9 @@ void write_faces_table(std::ostream& out, const std::filesystem::path& library, 
     line += "  ";
     pad_right(line, r.box, w_box);
     line += "  ";
-    line += r.score;
+    pad_right(line, r.score, w_score);
+    line += "  ";
+    line += r.detector;
     out << line << '\n';
   }
   // The example names the largest face, the one `search --query` would pick in this photo.
@@ -451,7 +455,7 @@ void write_faces_json(std::ostream& out, const std::filesystem::path& library, c
                          {"index", f.face_index},
                          {"box", json_box(f.face.box)},
                          {"score", rounded(f.face.score, 4)},
-                         {"detector", f.detector}});
+                         {"detector", f.face.detector}});
   }
   Json doc{{"library", library.string()},
            {"path", image.path.string()},

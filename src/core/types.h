@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 namespace facesearch {
@@ -30,10 +31,12 @@ inline float iou(const Box& a, const Box& b) {
   return uni > 0 ? inter / uni : 0.f;
 }
 
-// A face found by a detector: box and confidence in [0, 1].
+// A face found by a detector: box and confidence in [0, 1], and which detector (pass) found it, e.g.
+// "ssd_mobilenetv1", "mediapipe_face_full", "mediapipe_face_full/tiled" (recorded in the catalog).
 struct Detection {
   Box box;
   float score = 0;
+  std::string detector;
 };
 
 // A detected face after landmarking: 68 points (iBUG 300-W order) for the dlib pack,
@@ -42,6 +45,7 @@ struct Face {
   Box box;
   float score = 0;
   std::vector<Point> landmarks;
+  std::string detector;  // as in Detection
 };
 
 }  // namespace facesearch

@@ -54,6 +54,7 @@ std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const D
     Face& f = faces[i].face;
     f.box = detections[i].box.scaled(scale);
     f.score = detections[i].score;
+    f.detector = std::move(detections[i].detector);
     f.landmarks = marks[i];
     for (auto& p : f.landmarks) p = {p.x * scale, p.y * scale};
   }

@@ -338,7 +338,7 @@ FaceRow read_face(const Statement& s) {
   f.face.box = {static_cast<float>(s.f64(3)), static_cast<float>(s.f64(4)), static_cast<float>(s.f64(5)),
                 static_cast<float>(s.f64(6))};
   f.face.score = static_cast<float>(s.f64(7));
-  f.detector = s.text(8);
+  f.face.detector = s.text(8);
   const auto pts = s.floats(9);
   for (size_t i = 0; i + 1 < pts.size(); i += 2) f.face.landmarks.push_back({pts[i], pts[i + 1]});
   f.embedding = s.floats(10);
@@ -396,7 +396,7 @@ void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> face
     std::vector<float> pts;
     for (const auto& p : f.face.landmarks) pts.insert(pts.end(), {p.x, p.y});
     ins.bind(1, image_id).bind(2, f.face_index).bind(3, double(f.face.box.x1)).bind(4, double(f.face.box.y1));
-    ins.bind(5, double(f.face.box.x2)).bind(6, double(f.face.box.y2)).bind(7, double(f.face.score)).bind(8, f.detector);
+    ins.bind(5, double(f.face.box.x2)).bind(6, double(f.face.box.y2)).bind(7, double(f.face.score)).bind(8, f.face.detector);
     ins.bind_blob(9, pts.data(), pts.size() * sizeof(float));
     ins.bind_blob(10, f.embedding.data(), f.embedding.size() * sizeof(float));
     ins.run();

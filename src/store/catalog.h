@@ -39,8 +39,7 @@ struct FaceRow {
   std::int64_t id = 0;
   std::int64_t image_id = 0;
   int face_index = 0;  // order within the image (left to right)
-  Face face;           // box, landmarks, detector score
-  std::string detector;
+  Face face;           // box, landmarks, detector score, which detector found it
   std::vector<float> embedding;
 };
 

@@ -159,7 +159,6 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   };
 
   BatchWriter writer(catalog, options);
-  const std::string detector = pipeline.pack().detector.kind;
   auto stat_of = [&](const std::filesystem::path& p) { return stats[p.string()]; };
 
   const auto summary = scan_images(
@@ -201,7 +200,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         for (size_t i = 0; i < img.faces.size(); ++i) {
           faces[i].face_index = static_cast<int>(i);
           faces[i].face = std::move(img.faces[i].face);
-          faces[i].detector = detector;
+          if (faces[i].face.detector.empty()) faces[i].face.detector = pipeline.pack().detector.kind;
           faces[i].embedding = std::move(img.faces[i].embedding);
         }
         c.replace_faces(id, faces);
