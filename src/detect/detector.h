@@ -30,8 +30,22 @@ class Detector {
   }
 };
 
-// Throws Error{kModel} for an unknown detector kind or an unloadable model.
+// The pack's main detector, wrapped in the padded retry. Throws Error{kModel} for an unknown detector
+// kind or an unloadable model.
 std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime);
+
+// One detector of the kind spec.kind, as it is (no padded retry): "ssd_mobilenetv1" or
+// "mediapipe_face_full" (e.g. a pack's fast_detector). Throws Error{kModel} for an unknown kind or an
+// unloadable model.
+std::unique_ptr<Detector> make_detector(const DetectorSpec& spec, const RuntimeOptions& runtime);
+
+// The implementations behind make_detector (ssd_detector.cpp, mediapipe_detector.cpp).
+std::unique_ptr<Detector> make_ssd_detector(const DetectorSpec& spec, const RuntimeOptions& runtime);
+// kSsdLike (what make_detector gives): BlazeFace's boxes calibrated to look like face-api.js SSD's, which
+// the 68-point landmarker was trained on. kNative: BlazeFace's own square boxes (to measure that calibration).
+enum class BoxFraming { kSsdLike, kNative };
+std::unique_ptr<Detector> make_mediapipe_detector(const DetectorSpec& spec, const RuntimeOptions& runtime,
+                                                  BoxFraming framing = BoxFraming::kSsdLike);
 
 // Wraps a detector so that an image where it finds nothing is tried once more inside a black border of
 // half its size on every side. SSD detectors trained on scenes miss faces that fill the frame (tight

@@ -92,10 +92,20 @@ std::vector<Detection> non_max_suppression(std::vector<Detection> detections, fl
   return kept;
 }
 
+std::unique_ptr<Detector> make_ssd_detector(const DetectorSpec& spec, const RuntimeOptions& runtime) {
+  return std::make_unique<SsdDetector>(spec, runtime);
+}
+
 std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime) {
-  if (pack.detector.kind == "ssd_mobilenetv1")
-    return with_padded_retry(std::make_unique<SsdDetector>(pack.detector, runtime));
+  if (pack.detector.kind == "ssd_mobilenetv1") return with_padded_retry(make_ssd_detector(pack.detector, runtime));
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown detector kind '" + pack.detector.kind + "'");
+}
+
+std::unique_ptr<Detector> make_detector(const DetectorSpec& spec, const RuntimeOptions& runtime) {
+  if (spec.kind == "ssd_mobilenetv1") return make_ssd_detector(spec, runtime);
+  if (spec.kind == "mediapipe_face_full") return make_mediapipe_detector(spec, runtime);
+  throw Error(ErrorCode::kModel, spec.file.string() + ": unknown detector kind '" + spec.kind +
+                                     "' (known: ssd_mobilenetv1, mediapipe_face_full)");
 }
 
 }  // namespace facesearch

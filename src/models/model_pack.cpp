@@ -50,6 +50,16 @@ void parse_network(const nlohmann::json& j, const std::filesystem::path& dir, Ne
   net.input = parse_input(j, manifest);
 }
 
+void parse_detector(const nlohmann::json& j, const std::filesystem::path& dir, DetectorSpec& det) {
+  parse_network(j, dir, det);
+  det.letterbox = j.value("letterbox", std::string("pad_bottom_right"));
+  det.score_threshold = j.value("score_threshold", 0.5f);
+  det.nms_iou = j.value("nms_iou", 0.5f);
+  det.max_faces = j.value("max_faces", 100);
+  det.small_face_px = j.value("small_face_px", 0.f);
+  det.small_face_score = j.value("small_face_score", 0.f);
+}
+
 }  // namespace
 
 const char* metric_name(Metric metric) {
@@ -85,14 +95,12 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
   pack.description = j.value("description", std::string());
   pack.license = j.value("license", std::string());
   try {
-    const auto& d = j.at("detector");
-    parse_network(d, dir, pack.detector);
-    pack.detector.letterbox = d.value("letterbox", std::string("pad_bottom_right"));
-    pack.detector.score_threshold = d.value("score_threshold", 0.5f);
-    pack.detector.nms_iou = d.value("nms_iou", 0.5f);
-    pack.detector.max_faces = d.value("max_faces", 100);
-    pack.detector.small_face_px = d.value("small_face_px", 0.f);
-    pack.detector.small_face_score = d.value("small_face_score", 0.f);
+    parse_detector(j.at("detector"), dir, pack.detector);
+    if (j.contains("fast_detector")) {
+      DetectorSpec fast;
+      parse_detector(j["fast_detector"], dir, fast);
+      pack.fast_detector = std::move(fast);
+    }
     if (j.contains("landmarker")) {
       LandmarkerSpec lm;
       parse_network(j["landmarker"], dir, lm);
@@ -115,7 +123,8 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
     fail(manifest_path, std::string("incomplete manifest: ") + e.what());
   }
 
-  // Fingerprint: the weights' checksums and everything that changes what an embedding means.
+  // Fingerprint: the weights' checksums and everything that changes what an embedding means. The fast
+  // detector is left out on purpose: it only finds faces, and packs without one must keep their id.
   std::ostringstream fp;
   fp << pack.detector.sha256 << '|' << (pack.landmarker ? pack.landmarker->sha256 : "") << '|' << pack.embedder.sha256
      << '|' << pack.aligner.kind << pack.aligner.size << '|' << pack.aligner.padding;

@@ -21,14 +21,14 @@ struct InputSpec {
 };
 
 struct NetworkSpec {
-  std::string kind;             // e.g. "ssd_mobilenetv1", "landmarks68", "dlib_resnet128"
+  std::string kind;             // e.g. "ssd_mobilenetv1", "mediapipe_face_full", "landmarks68", "dlib_resnet128"
   std::filesystem::path file;   // absolute path of the .onnx file
   std::string sha256;           // as recorded in the manifest
   InputSpec input;
 };
 
 struct DetectorSpec : NetworkSpec {
-  std::string letterbox = "pad_bottom_right";  // how a non-square image is fitted to the input
+  std::string letterbox = "pad_bottom_right";  // how a non-square image is fitted: or "pad_centered"
   float score_threshold = 0.5f;
   float nms_iou = 0.5f;
   int max_faces = 100;
@@ -61,6 +61,9 @@ struct ModelPack {
   std::string description;
   std::string license;
   DetectorSpec detector;
+  // An optional second, faster detector (MediaPipe's full-range BlazeFace in dlib-faceapi), whose boxes
+  // are calibrated to look like `detector`'s so the same landmarker can follow it. Not in the fingerprint.
+  std::optional<DetectorSpec> fast_detector;
   std::optional<LandmarkerSpec> landmarker;  // packs whose detector gives keypoints have none
   AlignerSpec aligner;
   EmbedderSpec embedder;
