@@ -1,5 +1,5 @@
 // `make bench`: folder-search throughput over a folder of photos (default ../shared/testdata/faces),
-// pipelined across threads and serialised on one thread, side by side. Each configuration runs in
+// pipelined across threads and serialised on one thread, and the SSD-only pipeline, side by side. Each configuration runs in
 // its own child process so that its peak memory (max RSS) is its own.
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -25,10 +25,10 @@ struct RunResult {
   double load_s = 0;
 };
 
-RunResult run_once(const std::filesystem::path& target, bool pipelined, int jobs) {
+RunResult run_once(const std::filesystem::path& target, bool pipelined, int jobs, DetectionStrategy detection) {
   const auto t0 = std::chrono::steady_clock::now();
   const ModelPack pack = load_model_pack(resolve_models_dir(std::nullopt));
-  const FacePipeline pipeline(pack, {});
+  const FacePipeline pipeline(pack, {}, detection);
   RunResult r;
   r.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::filesystem::path targets[] = {target};
@@ -47,13 +47,14 @@ RunResult run_once(const std::filesystem::path& target, bool pipelined, int jobs
 }
 
 // Runs one configuration in a child process; returns its result and peak resident memory (KiB).
-std::pair<RunResult, long> run_in_child(const std::filesystem::path& target, bool pipelined, int jobs) {
+std::pair<RunResult, long> run_in_child(const std::filesystem::path& target, bool pipelined, int jobs,
+                                        DetectionStrategy detection = DetectionStrategy::kAuto) {
   int fds[2];
   if (pipe(fds) != 0) std::exit(1);
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    RunResult r = run_once(target, pipelined, jobs);
+    RunResult r = run_once(target, pipelined, jobs, detection);
     if (write(fds[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) _exit(1);
     _exit(0);
   }
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency());
   const auto [serial, serial_rss] = run_in_child(target, false, 1);
   const auto [piped, piped_rss] = run_in_child(target, true, jobs);
+  const auto [ssd, ssd_rss] = run_in_child(target, true, jobs, DetectionStrategy::kSsd);
   std::printf("%zu image files, %zu analysed, %zu skipped, %zu faces (model load %.2f s, not counted)\n\n",
               piped.images, piped.analysed, piped.skipped, piped.faces, piped.load_s);
   std::printf("| %-26s | %5s | %7s | %8s | %8s | %6s | %6s | %6s | %6s | %6s | %7s |\n", "run", "jobs", "wall s",
@@ -103,7 +105,11 @@ int main(int argc, char** argv) {
   std::printf("|%s|\n", std::string(132, '-').c_str());
   print_row("serial (one thread)", serial, serial_rss);
   print_row("pipelined", piped, piped_rss);
+  print_row("pipelined, --detector ssd", ssd, ssd_rss);
   std::printf("\nstage columns: milliseconds per analysed image, summed over threads (CPU time spent in the stage)\n");
   std::printf("pipelining speed-up: %.2fx\n", serial.seconds / piped.seconds);
+  std::printf("default detection (fast detector, tiles) against the SSD-only pipeline: %.2fx the images/s, "
+              "%zu against %zu faces\n", (piped.analysed / piped.seconds) / (ssd.analysed / ssd.seconds), piped.faces,
+              ssd.faces);
   return 0;
 }

@@ -41,6 +41,19 @@ check "missing --query: exit 2" eval 'rc_is 2 && err_has "--query"'
 fs search -q "$QUERY" -t "$DATA/noface" --index exact
 check "--index with --target: exit 2" eval 'rc_is 2 && err_has "--index"'
 
+fs search -q "$QUERY" -t "$DATA/noface" --detector fastest
+check "bad --detector: exit 2 naming the choices" eval 'rc_is 2 && err_has "--detector" && err_has "mediapipe"'
+
+fs search -q "$QUERY" -t "$DATA/people/Tony_Blair" --detector ssd --format json --quiet
+cp "$TMP/out" "$TMP/ssd.json"
+fs search -q "$QUERY" -t "$DATA/people/Tony_Blair" --detector mediapipe --format json --quiet
+py "--detector ssd and --detector mediapipe: both find the person in most of the folder's photos" '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+n = len(__import__("os").listdir(sys.argv[3]))
+assert len(a["matches"]) >= n - 3 and len(b["matches"]) >= n - 3, (n, len(a["matches"]), len(b["matches"]))
+' "$TMP/ssd.json" "$TMP/out" "$DATA/people/Tony_Blair"
+
 fs search -q "$QUERY" -t "$DATA/noface" --format xml
 check "bad --format: exit 2" eval 'rc_is 2 && err_has "--format"'
 

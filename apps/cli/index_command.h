@@ -14,10 +14,12 @@ struct IndexArgs {
   std::string db;                  // empty: FACESEARCH_DB, then the default library
   int jobs = 0;
   float min_face_px = 0;
+  float smallest_face_px = 0;
   bool rebuild = false;
   bool quiet = false;
   std::string format = "table";
   std::string models_dir;
+  std::string detector = "auto";  // --detector
 };
 
 // Registers the subcommand and its flags on `app`; parsed values land in `args`, which must outlive `app`.

@@ -103,7 +103,7 @@ int run_library_search(const SearchArgs& args) {
   const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
   // A query photo needs the networks; a --face-id query only needs the stored embedding.
   std::optional<FacePipeline> pipeline;
-  if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{});
+  if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{}, detection_strategy(args.detector));
 
   const auto build_start = std::chrono::steady_clock::now();
   const std::unique_ptr<VectorIndex> index =
@@ -121,6 +121,7 @@ int run_library_search(const SearchArgs& args) {
   options.index = parse_index_kind(args.index);
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
   options.min_face_px = args.min_face_px;
+  options.smallest_face_px = args.smallest_face_px;
 
   SearchReport report;
   if (args.face_id >= 0) {
@@ -145,6 +146,7 @@ int run_folder_search(const SearchArgs& args) {
   SearchOptions options;
   options.threshold = args.threshold;
   options.min_face_px = args.min_face_px;
+  options.smallest_face_px = args.smallest_face_px;
   options.top_k = args.top_k;
   options.all_faces = args.all_faces;
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
@@ -155,7 +157,7 @@ int run_folder_search(const SearchArgs& args) {
   ProgressLine progress(!args.quiet, stderr);
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
 
-  const FacePipeline pipeline(load_models(args.models_dir), RuntimeOptions{});
+  const FacePipeline pipeline(load_models(args.models_dir), RuntimeOptions{}, detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing searched yet
     std::cerr << "facesearch: interrupted before the search started\n";
     return kExitInterrupted;
@@ -257,6 +259,8 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
       ->check(non_negative_integer());
   search->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
   add_models_option(*search, args.models_dir);
+  add_detector_option(*search, args.detector);
+  add_smallest_face_option(*search, args.smallest_face_px);
   return search;
 }
 

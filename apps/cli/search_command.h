@@ -25,13 +25,15 @@ struct SearchArgs {
   std::string index = "auto";                 // library search: auto, exact or approx
   float threshold = -1;                       // < 0: the model pack's default
   float min_face_px = 0;
+  float smallest_face_px = 0;
   size_t top_k = 0;
   bool all_faces = false;
   std::string query_face = "largest";
   std::string format = "table";
   int jobs = 0;
   bool quiet = false;
-  std::string models_dir;  // empty: FACESEARCH_MODELS, then the default folder
+  std::string models_dir;
+  std::string detector = "auto";  // --detector  // empty: FACESEARCH_MODELS, then the default folder
 };
 
 // "largest", "all" or a non-negative face index; nullopt for anything else.

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <span>
 #include <vector>
 
@@ -16,6 +18,9 @@ namespace facesearch {
 struct DetectOptions {
   float score_threshold = -1;  // < 0: the pack's default
   float min_face_px = 0;       // drop faces whose shorter box side is smaller (decoded-image pixels)
+  // Strategies that tile large photos look for faces down to this size (shorter side, decoded-image
+  // pixels); smaller means more tiles. 0: no tiling.
+  float smallest_face_px = 0;
 };
 
 class Detector {
@@ -52,6 +57,50 @@ std::unique_ptr<Detector> make_mediapipe_detector(const DetectorSpec& spec, cons
 // crops, passport photos); with the border they look like faces in a scene. Measured on
 // testdata/faces/people: see docs/ACCURACY.md.
 std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner);
+// The same border, always: `inner` sees only the padded image (for a cascade that ran `inner` already).
+std::unique_ptr<Detector> with_padding(std::unique_ptr<Detector> inner);
+
+// Square tiles of side min(tile_side, image side) covering `image`, the first flush with the top-left
+// corner and the last with the bottom-right, neighbours overlapping by at least `overlap` pixels, so that
+// every square of side <= overlap lies wholly inside some tile. Row-major order.
+std::vector<cv::Rect> plan_tiles(cv::Size image, int tile_side, int overlap);
+
+// How the pack's detectors are combined (docs/ACCURACY.md, "Detection strategy", has the measurements).
+enum class DetectionStrategy {
+  kAuto,       // the best measured one the pack supports: kMediapipe with a fast detector, else kSsd
+  kSsd,        // the main detector (SSD) with its padded retry: the pipeline before the fast detector
+  kMediapipe,  // the fast detector over the photo and, for large photos, over tiles; padded where nothing found
+  kCascade,    // kMediapipe, then the main detector with its padded retry where that found nothing
+};
+const char* strategy_name(DetectionStrategy strategy);  // "auto", "ssd", "mediapipe", "cascade"
+// nullopt for an unknown name.
+std::optional<DetectionStrategy> parse_detection_strategy(std::string_view name);
+
+// Tuning of the tiled passes. fast_min_face_px measured: faces of 5 people pasted at 4 places into a
+// 192x192 canvas were found 16-17 times in 20 from 10 px (box height) up to 20 px, 12 at 8 px, 8 at 6 px.
+struct TilingParams {
+  float fast_min_face_px = 12;  // smallest face (shorter side) the fast detector finds, in its input pixels
+  float tile_growth = 2.5f;     // each coarser level's tiles are this much larger
+  size_t tile_batch = 8;        // tiles per inference call
+  float merge_iou = 0.4f;       // boxes of different passes overlapping more are one face
+  // Tiles multiply the chances of a false face, and a face near the smallest size scores lower. A tiled
+  // box scoring under verify_below is looked at once more, in a crop verify_context times its size (so
+  // the face fills about a quarter of the detector's input), and kept only if the detector finds it
+  // there with at least verify_score. Measured on testdata: every extra box on a people/ photo scored
+  // 0.61-0.71 in tiles; true faces 0.77 and up, and a 40-px face at 12 px in the input scores >= 0.75 at
+  // 84% of positions (mean 0.83), so a fixed higher threshold would have missed 1 in 6.
+  float verify_below = 0.85f;
+  float verify_context = 4.f;
+  float verify_score = 0.75f;
+  int max_faces = 300;
+};
+
+// The detector for `strategy`. Throws Error{kModel} when the pack lacks what it needs (kMediapipe and
+// kCascade need a fast detector) or a model does not load.
+std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, DetectionStrategy strategy,
+                                                  const RuntimeOptions& runtime, const TilingParams& tiling = {});
+// What kAuto resolves to for `pack`.
+DetectionStrategy resolve_strategy(const ModelPack& pack, DetectionStrategy strategy);
 
 // Greedy non-maximum suppression: keeps the best box of every group overlapping more than `iou_threshold`,
 // at most `max_keep`. Input order does not matter; output is best first.

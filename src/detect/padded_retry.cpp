@@ -12,11 +12,13 @@ constexpr int kMaxRetrySidePx = 1024;
 
 class PaddedRetryDetector final : public Detector {
  public:
-  explicit PaddedRetryDetector(std::unique_ptr<Detector> inner) : inner_(std::move(inner)) {}
+  // plain_first: run `inner` on the image as it is first and pad only where it found nothing; otherwise
+  // every image is only tried padded.
+  PaddedRetryDetector(std::unique_ptr<Detector> inner, bool plain_first) : inner_(std::move(inner)), plain_first_(plain_first) {}
 
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
-    auto result = inner_->detect_batch(images, options);
+    auto result = plain_first_ ? inner_->detect_batch(images, options) : std::vector<std::vector<Detection>>(images.size());
     std::vector<size_t> retry;
     for (size_t i = 0; i < images.size(); ++i)
       if (result[i].empty()) retry.push_back(i);
@@ -52,7 +54,10 @@ class PaddedRetryDetector final : public Detector {
                  std::clamp((d.box.x2 - offsets[k].x) * s, 0.f, float(img.cols)),
                  std::clamp((d.box.y2 - offsets[k].y) * s, 0.f, float(img.rows))};
         // A box that lies mostly in the border is not a face of this image.
-        if (d.box.width() > 1 && d.box.height() > 1) result[retry[k]].push_back(d);
+        if (d.box.width() > 1 && d.box.height() > 1) {
+          if (!d.detector.empty()) d.detector += "/padded";
+          result[retry[k]].push_back(d);
+        }
       }
     }
     return result;
@@ -60,12 +65,17 @@ class PaddedRetryDetector final : public Detector {
 
  private:
   std::unique_ptr<Detector> inner_;
+  bool plain_first_;
 };
 
 }  // namespace
 
 std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner) {
-  return std::make_unique<PaddedRetryDetector>(std::move(inner));
+  return std::make_unique<PaddedRetryDetector>(std::move(inner), true);
+}
+
+std::unique_ptr<Detector> with_padding(std::unique_ptr<Detector> inner) {
+  return std::make_unique<PaddedRetryDetector>(std::move(inner), false);
 }
 
 }  // namespace facesearch

@@ -54,6 +54,7 @@ class SsdDetector final : public Detector {
         const float* b = &boxes.data[(i * anchors + a) * 4];  // ymin, xmin, ymax, xmax in [0,1] of the square
         Detection d;
         d.score = score;
+        d.detector = spec_.kind;
         d.box = {std::clamp(b[1], 0.f, 1.f) * side, std::clamp(b[0], 0.f, 1.f) * side,
                  std::clamp(b[3], 0.f, 1.f) * side, std::clamp(b[2], 0.f, 1.f) * side};
         d.box.x2 = std::min(d.box.x2, static_cast<float>(images[i].cols));

@@ -16,9 +16,10 @@ double ms_since(Clock::time_point t0) {
 
 }  // namespace
 
-FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime)
+FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime, DetectionStrategy detection)
     : pack_(std::move(pack)),
-      detector_(make_detector(pack_, runtime)),
+      detection_(resolve_strategy(pack_, detection)),
+      detector_(make_detection_strategy(pack_, detection_, runtime)),
       landmarker_(make_landmarker(pack_, runtime)),
       aligner_(make_aligner(pack_)),
       embedder_(make_embedder(pack_, runtime)) {
@@ -31,6 +32,11 @@ std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const D
   const float scale = image.scale;
   DetectOptions decoded_options = options;
   decoded_options.min_face_px = options.min_face_px / scale;  // the caller speaks full-resolution pixels
+  const float smallest = options.smallest_face_px > 0
+                             ? options.smallest_face_px
+                             : std::max(kDefaultSmallestFacePx,
+                                        kDefaultSmallestFaceFraction * float(std::max(image.width, image.height)));
+  decoded_options.smallest_face_px = std::max(smallest, options.min_face_px) / scale;
 
   auto t0 = Clock::now();
   auto detections = detector_->detect(image.bgr, decoded_options);

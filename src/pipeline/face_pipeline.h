@@ -41,14 +41,26 @@ struct FaceRecord {
   std::vector<float> embedding;
 };
 
+// The tiled passes of the mediapipe and cascade strategies look for faces down to the larger of these
+// (shorter box side, full-resolution pixels) unless DetectOptions asks for another size: 24 px and 1%
+// of the photo's longer side (40 px in a 4000x3000 photo), which bounds the number of tiles in large
+// photos. Measured (docs/ACCURACY.md): 24 px keeps every annotated scene face (20 px: one extra box,
+// 32 px: mean error 0.15) at 2.7x the SSD pipeline's speed (20 px: 2.2x, 32 px: 5.5x).
+inline constexpr float kDefaultSmallestFacePx = 24;
+inline constexpr float kDefaultSmallestFaceFraction = 0.01f;
+
 class FacePipeline {
  public:
-  FacePipeline(ModelPack pack, const RuntimeOptions& runtime);
+  FacePipeline(ModelPack pack, const RuntimeOptions& runtime, DetectionStrategy detection = DetectionStrategy::kAuto);
+
+  // The strategy in use (kAuto resolved).
+  DetectionStrategy detection() const { return detection_; }
 
   const ModelPack& pack() const { return pack_; }
   int embedding_dim() const { return embedder_->dim(); }
 
-  // Detect, landmark and align every face of an image (no embedding yet, so callers can batch
+  // Detect, landmark and align every face of an image (options in full-resolution pixels; a
+  // smallest_face_px of 0 means the defaults above, and it is never below min_face_px) (no embedding yet, so callers can batch
   // chips of several images into one embedder call). Faces are ordered left to right by box centre
   // (ties top to bottom), which gives each a stable index within its image.
   std::vector<LocatedFace> locate(const DecodedImage& image, const DetectOptions& options,
@@ -63,6 +75,7 @@ class FacePipeline {
 
  private:
   ModelPack pack_;
+  DetectionStrategy detection_;
   std::unique_ptr<Detector> detector_;
   std::unique_ptr<Landmarker> landmarker_;
   std::unique_ptr<Aligner> aligner_;

@@ -23,6 +23,7 @@ struct QueryFaceSelection {
 struct SearchOptions {
   float threshold = -1;      // minimum similarity; < 0: the model pack's default
   float min_face_px = 0;     // ignore faces smaller than this (shorter box side, full-resolution pixels)
+  float smallest_face_px = 0;  // look for faces down to this size in large photos (0: the pipeline's default)
   size_t top_k = 0;          // 0: every match over the threshold
   bool all_faces = false;    // false: at most one match (the best face) per image and query face
   QueryFaceSelection query_face;

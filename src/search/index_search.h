@@ -20,6 +20,7 @@ struct IndexSearchOptions {
   IndexKind index = IndexKind::kAuto;
   QueryFaceSelection query_face;
   float min_face_px = 0;  // for the query photo
+  float smallest_face_px = 0;  // for the query photo (0: the pipeline's default)
   bool include_query_file = false;
 };
 

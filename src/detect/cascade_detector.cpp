@@ -1,0 +1,202 @@
+// Detection strategies (docs/ACCURACY.md, "Detection strategy", has the measurements behind them).
+//
+// The fast detector (MediaPipe's BlazeFace, 192x192 input, ~5 ms) runs over the whole photo; where the
+// photo is too large for it to see a face of options.smallest_face_px, it also runs over overlapping
+// tiles. Where all of that found nothing, it runs once more on the photo inside a black border
+// (frame-filling faces: tight crops, passport photos), and the cascade strategy then tries the pack's
+// main detector (SSD with its own padded retry). Duplicates across passes are merged by NMS; every
+// detection says which pass found it.
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/core.hpp>
+
+#include "core/error.h"
+#include "detect/detector.h"
+
+namespace facesearch {
+
+std::vector<cv::Rect> plan_tiles(cv::Size image, int tile_side, int overlap) {
+  std::vector<cv::Rect> tiles;
+  if (image.width <= 0 || image.height <= 0 || tile_side <= 0) return tiles;
+  overlap = std::clamp(overlap, 0, tile_side - 1);
+  // Origins along one axis: the first at 0, the last flush with the far edge, the rest evenly spread
+  // with steps of at most tile_side - overlap.
+  auto origins = [&](int length) {
+    if (length <= tile_side) return std::vector<int>{0};
+    const int span = length - tile_side;
+    const int steps = (span + (tile_side - overlap) - 1) / (tile_side - overlap);
+    std::vector<int> out;
+    for (int i = 0; i <= steps; ++i) out.push_back(static_cast<int>(static_cast<long long>(span) * i / steps));
+    return out;
+  };
+  const int tw = std::min(tile_side, image.width), th = std::min(tile_side, image.height);
+  for (const int y : origins(image.height))
+    for (const int x : origins(image.width)) tiles.emplace_back(x, y, tw, th);
+  return tiles;
+}
+
+namespace {
+
+class TiledCascade final : public Detector {
+ public:
+  // fallbacks run in order, each only on the images that every earlier pass left without a face.
+  TiledCascade(std::unique_ptr<Detector> fast, int fast_input_px, std::vector<std::unique_ptr<Detector>> fallbacks,
+               const TilingParams& params)
+      : fast_(std::move(fast)), fast_input_px_(fast_input_px), fallbacks_(std::move(fallbacks)), params_(params) {}
+
+  std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
+                                                   const DetectOptions& options) const override {
+    auto result = fast_->detect_batch(images, options);
+    for (size_t i = 0; i < images.size(); ++i) {
+      auto tiled = detect_in_tiles(images[i], options);
+      if (tiled.empty()) continue;
+      auto& found = result[i];
+      found.insert(found.end(), std::make_move_iterator(tiled.begin()), std::make_move_iterator(tiled.end()));
+      found = non_max_suppression(std::move(found), params_.merge_iou, params_.max_faces);
+    }
+    for (const auto& fallback : fallbacks_) {
+      std::vector<size_t> empty;
+      for (size_t i = 0; i < images.size(); ++i)
+        if (result[i].empty()) empty.push_back(i);
+      if (empty.empty()) break;
+      std::vector<cv::Mat> retry;
+      for (const size_t i : empty) retry.push_back(images[i]);
+      auto again = fallback->detect_batch(retry, options);
+      for (size_t k = 0; k < empty.size(); ++k) result[empty[k]] = std::move(again[k]);
+    }
+    return result;
+  }
+
+ private:
+  // Level 0's tiles make a face of options.smallest_face_px appear params_.fast_min_face_px wide in the
+  // detector's input. A tile's detector sees whole only the faces that fit in the overlap (a quarter of
+  // the tile), so coarser levels follow, each tile_growth times larger, until a tile would cover the
+  // photo (the full-photo pass covers the rest). Faces touching a tile edge inside the photo are cut:
+  // dropped, since the overlap puts each of them whole in a neighbour. So are faces larger than the
+  // overlap (with a margin): a tile may hold only part of one (measured: the top half of a head found as
+  // a face), and the next level or the full-photo pass sees them whole.
+  std::vector<Detection> detect_in_tiles(const cv::Mat& image, const DetectOptions& options) const {
+    std::vector<Detection> out;
+    if (options.smallest_face_px <= 0) return out;
+    const int long_side = std::max(image.cols, image.rows);
+    int tile = static_cast<int>(std::ceil(options.smallest_face_px * float(fast_input_px_) / params_.fast_min_face_px));
+    tile = std::max(tile, fast_input_px_);
+    for (; tile < long_side; tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
+      const int overlap = tile / 4;
+      const float largest = 1.25f * float(overlap);
+      const auto rects = plan_tiles(image.size(), tile, overlap);
+      for (size_t start = 0; start < rects.size(); start += params_.tile_batch) {
+        const size_t end = std::min(rects.size(), start + params_.tile_batch);
+        std::vector<cv::Mat> crops;
+        for (size_t t = start; t < end; ++t) crops.push_back(image(rects[t]));
+        const auto found = fast_->detect_batch(crops, options);
+        for (size_t t = start; t < end; ++t) {
+          const cv::Rect& r = rects[t];
+          constexpr float kEdgePx = 2.f;
+          for (auto d : found[t - start]) {
+            const bool cut = (r.x > 0 && d.box.x1 < kEdgePx) || (r.y > 0 && d.box.y1 < kEdgePx) ||
+                             (r.x + r.width < image.cols && d.box.x2 > float(r.width) - kEdgePx) ||
+                             (r.y + r.height < image.rows && d.box.y2 > float(r.height) - kEdgePx);
+            if (cut || std::max(d.box.width(), d.box.height()) > largest) continue;
+            d.box = {d.box.x1 + float(r.x), d.box.y1 + float(r.y), d.box.x2 + float(r.x), d.box.y2 + float(r.y)};
+            d.detector += "/tiled";
+            out.push_back(std::move(d));
+          }
+        }
+      }
+    }
+    return verify(image, std::move(out), options);
+  }
+
+  // Second look at the doubtful tiled boxes (TilingParams::verify_below): each in a square crop
+  // verify_context times its size, batched.
+  std::vector<Detection> verify(const cv::Mat& image, std::vector<Detection> found, const DetectOptions& options) const {
+    std::vector<size_t> doubtful;
+    std::vector<cv::Mat> crops;
+    std::vector<cv::Rect> rects;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (found[i].score >= params_.verify_below) continue;
+      const Box& b = found[i].box;
+      const float side = params_.verify_context * std::max(b.width(), b.height());
+      const float cx = (b.x1 + b.x2) / 2, cy = (b.y1 + b.y2) / 2;
+      const cv::Rect want(int(std::lround(cx - side / 2)), int(std::lround(cy - side / 2)), int(std::lround(side)),
+                          int(std::lround(side)));
+      const cv::Rect r = want & cv::Rect(0, 0, image.cols, image.rows);
+      if (r.width < 2 || r.height < 2) continue;
+      doubtful.push_back(i), rects.push_back(r), crops.push_back(image(r));
+    }
+    if (doubtful.empty()) return found;
+    DetectOptions strict = options;
+    strict.score_threshold = std::max(options.score_threshold, params_.verify_score);
+    std::vector<bool> keep(found.size(), true);
+    for (size_t start = 0; start < crops.size(); start += params_.tile_batch) {
+      const size_t end = std::min(crops.size(), start + params_.tile_batch);
+      const auto again = fast_->detect_batch(std::span(crops).subspan(start, end - start), strict);
+      for (size_t k = start; k < end; ++k) {
+        Detection& d = found[doubtful[k]];
+        const cv::Rect& r = rects[k];
+        const Detection* best = nullptr;
+        for (const auto& a : again[k - start]) {
+          const Box in_image{a.box.x1 + float(r.x), a.box.y1 + float(r.y), a.box.x2 + float(r.x), a.box.y2 + float(r.y)};
+          if (iou(in_image, d.box) > 0.3f && (!best || a.score > best->score)) best = &a;
+        }
+        if (!best) {
+          keep[doubtful[k]] = false;
+          continue;
+        }
+        d.score = std::max(d.score, best->score);
+      }
+    }
+    std::vector<Detection> kept;
+    for (size_t i = 0; i < found.size(); ++i)
+      if (keep[i]) kept.push_back(std::move(found[i]));
+    return kept;
+  }
+
+  std::unique_ptr<Detector> fast_;
+  int fast_input_px_;
+  std::vector<std::unique_ptr<Detector>> fallbacks_;
+  TilingParams params_;
+};
+
+}  // namespace
+
+const char* strategy_name(DetectionStrategy strategy) {
+  switch (strategy) {
+    case DetectionStrategy::kAuto: return "auto";
+    case DetectionStrategy::kSsd: return "ssd";
+    case DetectionStrategy::kMediapipe: return "mediapipe";
+    case DetectionStrategy::kCascade: return "cascade";
+  }
+  return "?";
+}
+
+std::optional<DetectionStrategy> parse_detection_strategy(std::string_view name) {
+  for (const auto s : {DetectionStrategy::kAuto, DetectionStrategy::kSsd, DetectionStrategy::kMediapipe,
+                       DetectionStrategy::kCascade})
+    if (name == strategy_name(s)) return s;
+  return std::nullopt;
+}
+
+DetectionStrategy resolve_strategy(const ModelPack& pack, DetectionStrategy strategy) {
+  if (strategy != DetectionStrategy::kAuto) return strategy;
+  return pack.fast_detector ? DetectionStrategy::kMediapipe : DetectionStrategy::kSsd;
+}
+
+std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, DetectionStrategy strategy,
+                                                  const RuntimeOptions& runtime, const TilingParams& tiling) {
+  strategy = resolve_strategy(pack, strategy);
+  if (strategy == DetectionStrategy::kSsd) return make_detector(pack, runtime);
+  if (!pack.fast_detector)
+    throw Error(ErrorCode::kModel, std::string("model pack ") + pack.name + " has no fast detector for the " +
+                                       strategy_name(strategy) + " strategy; use --detector ssd, or rebuild the " +
+                                       "pack with tools/setup.sh");
+  const DetectorSpec& fast = *pack.fast_detector;
+  std::vector<std::unique_ptr<Detector>> fallbacks;
+  fallbacks.push_back(with_padding(make_detector(fast, runtime)));
+  if (strategy == DetectionStrategy::kCascade) fallbacks.push_back(make_detector(pack, runtime));
+  return std::make_unique<TiledCascade>(make_detector(fast, runtime), fast.input.width, std::move(fallbacks), tiling);
+}
+
+}  // namespace facesearch
