@@ -29,6 +29,7 @@ test: build
 # search at 10k/100k/1M faces against FAISS (the last takes several minutes). See docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
+	./$(BUILD_DIR)/bench/facesearch_detection_bench --data ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_index_bench
 
