@@ -17,6 +17,7 @@
 
 #include "pipeline/face_pipeline.h"
 #include "search/folder_search.h"
+#include "testdata_manifest.h"
 
 namespace fs = std::filesystem;
 using namespace facesearch;
@@ -24,24 +25,6 @@ using namespace facesearch;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// MANIFEST.tsv: path -> face count ("?" and "2?" style counts are left out).
-std::map<std::string, int> scene_counts(const fs::path& data) {
-  std::ifstream in(data / "MANIFEST.tsv");
-  std::map<std::string, int> counts;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string path, identity, faces;
-    std::getline(ss, path, '\t');
-    std::getline(ss, identity, '\t');
-    std::getline(ss, faces, '\t');
-    if (path.rfind("scenes/", 0) == 0 && !faces.empty() && faces.find('?') == std::string::npos &&
-        std::isdigit(static_cast<unsigned char>(faces[0])))
-      counts[path] = std::stoi(faces);
-  }
-  return counts;
-}
 
 // A face of `face_px` (box height) pasted at (x, y) into a w x h canvas of mid grey: the face crop is
 // people/Angelina/deepface_img5.jpg's face region.
@@ -105,7 +88,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  const auto counts = scene_counts(data);
+  const auto counts = eval::annotated_scene_counts(data);
   const fs::path all[] = {data / "people", data / "noface", data / "scenes"};
   const auto files = collect_images(all);
   std::vector<StrategyResult> results;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "pipeline/face_pipeline.h"
 #include "search/folder_search.h"
+#include "bench/testdata_manifest.h"
 #include "test_support.h"
 
 namespace facesearch {
@@ -28,21 +29,8 @@ class Detection : public ::testing::Test {
   static inline FacePipeline* pipeline_ = nullptr;
 };
 
-// Known face counts from ../shared/testdata/faces/MANIFEST.tsv (path \t identity \t faces ...).
 std::map<std::string, int> known_scene_counts() {
-  std::ifstream in(testing::testdata_dir() / "faces" / "MANIFEST.tsv");
-  std::map<std::string, int> counts;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string path, identity, faces;
-    std::getline(ss, path, '\t');
-    std::getline(ss, identity, '\t');
-    std::getline(ss, faces, '\t');
-    if (path.rfind("scenes/", 0) == 0 && !faces.empty() && std::isdigit(static_cast<unsigned char>(faces[0])))
-      counts[path] = std::stoi(faces);
-  }
-  return counts;
+  return eval::annotated_scene_counts(testing::testdata_dir() / "faces");
 }
 
 TEST_F(Detection, NoFaceOnPhotosWithoutPeople) {

@@ -24,6 +24,7 @@
 #include "models/model_pack.h"
 #include "models/onnx_session.h"
 #include "search/folder_search.h"
+#include "bench/testdata_manifest.h"
 #include "test_support.h"
 
 namespace facesearch {
@@ -264,18 +265,7 @@ TEST_F(MediapipeDetector, NoFaceOnPhotosWithoutPeople) {
 }
 
 TEST_F(MediapipeDetector, SceneCountsMatchAnnotations) {
-  std::ifstream in(testdata_dir() / "faces" / "MANIFEST.tsv");
-  std::map<std::string, int> counts;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string path, identity, faces;
-    std::getline(ss, path, '\t');
-    std::getline(ss, identity, '\t');
-    std::getline(ss, faces, '\t');
-    if (path.rfind("scenes/", 0) == 0 && !faces.empty() && std::isdigit(static_cast<unsigned char>(faces[0])))
-      counts[path] = std::stoi(faces);
-  }
+  const auto counts = eval::annotated_scene_counts(testdata_dir() / "faces");
   ASSERT_GE(counts.size(), 20u);
   int expected_total = 0, found_total = 0, abs_error = 0;
   for (const auto& [rel, expected] : counts) {

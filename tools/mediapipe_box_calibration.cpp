@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "align/aligner.h"
+#include "bench/testdata_manifest.h"
 #include "core/error.h"
 #include "detect/detector.h"
 #include "detect/landmarker.h"
@@ -91,19 +92,7 @@ void report_iou(const char* what, const std::vector<const Pair*>& pairs, const C
 }
 
 std::map<std::string, int> scene_counts(const std::filesystem::path& faces) {
-  std::ifstream in(faces / "MANIFEST.tsv");
-  std::map<std::string, int> counts;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string path, identity, n;
-    std::getline(ss, path, '\t');
-    std::getline(ss, identity, '\t');
-    std::getline(ss, n, '\t');
-    if (path.rfind("scenes/", 0) == 0 && !n.empty() && std::isdigit(static_cast<unsigned char>(n[0])))
-      counts[path] = std::stoi(n);
-  }
-  return counts;
+  return eval::annotated_scene_counts(faces);
 }
 
 double time_ms(const Detector& d, const std::vector<Photo>& photos, int rounds) {
