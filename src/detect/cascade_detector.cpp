@@ -70,7 +70,7 @@ class TiledCascade final : public Detector {
 
  private:
   // Level 0's tiles make a face of options.smallest_face_px appear params_.fast_min_face_px wide in the
-  // detector's input. A tile's detector sees whole only the faces that fit in the overlap (a quarter of
+  // detector's input. A tile's detector sees whole only the faces that fit in the overlap (a sixth of
   // the tile), so coarser levels follow, each tile_growth times larger, until a tile would cover the
   // photo (the full-photo pass covers the rest). Faces touching a tile edge inside the photo are cut:
   // dropped, since the overlap puts each of them whole in a neighbour. So are faces larger than the
@@ -82,9 +82,12 @@ class TiledCascade final : public Detector {
     const int long_side = std::max(image.cols, image.rows);
     int tile = static_cast<int>(std::ceil(options.smallest_face_px * float(fast_input_px_) / params_.fast_min_face_px));
     tile = std::max(tile, fast_input_px_);
-    for (; tile < long_side; tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
-      const int overlap = tile / 4;
-      const float largest = 1.25f * float(overlap);
+    // A level whose tiles are at least 0.8 of the photo adds nothing (with the default parameters): the
+    // previous level sees faces whole up to 1.5 * (tile / 2.5) / 6 = tile / 10 >= long_side / 12.5, and the
+    // whole-photo pass sees them from 12 / 192 = long_side / 16.
+    for (; float(tile) < 0.8f * float(long_side); tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
+      const int overlap = tile / 6;
+      const float largest = 1.5f * float(overlap);
       const auto rects = plan_tiles(image.size(), tile, overlap);
       for (size_t start = 0; start < rects.size(); start += params_.tile_batch) {
         const size_t end = std::min(rects.size(), start + params_.tile_batch);

@@ -45,7 +45,7 @@ struct FaceRecord {
 // (shorter box side, full-resolution pixels) unless DetectOptions asks for another size: 24 px and 1%
 // of the photo's longer side (40 px in a 4000x3000 photo), which bounds the number of tiles in large
 // photos. Measured (docs/ACCURACY.md): 24 px keeps every annotated scene face (20 px: one extra box,
-// 32 px: mean error 0.15) at 2.7x the SSD pipeline's speed (20 px: 2.2x, 32 px: 5.5x).
+// 32 px: mean error 0.15) at 3.3-3.8x the SSD pipeline's speed.
 inline constexpr float kDefaultSmallestFacePx = 24;
 inline constexpr float kDefaultSmallestFaceFraction = 0.01f;
 
