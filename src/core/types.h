@@ -37,6 +37,7 @@ struct Detection {
   Box box;
   float score = 0;
   std::string detector;
+  std::vector<Point> keypoints;  // detectors that give them: 5 points (eyes, nose, mouth corners)
 };
 
 // A detected face after landmarking: 68 points (iBUG 300-W order) for the dlib pack,
