@@ -21,6 +21,11 @@ class Aligner {
 
 std::unique_ptr<Aligner> make_aligner(const ModelPack& pack);
 
+// InsightFace's ArcFace alignment of 5 keypoints (eyes, nose tip, mouth corners) onto its 112x112
+// template (arcface_template_112()). Throws Error{kModel} for another size or another number of points.
+std::unique_ptr<Aligner> make_arcface_aligner(int size = 112);
+std::span<const Point> arcface_template_112();
+
 // A similarity transform (scale, rotation, translation): p' = [a -b; b a] p + t.
 struct Similarity {
   double a = 1, b = 0, tx = 0, ty = 0;
