@@ -43,7 +43,13 @@ Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db; the
   first run creates it. One SQLite file (plus a -wal file while in use) that names the face models
   that made it: another model pack cannot mix in its faces; --rebuild re-indexes everything with
-  the current models (the folders are kept).
+  the current models (the folders are kept). Next to it: LIBRARY.vectors (every face's vector, for
+  fast exact search) and, from 200,000 faces, LIBRARY.hnsw (the approximate index); both are rebuilt
+  by `index` when stale and may be deleted at any time.
+
+Detection:
+  --detector and --smallest-face apply to the photos this run analyses (new and changed ones); with
+  --rebuild they apply to all. `facesearch faces PHOTO` shows which detector found each face.
 
 Exit status:
   0    the run completed (also when some files could not be read)

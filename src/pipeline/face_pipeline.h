@@ -59,10 +59,10 @@ class FacePipeline {
   const ModelPack& pack() const { return pack_; }
   int embedding_dim() const { return embedder_->dim(); }
 
-  // Detect, landmark and align every face of an image (options in full-resolution pixels; a
-  // smallest_face_px of 0 means the defaults above, and it is never below min_face_px) (no embedding yet, so callers can batch
-  // chips of several images into one embedder call). Faces are ordered left to right by box centre
-  // (ties top to bottom), which gives each a stable index within its image.
+  // Detect, landmark and align every face of an image, with no embedding yet, so callers can batch
+  // chips of several images into one embedder call. Options are in full-resolution pixels; a
+  // smallest_face_px of 0 means the defaults above, and it is never below min_face_px. Faces are
+  // ordered left to right by box centre (ties top to bottom), which gives each a stable index.
   std::vector<LocatedFace> locate(const DecodedImage& image, const DetectOptions& options,
                                   StageTimes* times = nullptr) const;
 
