@@ -40,10 +40,14 @@ namespace {
 
 class TiledCascade final : public Detector {
  public:
-  // fallbacks run in order, each only on the images that every earlier pass left without a face.
-  TiledCascade(std::unique_ptr<Detector> fast, int fast_input_px, std::vector<std::unique_ptr<Detector>> fallbacks,
+  // Where the photo and its tiles gave nothing: the fast detector on the padded photo (one session
+  // for both), then `last_resort` when given; each only on the images still without a face.
+  TiledCascade(std::unique_ptr<Detector> fast, int fast_input_px, std::unique_ptr<Detector> last_resort,
                const TilingParams& params)
-      : fast_(std::move(fast)), fast_input_px_(fast_input_px), fallbacks_(std::move(fallbacks)), params_(params) {}
+      : fast_(std::move(fast)), fast_input_px_(fast_input_px), params_(params) {
+    fallbacks_.push_back(with_padding(*fast_));
+    if (last_resort) fallbacks_.push_back(std::move(last_resort));
+  }
 
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
@@ -196,10 +200,9 @@ std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, Detecti
                                        strategy_name(strategy) + " strategy; use --detector ssd, or rebuild the " +
                                        "pack with tools/setup.sh");
   const DetectorSpec& fast = *pack.fast_detector;
-  std::vector<std::unique_ptr<Detector>> fallbacks;
-  fallbacks.push_back(with_padding(make_detector(fast, runtime)));
-  if (strategy == DetectionStrategy::kCascade) fallbacks.push_back(make_detector(pack, runtime));
-  return std::make_unique<TiledCascade>(make_detector(fast, runtime), fast.input.width, std::move(fallbacks), tiling);
+  return std::make_unique<TiledCascade>(make_detector(fast, runtime), fast.input.width,
+                                        strategy == DetectionStrategy::kCascade ? make_detector(pack, runtime) : nullptr,
+                                        tiling);
 }
 
 }  // namespace facesearch

@@ -57,8 +57,9 @@ std::unique_ptr<Detector> make_mediapipe_detector(const DetectorSpec& spec, cons
 // crops, passport photos); with the border they look like faces in a scene. Measured on
 // testdata/faces/people: see docs/ACCURACY.md.
 std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner);
-// The same border, always: `inner` sees only the padded image (for a cascade that ran `inner` already).
-std::unique_ptr<Detector> with_padding(std::unique_ptr<Detector> inner);
+// The same border, always: `inner` sees only the padded image (for a cascade that ran `inner` already,
+// and owns it: `inner` must outlive the result).
+std::unique_ptr<Detector> with_padding(const Detector& inner);
 
 // Square tiles of side min(tile_side, image side) covering `image`, the first flush with the top-left
 // corner and the last with the bottom-right, neighbours overlapping by at least `overlap` pixels, so that

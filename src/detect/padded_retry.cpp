@@ -14,7 +14,10 @@ class PaddedRetryDetector final : public Detector {
  public:
   // plain_first: run `inner` on the image as it is first and pad only where it found nothing; otherwise
   // every image is only tried padded.
-  PaddedRetryDetector(std::unique_ptr<Detector> inner, bool plain_first) : inner_(std::move(inner)), plain_first_(plain_first) {}
+  PaddedRetryDetector(std::unique_ptr<Detector> inner, bool plain_first)
+      : owned_(std::move(inner)), inner_(owned_.get()), plain_first_(plain_first) {}
+  // Borrows `inner`, which must outlive this detector.
+  PaddedRetryDetector(const Detector& inner, bool plain_first) : inner_(&inner), plain_first_(plain_first) {}
 
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
@@ -64,7 +67,8 @@ class PaddedRetryDetector final : public Detector {
   }
 
  private:
-  std::unique_ptr<Detector> inner_;
+  std::unique_ptr<Detector> owned_;  // empty when borrowed
+  const Detector* inner_;
   bool plain_first_;
 };
 
@@ -74,8 +78,8 @@ std::unique_ptr<Detector> with_padded_retry(std::unique_ptr<Detector> inner) {
   return std::make_unique<PaddedRetryDetector>(std::move(inner), true);
 }
 
-std::unique_ptr<Detector> with_padding(std::unique_ptr<Detector> inner) {
-  return std::make_unique<PaddedRetryDetector>(std::move(inner), false);
+std::unique_ptr<Detector> with_padding(const Detector& inner) {
+  return std::make_unique<PaddedRetryDetector>(inner, false);
 }
 
 }  // namespace facesearch
