@@ -51,6 +51,10 @@ std::unique_ptr<Detector> make_ssd_detector(const DetectorSpec& spec, const Runt
 enum class BoxFraming { kSsdLike, kNative };
 std::unique_ptr<Detector> make_mediapipe_detector(const DetectorSpec& spec, const RuntimeOptions& runtime,
                                                   BoxFraming framing = BoxFraming::kSsdLike);
+// InsightFace's SCRFD (scrfd_detector.cpp): detections carry 5 keypoints.
+std::unique_ptr<Detector> make_scrfd_detector(const DetectorSpec& spec, const RuntimeOptions& runtime);
+// OpenCV zoo's YuNet, face_detection_yunet_2023mar (yunet_detector.cpp): detections carry 5 keypoints.
+std::unique_ptr<Detector> make_yunet_detector(const DetectorSpec& spec, const RuntimeOptions& runtime);
 
 // Wraps a detector so that an image where it finds nothing is tried once more inside a black border of
 // half its size on every side. SSD detectors trained on scenes miss faces that fill the frame (tight

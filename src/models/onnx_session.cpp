@@ -19,7 +19,9 @@ struct OnnxSession::Impl {
   std::string model_name;
   Ort::Session session{nullptr};
   std::string input_name;
+  std::vector<std::int64_t> input_shape;
   std::vector<std::string> output_names;
+  std::vector<std::vector<std::int64_t>> output_shapes;
   std::vector<const char*> output_name_ptrs;
 };
 
@@ -42,8 +44,11 @@ OnnxSession::OnnxSession(const std::filesystem::path& model_file, const RuntimeO
     if (impl_->session.GetInputCount() != 1)
       throw Error(ErrorCode::kModel, model_file.string() + ": expected one input");
     impl_->input_name = impl_->session.GetInputNameAllocated(0, alloc).get();
-    for (size_t i = 0; i < impl_->session.GetOutputCount(); ++i)
+    impl_->input_shape = impl_->session.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo().GetShape();
+    for (size_t i = 0; i < impl_->session.GetOutputCount(); ++i) {
       impl_->output_names.emplace_back(impl_->session.GetOutputNameAllocated(i, alloc).get());
+      impl_->output_shapes.push_back(impl_->session.GetOutputTypeInfo(i).GetTensorTypeAndShapeInfo().GetShape());
+    }
     for (const auto& n : impl_->output_names) impl_->output_name_ptrs.push_back(n.c_str());
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::kModel, "cannot load model " + model_file.string() + ": " + e.what());
@@ -55,6 +60,9 @@ OnnxSession::OnnxSession(OnnxSession&&) noexcept = default;
 OnnxSession& OnnxSession::operator=(OnnxSession&&) noexcept = default;
 
 const std::vector<std::string>& OnnxSession::output_names() const { return impl_->output_names; }
+const std::vector<std::int64_t>& OnnxSession::input_shape() const { return impl_->input_shape; }
+const std::vector<std::vector<std::int64_t>>& OnnxSession::output_shapes() const { return impl_->output_shapes; }
+const std::string& OnnxSession::input_name() const { return impl_->input_name; }
 
 std::vector<Tensor> OnnxSession::run(std::span<const float> input, std::span<const std::int64_t> shape) const {
   try {

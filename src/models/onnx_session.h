@@ -34,6 +34,10 @@ class OnnxSession {
   std::vector<Tensor> run(std::span<const float> input, std::span<const std::int64_t> shape) const;
 
   const std::vector<std::string>& output_names() const;
+  // Declared shapes, -1 for a dynamic dimension (e.g. [1, 3, -1, -1] for a detector of any input size).
+  const std::vector<std::int64_t>& input_shape() const;
+  const std::vector<std::vector<std::int64_t>>& output_shapes() const;
+  const std::string& input_name() const;
 
  private:
   struct Impl;
