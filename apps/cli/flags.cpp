@@ -1,10 +1,13 @@
 #include "flags.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <system_error>
 
 #include "core/error.h"
+#include "models/pack_registry.h"
 #include "store/catalog.h"
 
 namespace facesearch::cli {
@@ -47,6 +50,18 @@ CLI::Option* add_models_option(CLI::App& command, std::string& models_dir) {
       .add_option("--models", models_dir,
                   "Models folder (default: $FACESEARCH_MODELS, else the one `make setup` builds)")
       ->type_name("DIR");
+}
+
+CLI::Option* add_model_option(CLI::App& command, std::string& model_name, CLI::Option* models_dir_option) {
+  CLI::Option* option =
+      command
+          .add_option("--model", model_name,
+                      "Model pack by name, as `facesearch models list` shows them: dlib-faceapi (default), packs "
+                      "added with `facesearch models add`, InsightFace packs in ~/.insightface/models (buffalo_l, "
+                      "antelopev2, ...). Default: the pack the library was built with")
+          ->type_name("NAME");
+  if (models_dir_option) option->excludes(models_dir_option);
+  return option;
 }
 
 CLI::Option* add_detector_option(CLI::App& command, std::string& detector) {
@@ -103,10 +118,47 @@ std::filesystem::path existing_library_path(const std::string& db_flag, const st
   return db;
 }
 
-ModelPack load_models(const std::string& models_flag) {
-  const std::optional<std::filesystem::path> explicit_dir =
-      models_flag.empty() ? std::nullopt : std::optional<std::filesystem::path>(models_flag);
-  return load_model_pack(resolve_models_dir(explicit_dir));
+std::string licence_note(const ModelPack& pack) {
+  if (!pack.non_commercial) return {};
+  return "model pack " + pack.name + ": " + pack.license;
+}
+
+namespace {
+
+ModelPack choose_pack(const std::string& models_flag, const std::string& model_flag,
+                      const std::filesystem::path* library) {
+  if (!models_flag.empty()) return load_model_pack(models_flag);
+  if (!model_flag.empty()) return load_named_pack(model_flag);
+  if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return load_model_pack(env);
+  std::error_code ec;
+  if (library && std::filesystem::exists(*library, ec)) {
+    // The library remembers its pack: a later `index` or `search` needs no --model.
+    std::string name;
+    try {
+      name = Catalog::inspect(*library).status().model_name;
+    } catch (const Error&) {
+      // A damaged or foreign library: opening it reports that, with the pack chosen below.
+    }
+    if (!name.empty() && name != kDefaultPackName) {
+      if (find_pack(name)) return load_named_pack(name);
+      throw Error(ErrorCode::kModel, "library " + library->string() + " was built with model pack " + name +
+                                         ", which is not installed or found (see `facesearch models list`); add it " +
+                                         "with `facesearch models add`, or re-index with another pack: " +
+                                         "`facesearch index --rebuild --model NAME`");
+    }
+  }
+  return load_model_pack(resolve_models_dir(std::nullopt));
+}
+
+}  // namespace
+
+ModelPack load_models(const std::string& models_flag, const std::string& model_flag,
+                      const std::filesystem::path* library, bool quiet) {
+  ModelPack pack = choose_pack(models_flag, model_flag, library);
+  if (!quiet) {
+    if (const std::string note = licence_note(pack); !note.empty()) std::cerr << "facesearch: note: " << note << '\n';
+  }
+  return pack;
 }
 
 }  // namespace facesearch::cli

@@ -20,6 +20,8 @@ CLI::Validator non_negative_number();
 CLI::Option* add_db_option(CLI::App& command, std::string& db);
 // --models DIR.
 CLI::Option* add_models_option(CLI::App& command, std::string& models_dir);
+// --model NAME (a pack `facesearch models list` shows); excludes --models.
+CLI::Option* add_model_option(CLI::App& command, std::string& model_name, CLI::Option* models_dir_option);
 // --detector auto|ssd|mediapipe|cascade (the detection strategy, detector.h).
 CLI::Option* add_detector_option(CLI::App& command, std::string& detector);
 // --smallest-face PX: the tiled passes look for faces down to this size.
@@ -42,7 +44,13 @@ std::filesystem::path library_path(const std::string& db_flag);
 // `alternative` ends the message: another way forward, e.g. "or search folders with --target FOLDER".
 std::filesystem::path existing_library_path(const std::string& db_flag, const std::string& alternative = "");
 
-// The model pack --models names, else $FACESEARCH_MODELS, else the default folder.
-ModelPack load_models(const std::string& models_flag);
+// The model pack to use, first found: --models DIR, --model NAME, $FACESEARCH_MODELS, the pack the
+// library at `library` (when given and there) was built with, the default pack. A pack whose weights are
+// licensed for non-commercial use only gets a one-line note on stderr unless `quiet`.
+ModelPack load_models(const std::string& models_flag, const std::string& model_flag = "",
+                      const std::filesystem::path* library = nullptr, bool quiet = false);
+
+// The licence note for `pack` ("" for packs without restrictions).
+std::string licence_note(const ModelPack& pack);
 
 }  // namespace facesearch::cli

@@ -41,14 +41,21 @@ What a run reports:
 
 Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db; the
-  first run creates it. One SQLite file (plus a -wal file while in use) that names the face models
-  that made it: another model pack cannot mix in its faces; --rebuild re-indexes everything with
-  the current models (the folders are kept). Next to it: LIBRARY.vectors (every face's vector, for
+  first run creates it. One SQLite file (plus a -wal file while in use) that names the model pack
+  that made it, which later runs use unless told otherwise: another pack cannot mix in its faces;
+  `--rebuild --model NAME` re-indexes everything with pack NAME (the folders are kept). Next to it: LIBRARY.vectors (every face's vector, for
   fast exact search) and, from 200,000 faces, LIBRARY.hnsw (the approximate index); both are rebuilt
   by `index` when stale and may be deleted at any time.
 
+Model packs:
+  --model NAME picks a pack `facesearch models list` shows (the default dlib-faceapi; InsightFace's
+  buffalo_l, antelopev2, ... from ~/.insightface/models; packs added with `facesearch models add`).
+    facesearch index --model buffalo_l ~/Pictures     # a new library with InsightFace's buffalo_l
+    facesearch index --rebuild --model dlib-faceapi   # switch an existing library back
+  InsightFace's weights are licensed for non-commercial research only.
+
 Detection:
-  --detector and --smallest-face apply to the photos this run analyses (new and changed ones); with
+  --detector and --smallest-face (dlib-faceapi pack) apply to the photos this run analyses (new and changed ones); with
   --rebuild they apply to all. `facesearch faces PHOTO` shows which detector found each face.
 
 Exit status:
@@ -81,7 +88,7 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
   add_format_option(*index, args.format, {"table", "json"},
                     "Summary format (default table: one line for people; json for programs)");
   index->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
-  add_models_option(*index, args.models_dir);
+  add_model_option(*index, args.model, add_models_option(*index, args.models_dir));
   add_detector_option(*index, args.detector);
   add_smallest_face_option(*index, args.smallest_face_px);
   return index;
@@ -103,7 +110,7 @@ int run_index(const IndexArgs& args) {
   }
 
   const SigintGuard sigint;
-  ModelPack pack = load_models(args.models_dir);
+  ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
   Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate, args.rebuild);
   const FacePipeline pipeline(std::move(pack), RuntimeOptions{}, detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet

@@ -19,6 +19,7 @@ struct IndexArgs {
   bool quiet = false;
   std::string format = "table";
   std::string models_dir;
+  std::string model;  // --model NAME
   std::string detector = "auto";  // --detector
 };
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "faces_command.h"
 #include "index_command.h"
+#include "models_command.h"
 #include "search_command.h"
 #include "status_command.h"
 
@@ -29,6 +30,7 @@ constexpr const char* kFooter = R"(A typical workflow:
   facesearch faces ~/Pictures/party.jpg    # the faces of one photo, with their ids...
   facesearch search --face-id 1234         # ...and more photos of one of them
   facesearch status                        # what the library holds, files that could not be read
+  facesearch models list                   # the face model packs: default, InsightFace's, added ones
 
 Without a library, search folders directly (every photo is read each time):
   facesearch search --query me.jpg --target ~/Pictures
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   cli::SearchArgs search_args;
   cli::FacesArgs faces_args;
   cli::StatusArgs status_args;
+  cli::ModelsArgs models_args;
   std::vector<Command> commands;
   CLI::App* index = cli::add_index_command(app, index_args);
   commands.push_back({index, [&] { cli::check_index_args(*index, index_args); }, [&] { return cli::run_index(index_args); }});
@@ -93,6 +96,9 @@ int main(int argc, char** argv) {
   CLI::App* status = cli::add_status_command(app, status_args);
   commands.push_back(
       {status, [&] { cli::check_status_args(*status, status_args); }, [&] { return cli::run_status(status_args); }});
+  CLI::App* models = cli::add_models_command(app, models_args);
+  commands.push_back(
+      {models, [&] { cli::check_models_args(*models, models_args); }, [&] { return cli::run_models(models_args); }});
   app.footer(kFooter);  // after the subcommands, which would otherwise inherit it
 
   const Command* chosen = nullptr;

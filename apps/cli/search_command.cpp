@@ -65,8 +65,13 @@ Output:
   a scan of targets and prints the matches found so far.
 
 Models:
-  The folder of the face models is, first found: --models DIR, $FACESEARCH_MODELS, or
-  ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/dlib-faceapi, which `make setup` builds.
+  The face models (a model pack) are, first found: --models DIR, --model NAME, $FACESEARCH_MODELS,
+  the pack the library was built with (library search), or dlib-faceapi, which `make setup` builds
+  in ${XDG_DATA_HOME:-~/.local/share}/facesearch/models. `facesearch models list` shows the packs:
+  InsightFace's (buffalo_l, antelopev2, ...) are found in ~/.insightface/models, others are added
+  with `facesearch models add`. Each pack has its own similarity scale and default threshold
+  (dlib-faceapi 0.92, InsightFace's ArcFace 0.5, SFace 0.363: `facesearch models show NAME`).
+    facesearch search --model buffalo_l -q me.jpg -t ~/Pictures
 
 Exit status:
   0    the search ran (also when nothing matched, or some target files were skipped)
@@ -99,7 +104,7 @@ int run_library_search(const SearchArgs& args) {
   const OutputFormat format = parse_output_format(args.format);
   const fs::path db =
       existing_library_path(args.db, "or search folders without a library with --target FOLDER");
-  const ModelPack pack = load_models(args.models_dir);
+  const ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
   const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
   // A query photo needs the networks; a --face-id query only needs the stored embedding.
   std::optional<FacePipeline> pipeline;
@@ -157,7 +162,8 @@ int run_folder_search(const SearchArgs& args) {
   ProgressLine progress(!args.quiet, stderr);
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
 
-  const FacePipeline pipeline(load_models(args.models_dir), RuntimeOptions{}, detection_strategy(args.detector));
+  const FacePipeline pipeline(load_models(args.models_dir, args.model, nullptr, args.quiet), RuntimeOptions{},
+                              detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing searched yet
     std::cerr << "facesearch: interrupted before the search started\n";
     return kExitInterrupted;
@@ -231,7 +237,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
       ->type_name("auto|exact|approx")
       ->check(CLI::IsMember({"auto", "exact", "approx"}).description(""));
   search->add_option("--threshold", args.threshold,
-                     "Minimum similarity for a match, higher = stricter (default: the models', 0.92)")
+                     "Minimum similarity for a match, higher = stricter (default: the model pack's; 0.92 for dlib-faceapi)")
       ->type_name("T")
       ->check(non_negative_number());
   search->add_option("--top-k", args.top_k, "Show only the N best matches (default 0: all over the threshold)")
@@ -258,7 +264,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
       ->type_name("N")
       ->check(non_negative_integer());
   search->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
-  add_models_option(*search, args.models_dir);
+  add_model_option(*search, args.model, add_models_option(*search, args.models_dir));
   add_detector_option(*search, args.detector);
   add_smallest_face_option(*search, args.smallest_face_px);
   return search;

@@ -33,6 +33,7 @@ struct SearchArgs {
   int jobs = 0;
   bool quiet = false;
   std::string models_dir;
+  std::string model;  // --model NAME
   std::string detector = "auto";  // --detector  // empty: FACESEARCH_MODELS, then the default folder
 };
 

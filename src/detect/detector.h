@@ -30,6 +30,9 @@ class Detector {
   // Thread-safe: may be called from several threads at once.
   virtual std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                            const DetectOptions& options) const = 0;
+  // How many keypoints each detection carries (5 for SCRFD and YuNet: eyes, nose tip, mouth corners; 0
+  // for detectors that give boxes only, which need the pack's landmarker).
+  virtual int keypoints() const { return 0; }
   std::vector<Detection> detect(const cv::Mat& image, const DetectOptions& options = {}) const {
     return std::move(detect_batch(std::span<const cv::Mat>(&image, 1), options).front());
   }

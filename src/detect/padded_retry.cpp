@@ -19,6 +19,8 @@ class PaddedRetryDetector final : public Detector {
   // Borrows `inner`, which must outlive this detector.
   PaddedRetryDetector(const Detector& inner, bool plain_first) : inner_(&inner), plain_first_(plain_first) {}
 
+  int keypoints() const override { return inner_->keypoints(); }
+
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
     auto result = plain_first_ ? inner_->detect_batch(images, options) : std::vector<std::vector<Detection>>(images.size());
@@ -56,6 +58,7 @@ class PaddedRetryDetector final : public Detector {
                  std::clamp((d.box.y1 - offsets[k].y) * s, 0.f, float(img.rows)),
                  std::clamp((d.box.x2 - offsets[k].x) * s, 0.f, float(img.cols)),
                  std::clamp((d.box.y2 - offsets[k].y) * s, 0.f, float(img.rows))};
+        for (auto& p : d.keypoints) p = {(p.x - offsets[k].x) * s, (p.y - offsets[k].y) * s};
         // A box that lies mostly in the border is not a face of this image.
         if (d.box.width() > 1 && d.box.height() > 1) {
           if (!d.detector.empty()) d.detector += "/padded";

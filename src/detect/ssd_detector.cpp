@@ -99,14 +99,17 @@ std::unique_ptr<Detector> make_ssd_detector(const DetectorSpec& spec, const Runt
 
 std::unique_ptr<Detector> make_detector(const ModelPack& pack, const RuntimeOptions& runtime) {
   if (pack.detector.kind == "ssd_mobilenetv1") return with_padded_retry(make_ssd_detector(pack.detector, runtime));
+  if (pack.detector.kind == "scrfd" || pack.detector.kind == "yunet") return make_detector(pack.detector, runtime);
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown detector kind '" + pack.detector.kind + "'");
 }
 
 std::unique_ptr<Detector> make_detector(const DetectorSpec& spec, const RuntimeOptions& runtime) {
   if (spec.kind == "ssd_mobilenetv1") return make_ssd_detector(spec, runtime);
   if (spec.kind == "mediapipe_face_full") return make_mediapipe_detector(spec, runtime);
+  if (spec.kind == "scrfd") return make_scrfd_detector(spec, runtime);
+  if (spec.kind == "yunet") return make_yunet_detector(spec, runtime);
   throw Error(ErrorCode::kModel, spec.file.string() + ": unknown detector kind '" + spec.kind +
-                                     "' (known: ssd_mobilenetv1, mediapipe_face_full)");
+                                     "' (known: ssd_mobilenetv1, mediapipe_face_full, scrfd, yunet)");
 }
 
 }  // namespace facesearch

@@ -1,4 +1,7 @@
-// Embedder for any pack whose recogniser is one ONNX net: chip -> normalised tensor -> [N, dim].
+// Embedder for any pack whose recogniser is one ONNX net: chip -> normalised tensor -> [N, dim]. The
+// manifest says the chip's colour order and normalisation: dlib's ResNet (face-api.js port), ArcFace as
+// insightface 0.7's ArcFaceONNX feeds it (RGB, (x - 127.5) / 127.5, or raw pixels for graphs that
+// normalise themselves), SFace as OpenCV's FaceRecognizerSF (RGB, raw 0..255).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -12,7 +15,17 @@ namespace {
 
 class OnnxEmbedder final : public Embedder {
  public:
-  OnnxEmbedder(const EmbedderSpec& spec, const RuntimeOptions& runtime) : spec_(spec), session_(spec.file, runtime) {}
+  OnnxEmbedder(const EmbedderSpec& spec, const RuntimeOptions& runtime) : spec_(spec), session_(spec.file, runtime) {
+    const auto& in = session_.input_shape();
+    if (in.size() != 4 || (in[2] > 0 && in[2] != spec_.input.height) || (in[3] > 0 && in[3] != spec_.input.width))
+      throw Error(ErrorCode::kModel, spec_.file.string() + ": input is not [N, 3, " + std::to_string(spec_.input.height) +
+                                         ", " + std::to_string(spec_.input.width) + "] as the manifest says");
+    if (in[0] > 0) spec_.batch = std::min<int>(spec_.batch, int(in[0]));  // a fixed batch size (SFace: 1)
+    const auto& out = session_.output_shapes().front();
+    if (!out.empty() && out.back() > 0 && out.back() != spec_.dim)
+      throw Error(ErrorCode::kModel, spec_.file.string() + ": gives " + std::to_string(out.back()) +
+                                         " values per face, the manifest says " + std::to_string(spec_.dim));
+  }
 
   int dim() const override { return spec_.dim; }
 
@@ -35,7 +48,7 @@ class OnnxEmbedder final : public Embedder {
       }
       const std::int64_t shape[4] = {static_cast<std::int64_t>(n), 3, h, w};
       const auto result = session_.run(blob, shape);
-      if (result.empty() || result[0].data.size() != n * spec_.dim)
+      if (result.empty() || result[0].data.size() != n * static_cast<size_t>(spec_.dim))
         throw Error(ErrorCode::kModel, spec_.file.string() + ": unexpected embedding size");
       std::memcpy(out.data() + start * spec_.dim, result[0].data.data(), n * spec_.dim * sizeof(float));
     }
@@ -49,7 +62,8 @@ class OnnxEmbedder final : public Embedder {
 }  // namespace
 
 std::unique_ptr<Embedder> make_embedder(const ModelPack& pack, const RuntimeOptions& runtime) {
-  if (pack.embedder.kind == "dlib_resnet128") return std::make_unique<OnnxEmbedder>(pack.embedder, runtime);
+  const std::string& kind = pack.embedder.kind;
+  if (kind == "dlib_resnet128" || kind == "arcface" || kind == "sface") return std::make_unique<OnnxEmbedder>(pack.embedder, runtime);
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown embedder kind '" + pack.embedder.kind + "'");
 }
 

@@ -77,9 +77,17 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
     throw Error(ErrorCode::kModel, "models folder " + dir.string() + " does not exist; " + kSetupHint);
   std::ifstream in(manifest_path);
   if (!in) throw Error(ErrorCode::kModel, "no manifest.json in " + dir.string() + "; " + kSetupHint);
+  std::stringstream text;
+  text << in.rdbuf();
+  return model_pack_from_manifest(text.str(), dir, manifest_path.string());
+}
+
+ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::filesystem::path& dir,
+                                   const std::string& where) {
+  const std::filesystem::path manifest_path = where;
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(manifest_json);
   } catch (const nlohmann::json::exception& e) {
     fail(manifest_path, std::string("not valid JSON: ") + e.what());
   }
@@ -93,7 +101,10 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
   pack.dir = dir;
   pack.name = j.value("name", dir.filename().string());
   pack.description = j.value("description", std::string());
+  pack.source = j.value("source", std::string());
   pack.license = j.value("license", std::string());
+  pack.non_commercial = j.value("non_commercial", false);
+  pack.threshold_source = j.value("threshold_source", std::string());
   try {
     parse_detector(j.at("detector"), dir, pack.detector);
     if (j.contains("fast_detector")) {

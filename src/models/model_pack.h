@@ -59,7 +59,9 @@ struct ModelPack {
   std::string name;
   std::filesystem::path dir;
   std::string description;
+  std::string source;   // where the weights came from
   std::string license;
+  bool non_commercial = false;  // the weights' licence forbids commercial use (InsightFace's packs)
   DetectorSpec detector;
   // An optional second, faster detector (MediaPipe's full-range BlazeFace in dlib-faceapi), whose boxes
   // are calibrated to look like `detector`'s so the same landmarker can follow it. Not in the fingerprint.
@@ -69,6 +71,7 @@ struct ModelPack {
   EmbedderSpec embedder;
   Metric metric = Metric::kCosine;
   float threshold = 0.5f;  // default match threshold on the similarity score (higher = more alike)
+  std::string threshold_source;  // where that threshold comes from
   std::string fingerprint;  // stable id of the weights (hash over the files' sha256): embeddings
                             // made with different fingerprints must never be mixed
 };
@@ -76,6 +79,11 @@ struct ModelPack {
 // Reads DIR/manifest.json and checks that every file it names exists.
 // Throws Error{kModel} with the path and what to do (run `make setup`) when anything is missing or wrong.
 ModelPack load_model_pack(const std::filesystem::path& dir);
+
+// The same, from a manifest's text (e.g. one made by describe_pack_folder for a folder without one);
+// files are relative to `dir`. `where` names the manifest in errors.
+ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::filesystem::path& dir,
+                                   const std::string& where);
 
 // The models folder to use: the explicit one when given, else $FACESEARCH_MODELS, else
 // ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/dlib-faceapi (where tools/setup.sh builds it).

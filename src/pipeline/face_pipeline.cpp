@@ -16,14 +16,32 @@ double ms_since(Clock::time_point t0) {
 
 }  // namespace
 
+namespace {
+
+// Packs whose detector is not the dlib pack's SSD (SCRFD, YuNet) run it as their reference
+// implementation does; the strategies that combine SSD with the fast detector are the dlib pack's.
+DetectionStrategy checked_strategy(const ModelPack& pack, DetectionStrategy detection) {
+  if (detection != DetectionStrategy::kAuto && pack.detector.kind != "ssd_mobilenetv1")
+    throw Error(ErrorCode::kInvalidArgument, std::string("--detector ") + strategy_name(detection) +
+                                                 " is for the dlib-faceapi pack; model pack " + pack.name +
+                                                 " has its own detector (" + pack.detector.kind +
+                                                 "): leave --detector out");
+  return resolve_strategy(pack, detection);
+}
+
+}  // namespace
+
 FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime, DetectionStrategy detection)
     : pack_(std::move(pack)),
-      detection_(resolve_strategy(pack_, detection)),
+      detection_(checked_strategy(pack_, detection)),
       detector_(make_detection_strategy(pack_, detection_, runtime)),
       landmarker_(make_landmarker(pack_, runtime)),
       aligner_(make_aligner(pack_)),
       embedder_(make_embedder(pack_, runtime)) {
-  if (!landmarker_) throw Error(ErrorCode::kModel, "model pack " + pack_.name + " has no landmarker");
+  // Without a landmarker the detector's keypoints align the face (SCRFD, YuNet: 5 points).
+  if (!landmarker_ && detector_->keypoints() == 0)
+    throw Error(ErrorCode::kModel, "model pack " + pack_.name + ": its detector " + pack_.detector.file.filename().string() +
+                                       " gives no keypoints and the pack has no landmarker, so faces cannot be aligned");
 }
 
 std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const DetectOptions& options,
@@ -50,7 +68,12 @@ std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const D
   boxes.reserve(detections.size());
   for (const auto& d : detections) boxes.push_back(d.box);
   t0 = Clock::now();
-  const auto marks = landmarker_->landmarks(image.bgr, boxes);
+  std::vector<std::vector<Point>> marks;
+  if (landmarker_) {
+    marks = landmarker_->landmarks(image.bgr, boxes);
+  } else {
+    for (auto& d : detections) marks.push_back(std::move(d.keypoints));
+  }
   local.landmarks_ms = ms_since(t0);
 
   std::vector<LocatedFace> faces(detections.size());

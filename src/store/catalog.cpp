@@ -284,9 +284,10 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   const std::string fingerprint = c.meta("model_fingerprint").value_or("");
   if (fingerprint != pack.fingerprint)
     throw Error(ErrorCode::kCatalog, where + " holds faces of model pack " + c.meta("model_name").value_or("?") + " (" +
-                                         fingerprint + "), not of the current pack " + pack.name + " (" +
-                                         pack.fingerprint + "); re-index with `facesearch index --rebuild` or use the "
-                                         "models it was built with (--models)");
+                                         fingerprint + "), not of pack " + pack.name + " (" + pack.fingerprint +
+                                         "): a library is bound to one pack; use `--model " +
+                                         c.meta("model_name").value_or("?") + "` with it, or re-index it with " +
+                                         pack.name + ": `facesearch index --rebuild --model " + pack.name + "`");
   c.dim = std::atoi(c.meta("embedding_dim").value_or("0").c_str());
   if (c.dim != pack.embedder.dim) throw Error(ErrorCode::kCatalog, where + ": embedding size does not match the pack");
   return catalog;
