@@ -24,7 +24,8 @@ Faces are numbered in reading order (left to right); FACE is that number (what `
 --query-face` takes), ID the face's id in the library (what `search --face-id` takes). BOX is
 x1,y1,x2,y2 in pixels of the upright photo; SCORE the detector's confidence, from 0 to 1; DETECTOR
 the detector and pass that found the face (mediapipe_face_full: the whole photo, .../tiled: a tile of
-a large photo, .../padded: the photo inside a black border; ssd_mobilenetv1: SSD, see --detector).
+a large photo, .../padded: the photo inside a black border; ssd_mobilenetv1: SSD, see --detector;
+scrfd, yunet: the detector of an InsightFace or OpenCV zoo pack, see `facesearch models`).
 Ids stay the same while the photo is unchanged or moved; they change when it is re-analysed.
 
 Exit status:
