@@ -2,29 +2,20 @@
 // that drop, stall, ignore ranges or answer 404, checksum checks; zip extraction, hostile and damaged zips.
 #include "models/pack_fetch.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <zip.h>
 
 #include "core/error.h"
+#include "local_http_server.h"
 
 namespace facesearch {
 namespace {
@@ -77,143 +68,9 @@ fs::path part_of(const fs::path& dest) {
   return part;
 }
 
-// A one-connection-at-a-time HTTP/1.1 server: GET /pack.bin serves `body` (honouring "Range: bytes=N-"
-// unless told to ignore ranges), any other path is 404. It can be told to send only part of the next
-// body (with the full Content-Length announced), then close the connection or stall until the client
-// gives up.
-class TestServer {
- public:
-  explicit TestServer(std::string body) : body_(std::move(body)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;  // any free port
-    socklen_t len = sizeof addr;
-    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        listen(listen_fd_, 8) != 0 || getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      throw std::runtime_error("test server: cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TestServer() {
-    stop_ = true;
-    thread_.join();
-    close(listen_fd_);
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
-  // The next response sends only `bytes` of its body, then closes (or stalls, keeping the connection open).
-  void cut_next_body(std::size_t bytes, bool stall = false) {
-    std::lock_guard lock(mutex_);
-    cut_after_ = bytes;
-    stall_ = stall;
-  }
-  void ignore_ranges(bool ignore) {
-    std::lock_guard lock(mutex_);
-    ignore_ranges_ = ignore;
-  }
-  // The Range header of every request so far ("" when it had none).
-  std::vector<std::string> ranges_seen() {
-    std::lock_guard lock(mutex_);
-    return ranges_seen_;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      const int fd = accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) continue;
-      handle(fd);
-      shutdown(fd, SHUT_WR);
-      close(fd);
-    }
-  }
-
-  bool send_all(int fd, const char* data, std::size_t n) {
-    while (n > 0) {
-      const ssize_t sent = send(fd, data, n, MSG_NOSIGNAL);
-      if (sent <= 0) return false;
-      data += sent;
-      n -= static_cast<std::size_t>(sent);
-    }
-    return true;
-  }
-
-  void handle(int fd) {
-    std::string request;
-    char buf[4096];
-    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      request.append(buf, static_cast<std::size_t>(n));
-    }
-    const std::string path = request.substr(4, request.find(' ', 4) - 4);  // "GET /path HTTP/1.1"
-    std::string range;
-    for (const std::string key : {"\r\nRange: ", "\r\nrange: "}) {
-      if (const auto at = request.find(key); at != std::string::npos) {
-        range = request.substr(at + key.size(), request.find("\r\n", at + key.size()) - at - key.size());
-      }
-    }
-    std::optional<std::size_t> cut;
-    bool stall = false, ignore = false;
-    {
-      std::lock_guard lock(mutex_);
-      ranges_seen_.push_back(range);
-      cut = std::exchange(cut_after_, std::nullopt);
-      stall = std::exchange(stall_, false);
-      ignore = ignore_ranges_;
-    }
-    if (path != "/pack.bin") {
-      const std::string answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
-      send_all(fd, answer.data(), answer.size());
-      return;
-    }
-    std::size_t start = 0;
-    std::string head;
-    unsigned long long from = 0;
-    if (!ignore && std::sscanf(range.c_str(), "bytes=%llu-", &from) == 1) {
-      if (from >= body_.size()) {
-        head = "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" + std::to_string(body_.size()) +
-               "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        send_all(fd, head.data(), head.size());
-        return;
-      }
-      start = from;
-      head = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " + std::to_string(start) + "-" +
-             std::to_string(body_.size() - 1) + "/" + std::to_string(body_.size()) + "\r\n";
-    } else {
-      head = "HTTP/1.1 200 OK\r\n";
-    }
-    head += "Content-Length: " + std::to_string(body_.size() - start) + "\r\nConnection: close\r\n\r\n";
-    if (!send_all(fd, head.data(), head.size())) return;
-    const std::size_t length = std::min(body_.size() - start, cut.value_or(body_.size()));
-    if (!send_all(fd, body_.data() + start, length)) return;
-    while (stall && !stop_) {  // hold the connection open, silent, until the client hangs up
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 20) > 0 && recv(fd, buf, sizeof buf, 0) <= 0) break;
-    }
-  }
-
-  std::string body_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mutex_;
-  std::optional<std::size_t> cut_after_;
-  bool stall_ = false;
-  bool ignore_ranges_ = false;
-  std::vector<std::string> ranges_seen_;
-};
-
 class PackFetch : public ::testing::Test {
  protected:
-  PackFetch() : body_(deterministic_body()), server_(body_) {}
+  PackFetch() : body_(deterministic_body()), server_({{"/pack.bin", body_}}) {}
   fs::path dest() const { return tmp_.path() / "models" / "pack.bin"; }
 
   // Downloads dest(), recording every progress report.
@@ -223,7 +80,7 @@ class PackFetch : public ::testing::Test {
   }
 
   const std::string body_;
-  TestServer server_;
+  testing::LocalHttpServer server_;
   TempDir tmp_;
   std::vector<DownloadProgress> reports_;
 };
