@@ -235,13 +235,22 @@ TEST_F(MediapipeDetector, PackDescribesItAndLeavesTheFingerprintAlone) {
 
 TEST_F(MediapipeDetector, UnknownKindsAndWrongInputSizesAreModelErrors) {
   DetectorSpec spec = *pack_->fast_detector;
-  spec.kind = "yunet";
+  spec.kind = "retinaface_mnet";
   try {
     make_detector(spec, {});
     ADD_FAILURE() << "unknown kind accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
-    EXPECT_NE(std::string(e.what()).find("yunet"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown detector kind 'retinaface_mnet'"), std::string::npos) << e.what();
+  }
+  // A known kind on the wrong model (the MediaPipe net is not a YuNet): an error naming the file.
+  spec.kind = "yunet";
+  try {
+    make_detector(spec, {});
+    ADD_FAILURE() << "a MediaPipe model accepted as YuNet";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find(spec.file.filename().string()), std::string::npos) << e.what();
   }
   spec = *pack_->fast_detector;
   spec.input.width = spec.input.height = 128;

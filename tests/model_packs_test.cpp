@@ -298,6 +298,57 @@ TEST(InsightFacePipeline, DlibStrategiesAreRefusedForOtherDetectors) {
   }
 }
 
+// OpenCV zoo's pair in one folder (tools/synthetic_models/make_yunet_sface.py: a yellow 8-px cell fires
+// YuNet's stride 8 with score 1; box centre (col + 0.5, row + 0.25) strides, 3 x 2 strides).
+TEST(OpenCvZooPack, YuNetAndSFaceAreDescribedAndRunAsOpenCv) {
+  TempDir tmp;
+  const fs::path synthetic = FACESEARCH_SYNTHETIC_MODELS_DIR;
+  const fs::path dir = tmp.path() / "yunet-sface";
+  fs::create_directories(dir);
+  fs::copy_file(synthetic / "yunet" / "face_detection_yunet_2023mar.onnx", dir / "face_detection_yunet_2023mar.onnx");
+  fs::copy_file(synthetic / "sface" / "face_recognition_sface_2021dec.onnx", dir / "face_recognition_sface_2021dec.onnx");
+  const ModelPack pack = load_pack_folder(dir, "yunet-sface");
+  EXPECT_EQ(pack.detector.kind, "yunet");
+  EXPECT_FALSE(pack.detector.input.rgb);  // blobFromImage defaults: BGR, raw pixels
+  EXPECT_EQ(pack.detector.input.scale, 1.f);
+  EXPECT_FLOAT_EQ(pack.detector.score_threshold, 0.9f);
+  EXPECT_FLOAT_EQ(pack.detector.nms_iou, 0.3f);
+  EXPECT_EQ(pack.embedder.kind, "sface");
+  EXPECT_TRUE(pack.embedder.input.rgb);  // FaceRecognizerSF: swapRB, no normalisation
+  EXPECT_EQ(pack.embedder.input.mean[0], 0.f);
+  EXPECT_EQ(pack.embedder.input.scale, 1.f);
+  EXPECT_EQ(pack.embedder.dim, 128);
+  EXPECT_FLOAT_EQ(pack.threshold, 0.363f);
+  EXPECT_FALSE(pack.non_commercial);
+  EXPECT_NE(pack.license.find("Apache-2.0"), std::string::npos);
+
+  const FacePipeline pipeline(pack, RuntimeOptions{});
+  auto analyse = [&](const cv::Mat& img) {
+    DecodedImage decoded;
+    decoded.bgr = img;
+    decoded.width = img.cols, decoded.height = img.rows;
+    return pipeline.analyze(decoded, {});
+  };
+  auto yellow = [](int x, int y) {
+    cv::Mat img(480, 640, CV_8UC3, cv::Scalar(0, 0, 0));
+    img(cv::Rect(x, y, 8, 8)).setTo(cv::Scalar(0, 255, 255));
+    return img;
+  };
+  const auto a = analyse(yellow(80, 96));   // cell (10, 12)
+  const auto b = analyse(yellow(320, 240)); // cell (40, 30)
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].face.detector, "yunet");
+  EXPECT_NEAR(a[0].face.box.x1, (10 + 0.5f) * 8 - 12, 1e-3);
+  EXPECT_NEAR(a[0].face.box.y1, (12 + 0.25f) * 8 - 8, 1e-3);
+  EXPECT_NEAR(a[0].face.box.width(), 24, 1e-3);
+  EXPECT_NEAR(a[0].face.box.height(), 16, 1e-3);
+  ASSERT_EQ(a[0].face.landmarks.size(), 5u);
+  ASSERT_EQ(a[0].embedding.size(), 128u);
+  // The same face elsewhere in the photo: the same chip, the same embedding.
+  EXPECT_GT(similarity(a[0].embedding, b[0].embedding), 0.999f);
+}
+
 // ---- the CLI, through the real binary -------------------------------------------------------------
 
 struct CliRun {
