@@ -28,6 +28,8 @@ extern char** environ;
 namespace facesearch {
 namespace {
 
+using testing::TempDir;
+
 namespace fs = std::filesystem;
 
 fs::path faces_dir() { return testing::testdata_dir() / "faces"; }
@@ -40,24 +42,6 @@ ImageRow synthetic_image(const std::string& path) {
   row.status = "ok";
   return row;
 }
-
-// A fresh temporary folder, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "facesearch-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Copies a few people folders (about 25 photos) into `dst/photos`.
 fs::path copy_people(const fs::path& dst, std::initializer_list<const char*> people) {

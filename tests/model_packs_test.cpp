@@ -31,31 +31,17 @@
 #include "models/onnx_graph_head.h"
 #include "models/pack_registry.h"
 #include "pipeline/face_pipeline.h"
+#include "test_support.h"
 
 namespace facesearch {
 namespace {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 
 const fs::path kSynthetic = fs::path(FACESEARCH_SYNTHETIC_MODELS_DIR) / "insightface";
 constexpr float kRedScore = (255 - 127.5f) / 128;  // a cell wholly of red 255
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("facesearch_packs_" + std::to_string(rd()) + std::to_string(::getpid()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A grey photo with "faces": squares of red 255 whose green and blue say who it is.
 struct Square {

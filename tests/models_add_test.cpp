@@ -23,32 +23,18 @@
 
 #include "local_http_server.h"
 #include "models/pack_fetch.h"
+#include "test_support.h"
 
 namespace facesearch {
 namespace {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 
 const fs::path kBuffaloL = fs::path(FACESEARCH_SYNTHETIC_MODELS_DIR) / "insightface" / "buffalo_l";
 const std::vector<std::string> kBuffaloFiles = {"det_10g.onnx", "w600k_r50.onnx", "1k3d68.onnx", "2d106det.onnx",
                                                 "genderage.onnx"};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "facesearch-models-add-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -16,9 +16,12 @@
 
 #include "core/error.h"
 #include "local_http_server.h"
+#include "test_support.h"
 
 namespace facesearch {
 namespace {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 
@@ -34,23 +37,6 @@ std::string deterministic_body() {
   return body;
 }
 constexpr const char* kBodySha256 = "68597bee11547d634448ed6548cbc6e2292dafb8a516537eb62a1fc018550a0f";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "facesearch-fetch-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

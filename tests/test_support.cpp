@@ -1,6 +1,8 @@
 #include "test_support.h"
 
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 namespace facesearch::testing {
 
@@ -16,6 +18,18 @@ std::filesystem::path models_dir() {
     return std::filesystem::path(data) / "facesearch" / "models" / "dlib-faceapi";
   const char* home = std::getenv("HOME");
   return std::filesystem::path(home ? home : ".") / ".local" / "share" / "facesearch" / "models" / "dlib-faceapi";
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "facesearch-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed in " + tmpl);
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace facesearch::testing

@@ -110,6 +110,12 @@ std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, Detecti
 // What kAuto resolves to for `pack`.
 DetectionStrategy resolve_strategy(const ModelPack& pack, DetectionStrategy strategy);
 
+// The last step of the detectors that follow a reference decoder (SCRFD, YuNet): drops faces under
+// options.min_face_px (shorter side), names spec.kind as the detector, and keeps at most spec.max_faces
+// (0: all), in the decoder's order.
+std::vector<Detection> finish_detections(std::vector<Detection> found, const DetectorSpec& spec,
+                                         const DetectOptions& options);
+
 // Greedy non-maximum suppression: keeps the best box of every group overlapping more than `iou_threshold`,
 // at most `max_keep`. Input order does not matter; output is best first.
 std::vector<Detection> non_max_suppression(std::vector<Detection> detections, float iou_threshold, int max_keep);

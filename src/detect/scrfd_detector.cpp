@@ -79,14 +79,7 @@ class ScrfdDetector final : public Detector {
     }
     const float threshold = options.score_threshold >= 0 ? options.score_threshold : spec_.score_threshold;
     auto found = scrfd::decode(decoded, width_, height_, layout_.anchors_per_cell, box, threshold, spec_.nms_iou);
-    std::vector<Detection> kept;
-    for (auto& d : found) {
-      if (options.min_face_px > 0 && std::min(d.box.width(), d.box.height()) < options.min_face_px) continue;
-      d.detector = spec_.kind;
-      kept.push_back(std::move(d));
-      if (spec_.max_faces > 0 && int(kept.size()) >= spec_.max_faces) break;
-    }
-    return kept;
+    return finish_detections(std::move(found), spec_, options);
   }
 
   DetectorSpec spec_;

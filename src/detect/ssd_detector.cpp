@@ -93,6 +93,18 @@ std::vector<Detection> non_max_suppression(std::vector<Detection> detections, fl
   return kept;
 }
 
+std::vector<Detection> finish_detections(std::vector<Detection> found, const DetectorSpec& spec,
+                                         const DetectOptions& options) {
+  std::vector<Detection> kept;
+  for (auto& d : found) {
+    if (options.min_face_px > 0 && std::min(d.box.width(), d.box.height()) < options.min_face_px) continue;
+    d.detector = spec.kind;
+    kept.push_back(std::move(d));
+    if (spec.max_faces > 0 && static_cast<int>(kept.size()) >= spec.max_faces) break;
+  }
+  return kept;
+}
+
 std::unique_ptr<Detector> make_ssd_detector(const DetectorSpec& spec, const RuntimeOptions& runtime) {
   return std::make_unique<SsdDetector>(spec, runtime);
 }

@@ -119,14 +119,7 @@ class YunetDetector final : public Detector {
     params.score_threshold = options.score_threshold >= 0 ? options.score_threshold : spec_.score_threshold;
     params.nms_threshold = spec_.nms_iou;
     auto found = yunet::decode(levels, padded_width, padded_height, params, fit);
-    std::vector<Detection> kept;
-    for (auto& d : found) {
-      if (options.min_face_px > 0 && std::min(d.box.width(), d.box.height()) < options.min_face_px) continue;
-      d.detector = spec_.kind;
-      kept.push_back(std::move(d));
-      if (spec_.max_faces > 0 && int(kept.size()) >= spec_.max_faces) break;
-    }
-    return kept;
+    return finish_detections(std::move(found), spec_, options);
   }
 
   DetectorSpec spec_;
