@@ -62,10 +62,15 @@ std::string fixed(double v, int digits) {
 std::string normalisation(const InputSpec& in) {
   std::ostringstream s;
   s << (in.rgb ? "RGB" : "BGR") << ", ";
-  if (in.mean[0] == 0 && in.scale == 1.f) {
+  if (in.mean[0] == 0 && in.mean[1] == 0 && in.mean[2] == 0 && in.scale == 1.f) {
     s << "raw 0..255";
   } else {
-    s << "(x - " << in.mean[0] << ") * " << in.scale;
+    if (in.mean[0] == in.mean[1] && in.mean[1] == in.mean[2]) {
+      s << "(x - " << in.mean[0] << ")";
+    } else {
+      s << "(x - (" << in.mean[0] << ", " << in.mean[1] << ", " << in.mean[2] << "))";
+    }
+    s << " * " << in.scale;
     if (in.scale > 0) s << " (= /" << fixed(1.0 / in.scale, 1) << ")";
   }
   return s.str();
@@ -181,24 +186,24 @@ int run_show(const ModelsArgs& args) {
     return 0;
   }
   auto network = [](const std::string& role, const NetworkSpec& n, const std::string& extra) {
-    std::cout << std::left << std::setw(13) << role << n.kind << ": " << n.file.filename().string() << ", "
+    std::cout << std::left << std::setw(15) << role << n.kind << ": " << n.file.filename().string() << ", "
               << n.input.width << "x" << n.input.height << ", " << normalisation(n.input) << extra << '\n';
   };
-  std::cout << std::left << std::setw(13) << "Pack" << p.name << (p.name == kDefaultPackName ? " (default)" : "") << '\n'
-            << std::setw(13) << "Folder" << entry->dir.string() << " (" << pack_source_name(entry->source) << ")\n"
-            << std::setw(13) << "What" << p.description << '\n';
-  if (!p.source.empty()) std::cout << std::setw(13) << "From" << p.source << '\n';
-  std::cout << std::setw(13) << "Licence" << p.license << '\n';
+  std::cout << std::left << std::setw(15) << "Pack" << p.name << (p.name == kDefaultPackName ? " (default)" : "") << '\n'
+            << std::setw(15) << "Folder" << entry->dir.string() << " (" << pack_source_name(entry->source) << ")\n"
+            << std::setw(15) << "What" << p.description << '\n';
+  if (!p.source.empty()) std::cout << std::setw(15) << "From" << p.source << '\n';
+  std::cout << std::setw(15) << "Licence" << p.license << '\n';
   network("Detector", p.detector,
           ", score >= " + fixed(p.detector.score_threshold, 2) + ", NMS IoU " + fixed(p.detector.nms_iou, 2));
   if (p.fast_detector) network("Fast detector", *p.fast_detector, "");
   if (p.landmarker) network("Landmarks", *p.landmarker, ", " + std::to_string(p.landmarker->points) + " points");
-  std::cout << std::setw(13) << "Alignment" << p.aligner.kind << ", " << p.aligner.size << "x" << p.aligner.size
+  std::cout << std::setw(15) << "Alignment" << p.aligner.kind << ", " << p.aligner.size << "x" << p.aligner.size
             << (p.landmarker ? "" : " (on the detector's 5 keypoints)") << '\n';
   network("Recogniser", p.embedder, ", " + std::to_string(p.embedder.dim) + " values per face");
-  std::cout << std::setw(13) << "Similarity" << metric_name(p.metric) << ", match threshold " << fixed(p.threshold, 3);
+  std::cout << std::setw(15) << "Similarity" << metric_name(p.metric) << ", match threshold " << fixed(p.threshold, 3);
   if (!p.threshold_source.empty()) std::cout << " (" << p.threshold_source << ")";
-  std::cout << '\n' << std::setw(13) << "Fingerprint" << p.fingerprint << '\n';
+  std::cout << '\n' << std::setw(15) << "Fingerprint" << p.fingerprint << '\n';
   if (p.non_commercial)
     std::cout << "\nNote: this pack's weights are licensed for non-commercial research purposes only.\n";
   return 0;
