@@ -361,11 +361,11 @@ class ModelsCli : public ::testing::Test {
 
   // Runs facesearch with a private HOME (no packs installed but the ones this test adds; the default pack
   // is reached through FACESEARCH_MODELS only where a test sets it) and the synthetic InsightFace root.
-  CliRun run(const std::string& args) const {
+  CliRun run(const std::string& args, const fs::path& insightface_root = kSynthetic) const {
     const std::string cmd = "env -u FACESEARCH_MODELS -u FACESEARCH_DB HOME='" + tmp_.path().string() +
                             "' XDG_DATA_HOME='" + (tmp_.path() / "data").string() + "' XDG_CACHE_HOME='" +
-                            (tmp_.path() / "cache").string() + "' FACESEARCH_INSIGHTFACE_ROOT='" + kSynthetic.string() +
-                            "' '" + bin_ + "' " + args + " 2>&1";
+                            (tmp_.path() / "cache").string() + "' FACESEARCH_INSIGHTFACE_ROOT='" +
+                            insightface_root.string() + "' '" + bin_ + "' " + args + " 2>&1";
     CliRun r;
     FILE* p = popen(cmd.c_str(), "r");
     char buf[4096];
@@ -418,6 +418,10 @@ TEST_F(ModelsCli, LibraryIsBoundToItsPack) {
   ASSERT_EQ(r.status, 0) << r.out;
   r = run("status --db '" + db + "' --format json");
   EXPECT_NE(r.out.find("antelopev2"), std::string::npos) << r.out;
+  // The library's pack gone from disk: said by name, with the ways forward.
+  r = run("search -q '" + (tmp_.path() / "query.png").string() + "' --db '" + db + "'", tmp_.path() / "no_packs");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("was built with model pack antelopev2, which is not installed"), std::string::npos) << r.out;
   // An unknown pack name lists the packs there are.
   r = run("search --model buffalo_xl -q '" + (tmp_.path() / "query.png").string() + "' --db '" + db + "'");
   EXPECT_EQ(r.status, 1) << r.out;
