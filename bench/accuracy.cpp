@@ -1,5 +1,7 @@
 // Prints the precision/recall table of docs/ACCURACY.md: every photo of a labelled folder as a query
-// against all the others, over a range of thresholds. Not a test: tests/search_quality_test.cpp asserts.
+// against all the others, over a range of thresholds around the pack's default. Not a test:
+// tests/search_quality_test.cpp asserts.
+//   facesearch_accuracy [PEOPLE_DIR] [--model NAME]   (default pack: $FACESEARCH_MODELS, else dlib-faceapi)
 #include <cstdio>
 #include <functional>
 #include <cstdlib>
@@ -10,13 +12,23 @@
 
 #include "bench/people_eval.h"
 #include "embed/embedder.h"
+#include "models/pack_registry.h"
 
 int main(int argc, char** argv) {
   using namespace facesearch;
-  const std::filesystem::path people = argc > 1 ? argv[1] : "../shared/testdata/faces/people";
+  std::filesystem::path people = "../shared/testdata/faces/people";
+  std::string model;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--model" && i + 1 < argc) {
+      model = argv[++i];
+    } else {
+      people = argv[i];
+    }
+  }
   const char* models = std::getenv("FACESEARCH_MODELS");
-  const ModelPack pack = load_model_pack(resolve_models_dir(models ? std::optional<std::filesystem::path>(models)
-                                                                   : std::nullopt));
+  const ModelPack pack = !model.empty() ? load_named_pack(model)
+                                        : load_model_pack(resolve_models_dir(
+                                              models ? std::optional<std::filesystem::path>(models) : std::nullopt));
   const FacePipeline pipeline(pack, {});
   const auto images = eval::analyse_people(pipeline, people);
   const auto scores = eval::score_pairs(images);
@@ -28,7 +40,8 @@ int main(int argc, char** argv) {
               images.size(), scores.photos_without_face, scores.queries, scores.pairs.size(), same_pairs);
   std::printf("mAP %.4f\n\n", eval::mean_average_precision(images));
   std::printf("| threshold | precision | recall | F1 | TP | FP | FN |\n|---|---|---|---|---|---|---|\n");
-  for (int t = 80; t <= 98; ++t) {
+  const int centre = static_cast<int>(std::lround(pack.threshold * 100));
+  for (int t = centre - 12; t <= std::min(centre + 6, 99); ++t) {
     const auto pr = eval::at_threshold(scores, t / 100.f);
     std::printf("| %.2f | %.4f | %.4f | %.4f | %zu | %zu | %zu |\n", pr.threshold, pr.precision, pr.recall, pr.f1,
                 pr.true_pos, pr.false_pos, pr.false_neg);
@@ -37,6 +50,7 @@ int main(int argc, char** argv) {
   // The options for comparing dlib descriptors, each as a score where higher = more alike:
   // plain cosine (the pack's metric), dlib's Euclidean distance on raw descriptors (score = -distance,
   // dlib's rule is distance < 0.6), and cosine after removing the mean descriptor of this set.
+  if (pack.embedder.kind != "dlib_resnet128") return 0;  // the rules below are dlib's
   std::printf("\n## comparison of scoring rules (raw descriptors re-embedded)\n\n");
   const auto embedder = make_embedder(pack, {});
   std::vector<std::vector<std::vector<float>>> raw(images.size());
