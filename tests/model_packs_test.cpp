@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -125,6 +126,68 @@ TEST(InsightFacePack, FoldersThatAreNotPacksSayWhatIsMissing) {
   }
   fs::create_directories(tmp.path() / "empty");
   EXPECT_THROW(describe_pack_folder(tmp.path() / "empty", "empty"), Error);
+}
+
+// Sets an environment variable for one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(InsightFacePack, PacksUnzippedIntoAFolderOfTheirOwnNameAreFound) {
+  // insightface unzips antelopev2.zip into ~/.insightface/models/antelopev2/antelopev2/.
+  TempDir tmp;
+  const fs::path nested = tmp.path() / "root" / "antelopev2" / "antelopev2";
+  fs::create_directories(nested);
+  for (const auto& e : fs::directory_iterator(kSynthetic / "antelopev2")) fs::copy_file(e.path(), nested / e.path().filename());
+  const ScopedEnv root("FACESEARCH_INSIGHTFACE_ROOT", (tmp.path() / "root").string());
+  const ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
+  const auto entry = find_pack("antelopev2");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->source, PackSource::kInsightFace);
+  EXPECT_EQ(entry->dir, nested);
+  EXPECT_EQ(load_named_pack("antelopev2").detector.kind, "scrfd");
+}
+
+TEST(InsightFacePack, ModelsOfSeveralInputsAreListedAsUnused) {
+  const auto j = nlohmann::json::parse(describe_pack_folder(kSynthetic / "swapper_pack", "swapper_pack"));
+  EXPECT_EQ(j["embedder"]["file"], "w600k_r50.onnx");
+  ASSERT_EQ(j["unused"].size(), 1u);
+  EXPECT_EQ(j["unused"][0]["file"], "inswapper_128.onnx");
+  EXPECT_NE(j["unused"][0]["task"].get<std::string>().find("face swapping"), std::string::npos) << j["unused"];
+}
+
+TEST(InsightFacePack, VerifyTellsAFileThatChangedSinceFirstSeen) {
+  TempDir tmp;
+  const ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
+  const fs::path dir = tmp.path() / "buffalo_x";
+  fs::create_directories(dir);
+  for (const char* f : {"det_10g.onnx", "w600k_r50.onnx"}) fs::copy_file(kSynthetic / "buffalo_l" / f, dir / f);
+  for (const auto& check : verify_pack(load_pack_folder(dir, "buffalo_x"))) EXPECT_TRUE(check.ok) << check.detail;
+  // Another (valid) recogniser put in its place: the pack is described anew, and verify says what changed.
+  fs::copy_file(kSynthetic / "antelopev2" / "glintr100.onnx", dir / "w600k_r50.onnx", fs::copy_options::overwrite_existing);
+  const ModelPack changed = load_pack_folder(dir, "buffalo_x");
+  bool embedder_failed = false;
+  for (const auto& check : verify_pack(changed)) {
+    if (check.role != "embedder") continue;
+    embedder_failed = !check.ok;
+    EXPECT_NE(check.detail.find("when first seen"), std::string::npos) << check.detail;
+  }
+  EXPECT_TRUE(embedder_failed);
 }
 
 // A 1280x960 photo: letterboxed to 640x480 (det_scale 0.5) at the top-left of the 640x640 input.
@@ -408,6 +471,14 @@ TEST_F(ModelsCli, LibraryIsBoundToItsPack) {
   r = run("search -q '" + (tmp_.path() / "query.png").string() + "' --db '" + db + "' --format json --quiet");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(matched_files(r.out), (std::vector<std::string>{"alice1.png", "alice2.png", "group.png"})) << r.out;
+  // A --rebuild that cannot run (a dlib-only --detector for an SCRFD pack) leaves the library as it was.
+  r = run("index --rebuild --model antelopev2 --detector ssd --db '" + db + "' --quiet");
+  EXPECT_EQ(r.status, 2) << r.out;
+  r = run("status --db '" + db + "' --format json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto status = nlohmann::json::parse(r.out);
+  EXPECT_EQ(status["model"]["name"], "buffalo_l") << r.out;
+  EXPECT_EQ(status["faces"], 5) << r.out;
   // Another pack is refused, with the way forward.
   r = run("index --model antelopev2 --db '" + db + "' --quiet");
   EXPECT_EQ(r.status, 1) << r.out;
@@ -445,6 +516,12 @@ TEST_F(ModelsCli, ListShowAddVerify) {
   EXPECT_NE(r.out.find("raw 0..255"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("non-commercial"), std::string::npos) << r.out;
 
+  // The staging folder of an add that was killed (its process is gone) is swept by the next add.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  const fs::path stale = tmp_.path() / "data" / "facesearch" / "models" / (".adding-" + std::to_string(child) + "-1");
+  fs::create_directories(stale / "extracted");
   // Add a copy of the folder under another name: only the files the pack uses are copied.
   r = run("models add '" + (kSynthetic / "buffalo_l").string() + "' --name my_buffalo");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -452,6 +529,7 @@ TEST_F(ModelsCli, ListShowAddVerify) {
   EXPECT_TRUE(fs::exists(installed / "manifest.json"));
   EXPECT_TRUE(fs::exists(installed / "det_10g.onnx"));
   EXPECT_FALSE(fs::exists(installed / "genderage.onnx"));
+  EXPECT_FALSE(fs::exists(stale));
   r = run("models add '" + (kSynthetic / "buffalo_l").string() + "' --name my_buffalo");
   EXPECT_EQ(r.status, 2) << r.out;  // exists: a usage problem, with --replace named
   EXPECT_NE(r.out.find("--replace"), std::string::npos) << r.out;

@@ -140,11 +140,19 @@ class ModelsAdd : public ::testing::Test {
     return names;
   }
 
+  // The files in the download cache (kept in one folder per URL), by name.
   std::set<std::string> downloads() const {
     std::set<std::string> names;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(downloads_dir(), ec)) names.insert(e.path().filename().string());
+    for (const auto& e : fs::recursive_directory_iterator(downloads_dir(), ec))
+      if (e.is_regular_file()) names.insert(e.path().filename().string());
     return names;
+  }
+  fs::path downloaded(const std::string& name) const {
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(downloads_dir(), ec))
+      if (e.path().filename() == name) return e.path();
+    return downloads_dir() / name;
   }
 
   // The pack is installed with only the files search uses; with `through_cli`, `models list` shows it as
@@ -222,7 +230,7 @@ TEST_F(ModelsAdd, UrlWithTheRightChecksumShowsProgress) {
   EXPECT_TRUE(contains(read_all(models_dir() / "buffalo_l" / "manifest.json"), url));
   // The download stays in the cache, whole; no .part.
   EXPECT_EQ(downloads(), std::set<std::string>{"buffalo_l.zip"});
-  EXPECT_EQ(read_all(downloads_dir() / "buffalo_l.zip"), zip);
+  EXPECT_EQ(read_all(downloaded("buffalo_l.zip")), zip);
   EXPECT_EQ(server.ranges_seen(), std::vector<std::string>{""});
 }
 
@@ -258,25 +266,37 @@ TEST_F(ModelsAdd, InterruptedDownloadResumesOnTheSameCommand) {
   const std::size_t cut = 100000;
   ASSERT_GT(zip.size(), 2 * cut);
   const std::string sha = sha256_file(buffalo_zip());
-  {
-    testing::LocalHttpServer server({{"/buffalo_l.zip", zip}});
-    server.cut_next_body(cut);
-    const CliRun r = run("models add " + server.url("/buffalo_l.zip") + " --sha256 " + sha);
-    EXPECT_EQ(r.status, 1) << r.all();
-    EXPECT_TRUE(contains(r.err, "interrupted after " + std::to_string(cut) + " bytes")) << r.all();
-    EXPECT_TRUE(contains(r.err, "run the same command again to resume")) << r.all();
-    expect_nothing_installed();
-    EXPECT_EQ(downloads(), std::set<std::string>{"buffalo_l.zip.part"});
-    EXPECT_EQ(read_all(downloads_dir() / "buffalo_l.zip.part"), zip.substr(0, cut));
-  }
-  // The same command again, the server healthy (on another port: the URL's file name is what matters).
   testing::LocalHttpServer server({{"/buffalo_l.zip", zip}});
-  const CliRun r = run("models add " + server.url("/buffalo_l.zip") + " --sha256 " + sha);
+  server.cut_next_body(cut);
+  CliRun r = run("models add " + server.url("/buffalo_l.zip") + " --sha256 " + sha);
+  EXPECT_EQ(r.status, 1) << r.all();
+  EXPECT_TRUE(contains(r.err, "interrupted after " + std::to_string(cut) + " bytes")) << r.all();
+  EXPECT_TRUE(contains(r.err, "run the same command again to resume")) << r.all();
+  expect_nothing_installed();
+  EXPECT_EQ(downloads(), std::set<std::string>{"buffalo_l.zip.part"});
+  EXPECT_EQ(read_all(downloaded("buffalo_l.zip.part")), zip.substr(0, cut));
+  // The same command again, the server healthy: the download goes on from where it stopped.
+  r = run("models add " + server.url("/buffalo_l.zip") + " --sha256 " + sha);
   ASSERT_EQ(r.status, 0) << r.all();
-  EXPECT_EQ(server.ranges_seen(), std::vector<std::string>{"bytes=" + std::to_string(cut) + "-"});
+  ASSERT_FALSE(server.ranges_seen().empty());
+  EXPECT_EQ(server.ranges_seen().back(), "bytes=" + std::to_string(cut) + "-");
   expect_installed("buffalo_l");
   EXPECT_EQ(downloads(), std::set<std::string>{"buffalo_l.zip"});
-  EXPECT_EQ(read_all(downloads_dir() / "buffalo_l.zip"), zip);
+  EXPECT_EQ(read_all(downloaded("buffalo_l.zip")), zip);
+}
+
+TEST_F(ModelsAdd, APartFromAnotherUrlIsNeverResumed) {
+  // Two mirrors of the same file name: the second must not splice its bytes onto the first one's .part.
+  const std::string zip = read_all(buffalo_zip());
+  const std::string sha = sha256_file(buffalo_zip());
+  testing::LocalHttpServer first({{"/buffalo_l.zip", zip}});
+  first.cut_next_body(100000);
+  EXPECT_EQ(run("models add " + first.url("/buffalo_l.zip") + " --sha256 " + sha).status, 1);
+  testing::LocalHttpServer second({{"/buffalo_l.zip", zip}});
+  const CliRun r = run("models add " + second.url("/buffalo_l.zip") + " --sha256 " + sha);
+  ASSERT_EQ(r.status, 0) << r.all();
+  EXPECT_EQ(second.ranges_seen(), std::vector<std::string>{""});  // a whole download, no Range
+  expect_installed("buffalo_l");
 }
 
 TEST_F(ModelsAdd, DownloadAndUsageErrors) {

@@ -110,13 +110,15 @@ int run_index(const IndexArgs& args) {
   }
 
   const SigintGuard sigint;
-  ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
-  Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate, args.rebuild);
-  const FacePipeline pipeline(std::move(pack), RuntimeOptions{}, detection_strategy(args.detector));
+  // The models are loaded and checked before the library is opened: a --rebuild empties it, which must
+  // not happen when the pack or the --detector choice turns out not to work.
+  const FacePipeline pipeline(load_models(args.models_dir, args.model, &db, args.quiet), RuntimeOptions{},
+                              detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet
     std::cerr << "facesearch: interrupted before indexing started\n";
     return kExitInterrupted;
   }
+  Catalog catalog = Catalog::open(db, pipeline.pack(), Catalog::Mode::kOpenOrCreate, args.rebuild);
 
   ProgressLine progress(!args.quiet, stderr, "index");
   IndexOptions options;

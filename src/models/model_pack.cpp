@@ -139,6 +139,13 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
   std::ostringstream fp;
   fp << pack.detector.sha256 << '|' << (pack.landmarker ? pack.landmarker->sha256 : "") << '|' << pack.embedder.sha256
      << '|' << pack.aligner.kind << pack.aligner.size << '|' << pack.aligner.padding;
+  // Packs other than dlib's also hash how their pixels are normalised (inferred for InsightFace packs,
+  // editable in a manifest): a change there changes every embedding. dlib-faceapi keeps its old id.
+  if (pack.embedder.kind != "dlib_resnet128") {
+    for (const NetworkSpec* net : {static_cast<const NetworkSpec*>(&pack.detector), static_cast<const NetworkSpec*>(&pack.embedder)})
+      fp << '|' << net->input.width << 'x' << net->input.height << (net->input.rgb ? "rgb" : "bgr") << net->input.mean[0]
+         << ',' << net->input.mean[1] << ',' << net->input.mean[2] << '*' << net->input.scale;
+  }
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64: stable across builds and platforms
   for (unsigned char ch : fp.str()) h = (h ^ ch) * 1099511628211ull;
   char hex[17];

@@ -18,7 +18,8 @@ Ort::Env& ort_env() {
 struct OnnxSession::Impl {
   std::string model_name;
   Ort::Session session{nullptr};
-  std::string input_name;
+  size_t input_count = 0;
+  std::string input_name;  // the first input's
   std::vector<std::int64_t> input_shape;
   std::vector<std::string> output_names;
   std::vector<std::vector<std::int64_t>> output_shapes;
@@ -41,8 +42,8 @@ OnnxSession::OnnxSession(const std::filesystem::path& model_file, const RuntimeO
     so.AddConfigEntry("session.intra_op.allow_spinning", "0");
     impl_->session = Ort::Session(ort_env(), model_file.c_str(), so);
     Ort::AllocatorWithDefaultOptions alloc;
-    if (impl_->session.GetInputCount() != 1)
-      throw Error(ErrorCode::kModel, model_file.string() + ": expected one input");
+    impl_->input_count = impl_->session.GetInputCount();
+    if (impl_->input_count == 0) throw Error(ErrorCode::kModel, model_file.string() + ": the model has no input");
     impl_->input_name = impl_->session.GetInputNameAllocated(0, alloc).get();
     impl_->input_shape = impl_->session.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo().GetShape();
     for (size_t i = 0; i < impl_->session.GetOutputCount(); ++i) {
@@ -64,7 +65,12 @@ const std::vector<std::int64_t>& OnnxSession::input_shape() const { return impl_
 const std::vector<std::vector<std::int64_t>>& OnnxSession::output_shapes() const { return impl_->output_shapes; }
 const std::string& OnnxSession::input_name() const { return impl_->input_name; }
 
+size_t OnnxSession::input_count() const { return impl_->input_count; }
+
 std::vector<Tensor> OnnxSession::run(std::span<const float> input, std::span<const std::int64_t> shape) const {
+  if (impl_->input_count != 1)
+    throw Error(ErrorCode::kModel, impl_->model_name + ": has " + std::to_string(impl_->input_count) +
+                                       " inputs; facesearch runs models of one image input");
   try {
     auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     auto in = Ort::Value::CreateTensor<float>(mem, const_cast<float*>(input.data()), input.size(), shape.data(),

@@ -34,7 +34,9 @@ class OnnxSession {
   std::vector<Tensor> run(std::span<const float> input, std::span<const std::int64_t> shape) const;
 
   const std::vector<std::string>& output_names() const;
-  // Declared shapes, -1 for a dynamic dimension (e.g. [1, 3, -1, -1] for a detector of any input size).
+  // How many inputs the model has; run() needs exactly one (a model with more can still be inspected).
+  size_t input_count() const;
+  // Declared shapes (of the first input), -1 for a dynamic dimension (e.g. [1, 3, -1, -1] for a detector of any input size).
   const std::vector<std::int64_t>& input_shape() const;
   const std::vector<std::vector<std::int64_t>>& output_shapes() const;
   const std::string& input_name() const;

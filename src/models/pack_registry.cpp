@@ -1,9 +1,14 @@
 #include "models/pack_registry.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +70,19 @@ std::vector<fs::path> onnx_files(const fs::path& dir) {
   return files;
 }
 
+// The folder that holds a pack's files: `dir` itself, or its only subfolder holding them (insightface
+// unzips antelopev2.zip into ~/.insightface/models/antelopev2/antelopev2/).
+std::optional<fs::path> pack_files_folder(const fs::path& dir) {
+  std::error_code ec;
+  auto holds_pack = [&](const fs::path& d) { return fs::exists(d / "manifest.json", ec) || !onnx_files(d).empty(); };
+  if (holds_pack(dir)) return dir;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec) && e.path().filename() != "__MACOSX") dirs.push_back(e.path());
+  if (dirs.size() == 1 && holds_pack(dirs[0])) return dirs[0];
+  return std::nullopt;
+}
+
 std::string fnv_hex(const std::string& text) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ull;
@@ -91,7 +109,11 @@ Candidate classify(const fs::path& file) {
     const auto& names = session.output_names();
     const auto& in = session.input_shape();
     c.outputs = names.size();
-    if (std::find(names.begin(), names.end(), "cls_8") != names.end()) {
+    if (session.input_count() != 1) {
+      // insightface's model_zoo: two inputs and a 128-px image is INSwapper (face swapping).
+      c.task = "face swapping or another model of " + std::to_string(session.input_count()) +
+               " inputs (not used by search)";
+    } else if (std::find(names.begin(), names.end(), "cls_8") != names.end()) {
       c.task = "detection", c.kind = "yunet";
     } else if (names.size() >= 5) {
       c.task = "detection", c.kind = "scrfd";
@@ -118,10 +140,36 @@ Candidate classify(const fs::path& file) {
   return c;
 }
 
+// The sha256 each file of a described pack had when facesearch first hashed it, so that `models verify`
+// can tell a file that changed since (the description itself is re-made when a file changes).
+fs::path first_seen_path() { return cache_home() / "packs" / "first-seen-sha256.json"; }
+
+json read_first_seen() {
+  std::ifstream in(first_seen_path());
+  json j = in ? json::parse(in, nullptr, false) : json::object();
+  return j.is_object() ? j : json::object();
+}
+
+void remember_first_seen(const fs::path& file, const std::string& sha256) {
+  json j = read_first_seen();
+  if (j.contains(file.string())) return;
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char day[16];
+  std::strftime(day, sizeof day, "%Y-%m-%d", std::gmtime(&now));
+  j[file.string()] = {{"sha256", sha256}, {"first_seen", day}};
+  std::error_code ec;
+  fs::create_directories(first_seen_path().parent_path(), ec);
+  const fs::path tmp = first_seen_path().string() + ".tmp" + std::to_string(::getpid());
+  if (std::ofstream out(tmp); out && (out << j.dump(1)) && out.flush()) fs::rename(tmp, first_seen_path(), ec);
+  fs::remove(tmp, ec);
+}
+
 json network_json(const std::string& kind, const fs::path& file, int w, int h, bool rgb, float mean, float scale) {
+  const std::string sha256 = sha256_file(file);
+  remember_first_seen(file, sha256);
   return json{{"kind", kind},
               {"file", file.filename().string()},
-              {"sha256", sha256_file(file)},
+              {"sha256", sha256},
               {"input_size", {w, h}},
               {"color", rgb ? "rgb" : "bgr"},
               {"mean", {mean, mean, mean}},
@@ -235,17 +283,6 @@ void copy_file_checked(const fs::path& from, const fs::path& to) {
   if (ec) throw Error(ErrorCode::kIo, "cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
 }
 
-// The folder inside an extracted zip that holds the pack: the root, or its only subfolder.
-fs::path pack_folder_in(const fs::path& root, const std::string& zip_name) {
-  if (fs::exists(root / "manifest.json") || !onnx_files(root).empty()) return root;
-  std::vector<fs::path> dirs;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.is_directory(ec) && e.path().filename() != "__MACOSX") dirs.push_back(e.path());
-  if (dirs.size() == 1 && (fs::exists(dirs[0] / "manifest.json") || !onnx_files(dirs[0]).empty())) return dirs[0];
-  throw Error(ErrorCode::kModel, zip_name + " holds no model pack (no .onnx files at its top or in one folder)");
-}
-
 bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
 
 std::string url_file_name(const std::string& url) {
@@ -280,9 +317,11 @@ std::vector<PackEntry> list_packs() {
   }
   for (const auto& e : fs::directory_iterator(insightface_models_root(), ec)) {
     const std::string name = e.path().filename().string();
-    if (!e.is_directory(ec) || !valid_pack_name(name) || onnx_files(e.path()).empty()) continue;
+    if (!e.is_directory(ec) || !valid_pack_name(name)) continue;
+    const auto files = pack_files_folder(e.path());
+    if (!files) continue;
     if (std::none_of(installed.begin(), installed.end(), [&](const PackEntry& p) { return p.name == name; }))
-      insightface.push_back({name, e.path(), PackSource::kInsightFace});
+      insightface.push_back({name, *files, PackSource::kInsightFace});
   }
   auto by_name = [](const PackEntry& a, const PackEntry& b) { return a.name < b.name; };
   std::sort(installed.begin(), installed.end(), by_name);
@@ -312,7 +351,10 @@ ModelPack load_pack_folder(const fs::path& dir, const std::string& name) {
   if (fs::exists(dir / "manifest.json")) return load_model_pack(dir);
   std::error_code ec;
   const fs::path abs = fs::absolute(dir, ec);
-  return model_pack_from_manifest(describe_pack_folder(abs, name), abs, abs.string() + " (described from its ONNX files)");
+  ModelPack pack =
+      model_pack_from_manifest(describe_pack_folder(abs, name), abs, abs.string() + " (described from its ONNX files)");
+  pack.described = true;
+  return pack;
 }
 
 std::string describe_pack_folder(const fs::path& dir_in, const std::string& name) {
@@ -350,6 +392,13 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
 
   fs::create_directories(packs_root(), ec);
   if (ec) throw Error(ErrorCode::kIo, "cannot create " + packs_root().string() + ": " + ec.message());
+  // Staging folders of adds that were killed (their process is gone) are removed.
+  for (const auto& e : fs::directory_iterator(packs_root(), ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(".adding-", 0) != 0) continue;
+    const long pid = std::strtol(n.c_str() + 8, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
   RemoveOnExit staging{packs_root() / (".adding-" + std::to_string(::getpid()) + "-" +
                                        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))};
   fs::create_directories(staging.path, ec);
@@ -362,13 +411,16 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     const std::string file = url_file_name(source);
     if (file.size() < 5 || lower(file.substr(file.size() - 4)) != ".zip")
       throw Error(ErrorCode::kInvalidArgument, source + ": a model pack URL must name a .zip file");
-    const fs::path downloads = cache_home() / "downloads";
-    fs::create_directories(downloads, ec);
+    // One folder per URL: a .part is only ever resumed from the URL it came from.
+    const fs::path downloads = cache_home() / "downloads" / fnv_hex(source);
     zip = downloads / file;
-    DownloadOptions d;
-    d.expected_sha256 = expected;
-    if (options.progress) d.progress = [&](const DownloadProgress& p) { options.progress(p.received, p.total); };
-    download_file(source, zip, d);
+    // A complete earlier download is used again when it has the checksum asked for.
+    if (expected.empty() || !fs::is_regular_file(zip, ec) || sha256_file(zip) != expected) {
+      DownloadOptions d;
+      d.expected_sha256 = expected;
+      if (options.progress) d.progress = [&](const DownloadProgress& p) { options.progress(p.received, p.total); };
+      download_file(source, zip, d);
+    }
     default_name = file.substr(0, file.size() - 4);
   } else {
     const fs::path path = source;
@@ -376,9 +428,12 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     if (fs::is_directory(path, ec)) {
       if (!expected.empty())
         throw Error(ErrorCode::kInvalidArgument, "--sha256 checks a .zip file or a download, not a folder (" + source + ")");
-      folder = fs::absolute(path, ec);
-      default_name = folder.filename().string();
-      if (default_name.empty()) default_name = folder.parent_path().filename().string();
+      const fs::path given = fs::absolute(path, ec).lexically_normal();
+      default_name = given.filename().string();
+      if (default_name.empty()) default_name = given.parent_path().filename().string();
+      const auto files = pack_files_folder(given);
+      if (!files) throw Error(ErrorCode::kModel, "model pack folder " + given.string() + " holds no .onnx files (nor one folder of them)");
+      folder = *files;
     } else {
       zip = path;
       default_name = path.stem().string();
@@ -392,7 +447,11 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
   if (!zip.empty()) {
     const fs::path extracted = staging.path / "extracted";
     extract_zip(zip, extracted);
-    folder = pack_folder_in(extracted, zip.filename().string());
+    const auto files = pack_files_folder(extracted);
+    if (!files)
+      throw Error(ErrorCode::kModel, zip.filename().string() +
+                                         " holds no model pack (no .onnx files at its top or in one folder)");
+    folder = *files;
     if (folder != extracted) default_name = folder.filename().string();
   }
 
@@ -439,7 +498,15 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     fs::rename(target, staging.path / "replaced", ec);
     if (ec) throw Error(ErrorCode::kIo, "cannot replace " + target.string() + ": " + ec.message());
   }
-  fs::rename(built, target, ec);
+  if (options.replace) {
+    fs::rename(built, target, ec);
+  } else if (::renameat2(AT_FDCWD, built.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+    // Another `models add` of the same name finished first.
+    ec = std::error_code(errno, std::generic_category());
+    if (errno == EEXIST || errno == ENOTEMPTY)
+      throw Error(ErrorCode::kInvalidArgument, "a model pack named " + name + " was installed meanwhile (" +
+                                                   target.string() + "); use --replace to replace it");
+  }
   if (ec) {
     std::error_code ignored;
     if (fs::exists(staging.path / "replaced")) fs::rename(staging.path / "replaced", target, ignored);
@@ -462,12 +529,26 @@ std::vector<PackCheck> verify_pack(const ModelPack& pack) {
     }
     try {
       const std::string actual = sha256_file(net.file);
-      if (!net.sha256.empty() && actual != lower_hex(net.sha256)) {
-        c.ok = false, c.detail = "sha256 is " + actual + ", the manifest says " + net.sha256 + " (the file changed or is damaged)";
+      // A described pack's manifest is re-made from the files as they are now: compare with the
+      // checksum the file had when facesearch first saw it.
+      std::string recorded = lower_hex(net.sha256), since = "the manifest says";
+      if (pack.described) {
+        const json seen = read_first_seen();
+        const auto it = seen.find(fs::absolute(net.file, ec).string());
+        recorded = it != seen.end() ? it->value("sha256", std::string()) : std::string();
+        since = it != seen.end() ? "it was " + it->value("sha256", std::string()) + " when first seen on " +
+                                       it->value("first_seen", std::string("?"))
+                                 : "";
+      }
+      if (!recorded.empty() && actual != recorded) {
+        c.ok = false;
+        c.detail = "sha256 is " + actual + ", " + (pack.described ? since : since + " " + recorded) +
+                   " (the file changed or is damaged" +
+                   (pack.described ? "; if you replaced it on purpose, delete " + first_seen_path().string() : "") + ")";
         checks.push_back(c);
         return;
       }
-      c.detail = load() + (net.sha256.empty() ? ", no checksum recorded" : ", sha256 ok");
+      c.detail = load() + (recorded.empty() ? ", no checksum recorded" : ", sha256 ok");
     } catch (const Error& e) {
       c.ok = false, c.detail = e.what();
     }

@@ -44,6 +44,11 @@ FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime, Detect
                                        " gives no keypoints and the pack has no landmarker, so faces cannot be aligned");
 }
 
+DecodeOptions FacePipeline::decode_options(DecodeOptions requested) const {
+  if (pack_.aligner.kind == "arcface_5pt") requested.min_long_side_px = 0;
+  return requested;
+}
+
 std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const DetectOptions& options,
                                               StageTimes* times) const {
   StageTimes local;

@@ -57,6 +57,11 @@ class FacePipeline {
   DetectionStrategy detection() const { return detection_; }
 
   const ModelPack& pack() const { return pack_; }
+
+  // How photos should be decoded for this pack: packs that align on 5 keypoints (InsightFace, OpenCV
+  // zoo) cut their chips from the full-resolution photo as their reference code does, so large JPEGs are
+  // not decoded reduced for them; the dlib pack keeps `requested`.
+  DecodeOptions decode_options(DecodeOptions requested) const;
   int embedding_dim() const { return embedder_->dim(); }
 
   // Detect, landmark and align every face of an image, with no embedding yet, so callers can batch

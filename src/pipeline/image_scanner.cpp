@@ -42,7 +42,7 @@ LocatedImage locate_file(const FacePipeline& pipeline, const std::filesystem::pa
       out.analysed = false;
       return out;
     }
-    DecodedImage image = decode_image(bytes, path.string(), options.decode);
+    DecodedImage image = decode_image(bytes, path.string(), pipeline.decode_options(options.decode));
     times.decode_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     out.width = image.width;
     out.height = image.height;

@@ -55,7 +55,7 @@ std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::file
   std::error_code ec;
   if (!std::filesystem::exists(query, ec))
     throw Error(ErrorCode::kNotFound, "query photo " + query.string() + " does not exist");
-  const DecodedImage image = decode_image_file(query, options.decode);
+  const DecodedImage image = decode_image_file(query, pipeline.decode_options(options.decode));
   DetectOptions detect;
   detect.min_face_px = options.min_face_px;
   detect.smallest_face_px = options.smallest_face_px;

@@ -285,8 +285,8 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   if (fingerprint != pack.fingerprint)
     throw Error(ErrorCode::kCatalog, where + " holds faces of model pack " + c.meta("model_name").value_or("?") + " (" +
                                          fingerprint + "), not of pack " + pack.name + " (" + pack.fingerprint +
-                                         "): a library is bound to one pack; use `--model " +
-                                         c.meta("model_name").value_or("?") + "` with it, or re-index it with " +
+                                         "): a library is bound to one pack; use the pack it was built with (`--model " +
+                                         c.meta("model_name").value_or("?") + "`, or the --models DIR it came from), or re-index it with " +
                                          pack.name + ": `facesearch index --rebuild --model " + pack.name + "`");
   c.dim = std::atoi(c.meta("embedding_dim").value_or("0").c_str());
   if (c.dim != pack.embedder.dim) throw Error(ErrorCode::kCatalog, where + ": embedding size does not match the pack");

@@ -11,6 +11,8 @@ writes
   OUTDIR/insightface/antelopev2/      scrfd_10g_bnkps.onnx (9 outputs, batched 3-D [1, N, C]),
                                       glintr100.onnx (normalises inside the graph, as mxnet exports do)
   OUTDIR/insightface/scrfd_noKps/     det_6out.onnx (6 outputs: no keypoints), w600k_r50.onnx
+  OUTDIR/insightface/swapper_pack/    det_10g.onnx, w600k_r50.onnx and inswapper_128.onnx (two inputs, as
+                                      insightface's face swapper: not used by search)
   OUTDIR/insightface/README.txt       what the graphs compute
 
 Detector (input "input.1" [1, 3, ?, ?], the tensor (RGB - 127.5) / 128):
@@ -124,6 +126,20 @@ def other_task(path, side, outputs):
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), path)
 
 
+def two_inputs(path):
+    """inswapper_128.onnx's interface: a 128x128 face and a 512-value source embedding."""
+    inits = [i64("flat", [1, -1])]
+    nodes = [helper.make_node("AveragePool", ["target"], ["pool"], kernel_shape=[128, 128]),
+             helper.make_node("Reshape", ["pool", "flat"], ["p3"]),
+             helper.make_node("ReduceMean", ["source"], ["s1"], axes=[1]),
+             helper.make_node("Add", ["p3", "s1"], ["output"])]
+    graph = helper.make_graph(nodes, "swapper", [
+        helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, 128, 128]),
+        helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3])], inits)
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), path)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -137,6 +153,9 @@ def main():
     arcface(os.path.join(out, "antelopev2", "glintr100.onnx"), "data", "fc1", mxnet_normalisation=True)
     scrfd(os.path.join(out, "scrfd_noKps", "det_6out.onnx"), [f"out{i}" for i in range(6)], with_kps=False)
     arcface(os.path.join(out, "scrfd_noKps", "w600k_r50.onnx"), "input.1", "683")
+    scrfd(os.path.join(out, "swapper_pack", "det_10g.onnx"), DET_10G_NAMES)
+    arcface(os.path.join(out, "swapper_pack", "w600k_r50.onnx"), "input.1", "683")
+    two_inputs(os.path.join(out, "swapper_pack", "inswapper_128.onnx"))
     with open(os.path.join(out, "README.txt"), "w") as f:
         f.write(__doc__)
 
