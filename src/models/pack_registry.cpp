@@ -414,8 +414,9 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     // One folder per URL: a .part is only ever resumed from the URL it came from.
     const fs::path downloads = cache_home() / "downloads" / fnv_hex(source);
     zip = downloads / file;
-    // A complete earlier download is used again when it has the checksum asked for.
-    if (expected.empty() || !fs::is_regular_file(zip, ec) || sha256_file(zip) != expected) {
+    // A complete download is kept only when the install failed after it (a name already taken, say),
+    // and used again by the next try: when it has the checksum asked for, or when none is asked.
+    if (!fs::is_regular_file(zip, ec) || (!expected.empty() && sha256_file(zip) != expected)) {
       DownloadOptions d;
       d.expected_sha256 = expected;
       if (options.progress) d.progress = [&](const DownloadProgress& p) { options.progress(p.received, p.total); };
@@ -514,6 +515,10 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
   }
   added.pack = load_model_pack(target);
   added.entry = {name, target, PackSource::kInstalled};
+  if (is_url(source)) {  // installed: the download has served its purpose
+    fs::remove(zip, ec);
+    fs::remove(zip.parent_path(), ec);  // only when empty
+  }
   return added;
 }
 
