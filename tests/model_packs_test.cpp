@@ -546,6 +546,18 @@ TEST_F(ModelsCli, ListShowAddVerify) {
 
   r = run("models show nope");
   EXPECT_EQ(r.status, 1) << r.out;
+
+  // remove: installed packs only; the user's InsightFace folders are never deleted.
+  r = run("models remove my_buffalo");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_FALSE(fs::exists(installed));
+  r = run("models remove buffalo_l");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("did not install"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(kSynthetic / "buffalo_l" / "det_10g.onnx"));
+  r = run("models remove my_buffalo");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("no model pack named 'my_buffalo'"), std::string::npos) << r.out;
   r = run("models");
   EXPECT_EQ(r.status, 2) << r.out;
 }

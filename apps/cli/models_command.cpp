@@ -43,6 +43,7 @@ Examples:
   facesearch models add https://example.org/packs/buffalo_l.zip --sha256 HEX
   facesearch models add ~/opencv_zoo_faces --name yunet-sface
   facesearch models verify buffalo_l
+  facesearch models remove my-pack
   facesearch search --model buffalo_l -q me.jpg -t ~/Pictures
 
 Exit status:
@@ -50,7 +51,8 @@ Exit status:
   1    it could not be done: no such pack, a download failed or was interrupted (run the same
        command again to resume), a checksum did not match, a folder or zip without a detector and a
        recogniser; verify: a file is missing, changed or does not load
-  2    usage error
+  2    usage error, also: add of a name already installed (without --replace), remove of a pack
+       facesearch did not install
 )";
 
 std::string fixed(double v, int digits) {
@@ -289,10 +291,17 @@ int run_verify(const ModelsArgs& args) {
   return ok ? 0 : 1;
 }
 
+int run_remove(const ModelsArgs& args) {
+  const fs::path dir = remove_pack(args.name);
+  std::cout << "Removed model pack " << args.name << " (" << dir.string() << ")\n";
+  if (args.name == kDefaultPackName) std::cout << "Run `make setup` (tools/setup.sh) to build it again.\n";
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* add_models_command(CLI::App& app, ModelsArgs& args) {
-  CLI::App* models = app.add_subcommand("models", "List, inspect, add and check face model packs");
+  CLI::App* models = app.add_subcommand("models", "List, inspect, add, check and remove face model packs");
   models->footer(kModelsFooter);
   models->require_subcommand(1, 1);
   models->allow_extras();
@@ -323,12 +332,17 @@ CLI::App* add_models_command(CLI::App& app, ModelsArgs& args) {
   args.verify->allow_extras();
   args.verify->add_option("name", args.name, "Pack name, as `models list` shows")->type_name("NAME")->required();
   add_format_option(*args.verify, args.format, {"table", "json"}, "Output format (default table; json for programs)");
+
+  args.remove = models->add_subcommand(
+      "remove", "Delete an installed pack (never an InsightFace folder; libraries built with it keep their faces)");
+  args.remove->allow_extras();
+  args.remove->add_option("name", args.name, "Pack name, as `models list` shows")->type_name("NAME")->required();
   return models;
 }
 
 void check_models_args(const CLI::App& models, const ModelsArgs& args) {
   throw_if_unknown_options(models);
-  for (const CLI::App* sub : {args.list, args.show, args.add, args.verify})
+  for (const CLI::App* sub : {args.list, args.show, args.add, args.verify, args.remove})
     if (sub && sub->parsed()) throw_if_unknown_options(*sub);
 }
 
@@ -336,6 +350,7 @@ int run_models(const ModelsArgs& args) {
   if (args.list->parsed()) return run_list(args);
   if (args.show->parsed()) return run_show(args);
   if (args.add->parsed()) return run_add(args);
+  if (args.remove->parsed()) return run_remove(args);
   return run_verify(args);
 }
 

@@ -1,6 +1,6 @@
-// `facesearch models list | show NAME | add FOLDER|ZIP|URL | verify NAME`: the model packs a user has
+// `facesearch models list | show NAME | add FOLDER|ZIP|URL | verify NAME | remove NAME`: the model packs a user has
 // (installed ones and InsightFace packs found in ~/.insightface/models), what each one is, adding one,
-// and checking one's files.
+// checking one's files, and removing an installed one.
 #pragma once
 
 #include <string>
@@ -21,6 +21,7 @@ struct ModelsArgs {
   CLI::App* show = nullptr;
   CLI::App* add = nullptr;
   CLI::App* verify = nullptr;
+  CLI::App* remove = nullptr;
 };
 
 CLI::App* add_models_command(CLI::App& app, ModelsArgs& args);

@@ -392,11 +392,12 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
 
   fs::create_directories(packs_root(), ec);
   if (ec) throw Error(ErrorCode::kIo, "cannot create " + packs_root().string() + ": " + ec.message());
-  // Staging folders of adds that were killed (their process is gone) are removed.
+  // Staging folders of adds and removals that were killed (their process is gone) are removed.
   for (const auto& e : fs::directory_iterator(packs_root(), ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind(".adding-", 0) != 0) continue;
-    const long pid = std::strtol(n.c_str() + 8, nullptr, 10);
+    const size_t prefix = n.rfind(".adding-", 0) == 0 ? 8 : n.rfind(".removing-", 0) == 0 ? 10 : 0;
+    if (prefix == 0) continue;
+    const long pid = std::strtol(n.c_str() + prefix, nullptr, 10);
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
   }
   RemoveOnExit staging{packs_root() / (".adding-" + std::to_string(::getpid()) + "-" +
@@ -520,6 +521,22 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     fs::remove(zip.parent_path(), ec);  // only when empty
   }
   return added;
+}
+
+fs::path remove_pack(const std::string& name) {
+  const auto entry = find_pack(name);
+  if (!entry) load_named_pack(name);  // throws the "no model pack named" message, with the list
+  if (entry->source != PackSource::kInstalled)
+    throw Error(ErrorCode::kInvalidArgument, "model pack " + name + " is the folder " + entry->dir.string() +
+                                                 ", which facesearch uses in place but did not install; delete it "
+                                                 "yourself if you mean to");
+  // Moved aside first, so that an interrupted removal never leaves a half pack under the name.
+  std::error_code ec;
+  const fs::path aside = packs_root() / (".removing-" + std::to_string(::getpid()) + "-" + name);
+  fs::rename(entry->dir, aside, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot remove " + entry->dir.string() + ": " + ec.message());
+  fs::remove_all(aside, ec);
+  return entry->dir;
 }
 
 std::vector<PackCheck> verify_pack(const ModelPack& pack) {

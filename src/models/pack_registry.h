@@ -86,6 +86,12 @@ struct AddedPack {
 // interruption. Nothing is left in packs_root() when anything fails. Throws Error with what went wrong.
 AddedPack add_pack(const std::string& source, const AddPackOptions& options = {});
 
+// Deletes an installed pack (the folder under packs_root()). Throws Error{kNotFound} when there is no
+// pack of that name, Error{kInvalidArgument} for a pack facesearch did not install (an InsightFace
+// folder: facesearch never deletes the user's own files). Libraries built with it stay as they are and
+// say that their pack is missing until it is added again. Returns the folder removed.
+std::filesystem::path remove_pack(const std::string& name);
+
 // What `models verify` checks: every file the pack names exists and has the sha256 its manifest records,
 // and every network loads in ONNX Runtime with the inputs and outputs the pack expects.
 struct PackCheck {
