@@ -30,29 +30,16 @@ import os
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-OPSET = 13
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_helpers import OPSET, const, i64, save  # noqa: E402
+
 STRIDES = (8, 16, 32)
 DIST = {8: (1.0, 2.0, 3.0, 4.0), 16: (2.0, 2.0, 2.0, 2.0), 32: (1.0, 1.0, 1.0, 1.0)}
 KPS = (-1.0, -0.5, 1.0, -0.5, 0.0, 0.25, -0.75, 1.0, 0.75, 1.0)
 # det_10g's real output names (insightface orders by position, not name).
 DET_10G_NAMES = ["448", "471", "494", "451", "474", "497", "454", "477", "500"]
-
-
-def const(name, array):
-    return numpy_helper.from_array(np.asarray(array, dtype=np.float32), name)
-
-
-def i64(name, values):
-    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
-
-
-def save(model, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
 
 
 def scrfd(path, names, with_kps=True, batched=False):

@@ -33,10 +33,11 @@ import os
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-OPSET = 13
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_helpers import OPSET, const, i64, save  # noqa: E402
+
 STRIDES = (8, 16, 32)
 BLUE, GREEN, RED = 0, 1, 2
 CLS = {8: RED, 16: GREEN, 32: BLUE}
@@ -46,20 +47,6 @@ BBOX = (0.5, 0.25, math.log(3.0), math.log(2.0))
 KPS = (0.2, 0.3, 0.8, 0.3, 0.5, 0.6, 0.3, 0.9, 0.7, 0.9)
 OUTPUTS = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in STRIDES]  # the real order
 WIDTHS = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
-
-
-def const(name, array):
-    return numpy_helper.from_array(np.asarray(array, dtype=np.float32), name)
-
-
-def i64(name, values):
-    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
-
-
-def save(model, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
 
 
 def yunet(path, side=None, missing=(), narrow=()):
