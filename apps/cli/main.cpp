@@ -42,9 +42,12 @@ error, 130 Ctrl-C).
 
 // A usage error names the flag and where to read about it, on one line.
 std::string usage_failure_message(const CLI::App* app, const CLI::Error& e) {
-  const bool in_subcommand = !app->get_subcommands().empty();
-  return std::string("facesearch: error: ") + e.what() + " (see 'facesearch " +
-         (in_subcommand ? app->get_subcommands().front()->get_name() + " " : std::string()) + "--help')\n";
+  std::string command;  // the chain of subcommands given, e.g. "models show "
+  for (const CLI::App* sub = app; !sub->get_subcommands().empty();) {
+    sub = sub->get_subcommands().front();
+    command += sub->get_name() + " ";
+  }
+  return std::string("facesearch: error: ") + e.what() + " (see 'facesearch " + command + "--help')\n";
 }
 
 // What to do about an error, when the core's message cannot know it (it does not know the flags).

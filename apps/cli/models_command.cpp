@@ -175,7 +175,10 @@ int run_list(const ModelsArgs& args) {
       std::cout << (c + 1 < row.size() ? row[c] + std::string(width[c] + 2 - std::min(width[c], row[c].size()), ' ') : row[c]);
     std::cout << '\n';
   }
-  std::cout << "(* the default pack; `facesearch models show NAME` for details)\n";
+  const bool has_default =
+      std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.entry.name == kDefaultPackName; });
+  std::cout << (has_default ? "(* the default pack; " : "(the default pack, dlib-faceapi, is not installed: `make setup` builds it; ")
+            << "`facesearch models show NAME` for details)\n";
   return 0;
 }
 

@@ -425,6 +425,8 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     }
     default_name = file.substr(0, file.size() - 4);
   } else {
+    if (source.find("://") != std::string::npos)
+      throw Error(ErrorCode::kInvalidArgument, source + ": only http:// and https:// URLs can be downloaded");
     const fs::path path = source;
     if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, source + ": no such file or folder");
     if (fs::is_directory(path, ec)) {
