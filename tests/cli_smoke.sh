@@ -155,6 +155,10 @@ for name in ("zero_bytes.jpg", "text_file_named.png"):
 assert d["stats"]["skipped"] == len(d["skipped"])
 ' "$TMP/out"
 
+fs search -q "$QUERY" -t "$DATA/bad" --format json --quiet
+check "bad/ target with --quiet: no libjpeg 'Corrupt JPEG data' line for the truncated JPEG" \
+  eval 'rc_is 0 && err_lacks "Corrupt JPEG" && err_lacks "premature end"'
+
 fs search -q "$QUERY" -t "$DATA/noface" --format json --quiet
 check "noface/ target: exit 0, --quiet keeps stderr empty" eval 'rc_is 0 && [ ! -s "$TMP/err" ]'
 py "noface/ target: empty matches" '

@@ -1,12 +1,14 @@
 // Image decoding stage: header probing on synthetic bytes (including truncated and garbage input),
 // decoding of every tricky file in ../shared/testdata/faces/bad, and our EXIF orientation handling
-// checked against OpenCV's own where OpenCV has one. HEIC/AVIF files are made at test time with
+// checked against OpenCV's own where OpenCV has one; JPEG decoding through TurboJPEG checked pixel for
+// pixel against cv::imdecode, and for silence on stderr. HEIC/AVIF files are made at test time with
 // libheif's own encoders (no HEIF file is stored in the test data).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -15,10 +17,12 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <unistd.h>
 
 #ifdef FACESEARCH_HAVE_LIBHEIF  // set by src/image/heif.cmake for the core and these tests together
 #include <libheif/heif.h>
@@ -26,6 +30,7 @@
 
 #include "core/error.h"
 #include "image/image.h"
+#include "image/jpeg_decode.h"
 #include "test_support.h"
 
 namespace facesearch {
@@ -751,6 +756,165 @@ TEST(DecodeImage, PrefixesOfRealFilesDecodeOrThrowOurError) {
       }
     }
   }
+}
+
+// --- JPEG through TurboJPEG: the same pixels as imdecode, nothing on stderr -------------------------
+
+// What decode_image does to a JPEG cut off before its end marker (see image.cpp): append an EOI.
+Bytes with_eoi(Bytes jpeg) {
+  jpeg.insert(jpeg.end(), {0xFF, 0xD9});
+  return jpeg;
+}
+
+int reduced_color_flags(int factor) {
+  switch (factor) {
+    case 2: return cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
+    case 4: return cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
+    case 8: return cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
+    default: return cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+  }
+}
+
+// Everything written to file descriptor 2 (where libjpeg's default output_message prints) while it
+// lives. A temporary file rather than a pipe, so that a long message cannot block the writer.
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()) {
+    if (!file_) throw std::runtime_error("tmpfile failed");
+    std::fflush(stderr);
+    saved_fd_ = dup(STDERR_FILENO);
+    if (saved_fd_ < 0 || dup2(fileno(file_), STDERR_FILENO) < 0) throw std::runtime_error("dup2 failed");
+  }
+  ~StderrCapture() { restore(); std::fclose(file_); }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+  // Puts fd 2 back and returns what was written to it.
+  std::string finish() {
+    restore();
+    std::string text;
+    std::rewind(file_);
+    for (int c; (c = std::fgetc(file_)) != EOF;) text.push_back(static_cast<char>(c));
+    return text;
+  }
+
+ private:
+  void restore() {
+    if (saved_fd_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_fd_, STDERR_FILENO);
+    close(saved_fd_);
+    saved_fd_ = -1;
+  }
+  std::FILE* file_;
+  int saved_fd_ = -1;
+};
+
+TEST(DecodeJpegTurbo, SamePixelsAsImdecodeAtEveryReduction) {
+  // Colour (626x1200: odd reduced sizes), grey (two), progressive, an EXIF-rotated one (compared as
+  // stored), a tiny one, an 8000x6000 one, and the truncated one as decode_image passes it on.
+  struct Case { std::filesystem::path path; bool truncated; };
+  const std::vector<Case> cases = {
+      {faces_dir() / "people" / "obama" / "fr_obama2.jpg", false},
+      {faces_dir() / "people" / "Hugo_Chavez" / "lfw_Hugo_Chavez_0001.jpg", false},
+      {bad_file("grayscale_angelina_img11.jpg"), false},
+      {bad_file("progressive_mark_img13.jpg"), false},
+      {bad_file("exif_orientation6_obama.jpg"), false},
+      {bad_file("tiny_16x16_angelina_img5.jpg"), false},
+      {bad_file("large_8000x6000_mark_img14.jpg"), false},
+      {bad_file("truncated_obama2.jpg"), true},
+  };
+  for (const Case& c : cases) {
+    const Bytes bytes = c.truncated ? with_eoi(read_bytes(c.path)) : read_bytes(c.path);
+    for (int factor : {1, 2, 4, 8}) {
+      SCOPED_TRACE(c.path.filename().string() + " 1/" + std::to_string(factor));
+      const image_detail::TurboJpegResult turbo = image_detail::decode_jpeg_turbo(bytes, factor);
+      const cv::Mat reference = cv::imdecode(bytes, reduced_color_flags(factor));
+      ASSERT_FALSE(reference.empty());
+      ASSERT_FALSE(turbo.bgr.empty()) << turbo.message;
+      EXPECT_EQ(turbo.bgr.size(), reference.size());
+      EXPECT_TRUE(same_pixels(turbo.bgr, reference));
+      EXPECT_EQ(turbo.warned, c.truncated) << turbo.message;
+      if (c.truncated) EXPECT_NE(turbo.message.find("premature end of data segment"), std::string::npos) << turbo.message;
+    }
+  }
+}
+
+TEST(DecodeJpegTurbo, GreyJpegGivesThreeEqualChannels) {
+  const Bytes bytes = read_bytes(faces_dir() / "people" / "Hugo_Chavez" / "lfw_Hugo_Chavez_0001.jpg");
+  const image_detail::TurboJpegResult turbo = image_detail::decode_jpeg_turbo(bytes, 1);
+  ASSERT_EQ(turbo.bgr.type(), CV_8UC3);
+  std::vector<cv::Mat> channels;
+  cv::split(turbo.bgr, channels);
+  EXPECT_TRUE(same_pixels(channels[0], channels[1]));
+  EXPECT_TRUE(same_pixels(channels[1], channels[2]));
+}
+
+TEST(DecodeJpegTurbo, CmykAndBrokenHeadersAreLeftToOpenCV) {
+  // OpenCV converts CMYK itself (CmykJpegHasTheColoursOfTheRgbOriginal checks the result).
+  EXPECT_TRUE(image_detail::decode_jpeg_turbo(read_bytes(bad_file("cmyk_elon_img18.jpg")), 1).bgr.empty());
+  const Bytes jpeg = read_bytes(faces_dir() / "people" / "obama" / "fr_obama2.jpg");
+  const image_detail::TurboJpegResult cut = image_detail::decode_jpeg_turbo(Bytes(jpeg.begin(), jpeg.begin() + 100), 1);
+  EXPECT_TRUE(cut.bgr.empty());
+  EXPECT_FALSE(cut.message.empty());
+  EXPECT_TRUE(image_detail::decode_jpeg_turbo(to_bytes("not a jpeg"), 1).bgr.empty());
+}
+
+TEST(DecodeJpegTurbo, DamagedScanDataGivesImdecodesPixelsAndAWarning) {
+  // Corrupted entropy-coded data in a complete file: a libjpeg warning, not a fatal error.
+  Bytes bytes = encode(".jpg", gradient_bgr(160, 120), {cv::IMWRITE_JPEG_QUALITY, 90});
+  // Markers FF D0..D7 in the middle of the scan: libjpeg warns about a marker it did not expect.
+  for (std::size_t i = bytes.size() / 2; i < bytes.size() / 2 + 40; i += 8) {
+    bytes[i] = 0xFF;
+    bytes[i + 1] = 0xD3;
+  }
+  const image_detail::TurboJpegResult turbo = image_detail::decode_jpeg_turbo(bytes, 1);
+  ASSERT_FALSE(turbo.bgr.empty()) << turbo.message;
+  EXPECT_TRUE(turbo.warned);
+  EXPECT_FALSE(turbo.message.empty());
+  EXPECT_TRUE(same_pixels(turbo.bgr, cv::imdecode(bytes, reduced_color_flags(1))));
+
+  StderrCapture capture;
+  const DecodedImage image = decode_image(bytes, "damaged.jpg");
+  EXPECT_EQ(capture.finish(), "");
+  ASSERT_EQ(image.warnings.size(), 1u);
+  EXPECT_NE(image.warnings[0].find("damaged JPEG data, decoded anyway (libjpeg: " + turbo.message + ")"),
+            std::string::npos) << image.warnings[0];
+}
+
+TEST(DecodeJpegTurbo, DecodingEveryBadFileWritesNothingToStderr) {
+  // libjpeg's "Corrupt JPEG data: premature end of data segment" for truncated_obama2.jpg used to go
+  // straight to stderr, past --quiet; facesearch's own warning is the only report now.
+  for (const auto& entry : std::filesystem::directory_iterator(faces_dir() / "bad")) {
+    SCOPED_TRACE(entry.path().filename().string());
+    StderrCapture capture;
+    std::vector<std::string> warnings;
+    try {
+      warnings = decode_image_file(entry.path()).warnings;
+    } catch (const Error&) {  // zero_bytes.jpg, text_file_named.png: errors, checked elsewhere
+    }
+    EXPECT_EQ(capture.finish(), "");
+    if (entry.path().filename().string().starts_with("truncated_")) {
+      EXPECT_EQ(warnings, std::vector<std::string>{"truncated JPEG data: decoded partially"});
+    }
+  }
+}
+
+TEST(DecodeJpegTurbo, DecodeImageKeepsImdecodesPixelsWhileThreadsDecodeAtOnce) {
+  // One TurboJPEG handle per call: threads decoding at once get what one thread gets.
+  const Bytes bytes = read_bytes(faces_dir() / "people" / "obama" / "fr_obama2.jpg");
+  DecodeOptions full;
+  full.min_long_side_px = 0;
+  const cv::Mat reference = cv::imdecode(bytes, reduced_color_flags(1));
+  std::vector<cv::Mat> results(8);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 4; ++round) results[t] = decode_image(bytes, "x.jpg", full).bgr;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const cv::Mat& result : results) EXPECT_TRUE(same_pixels(result, reference));
 }
 
 // --- decode_image: HEIF through libheif ------------------------------------------------------------

@@ -27,7 +27,8 @@ ORT_VERSION=1.21.0
 ORT_DEV_DEB_VERSION_PREFIX=1.21.0
 
 APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libsqlite3-dev libxxhash-dev libgtest-dev googletest nlohmann-json3-dev
-              libcli11-dev libheif-dev libfaiss-dev python3-onnx python3-numpy nodejs npm libcurl4-openssl-dev libzip-dev libssl-dev)
+              libcli11-dev libheif-dev libfaiss-dev python3-onnx python3-numpy nodejs npm libcurl4-openssl-dev libzip-dev libssl-dev
+              libturbojpeg0-dev)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }

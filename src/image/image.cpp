@@ -10,6 +10,8 @@
 #include <memory>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -18,6 +20,7 @@
 #include "core/file_io.h"
 #include "image/heif_decode.h"
 #include "image/image_probe.h"
+#include "image/jpeg_decode.h"
 
 namespace facesearch {
 namespace {
@@ -171,12 +174,25 @@ DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string
   }
 
   cv::Mat decoded;
-  try {
-    // imdecode only reads the buffer; the Mat header avoids copying it.
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
-    decoded = cv::imdecode(buffer, imread_flags(info, factor));
-  } catch (const cv::Exception& e) {  // e.g. a header claiming more pixels than OpenCV allows
-    throw decode_error(name, "corrupt or unsupported " + info.format + " data (" + e.err + ")");
+  std::vector<std::string> warnings;
+  if (is_jpeg && !info.has_alpha) {
+    // TurboJPEG gives imdecode's pixels for the same flags, but keeps libjpeg's warnings off stderr.
+    // What it leaves undecoded (CMYK, fatal errors) goes to imdecode below, for today's result.
+    image_detail::TurboJpegResult turbo = image_detail::decode_jpeg_turbo(bytes, factor);
+    decoded = std::move(turbo.bgr);
+    // A cut-off file has its own warning below; any other damage libjpeg noticed is named here.
+    if (!decoded.empty() && turbo.warned && !jpeg_truncated) {
+      warnings.push_back("damaged JPEG data, decoded anyway (libjpeg: " + turbo.message + ")");
+    }
+  }
+  if (decoded.empty()) {
+    try {
+      // imdecode only reads the buffer; the Mat header avoids copying it.
+      const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
+      decoded = cv::imdecode(buffer, imread_flags(info, factor));
+    } catch (const cv::Exception& e) {  // e.g. a header claiming more pixels than OpenCV allows
+      throw decode_error(name, "corrupt or unsupported " + info.format + " data (" + e.err + ")");
+    }
   }
   if (decoded.empty()) {
     if (info.format == "gif") throw decode_error(name, "GIF images are not supported by this build; convert it to PNG or JPEG");
@@ -197,6 +213,7 @@ DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string
     image.height = image.bgr.rows;
   }
   image.scale = static_cast<float>(factor);
+  image.warnings = std::move(warnings);
   if (jpeg_truncated) image.warnings.push_back("truncated JPEG data: decoded partially");
   return image;
 }

@@ -4,8 +4,9 @@
 // applied, so every coordinate downstream is in the upright image. Very large JPEGs are decoded
 // reduced (libjpeg's 1/2, 1/4, 1/8 DCT scaling) so that a 48-megapixel photo never needs its full
 // pixel buffer; `scale` maps decoded pixels back to full-resolution upright pixels.
-// Codecs are OpenCV's (imdecode), plus libheif for HEIC/AVIF in builds that have it (src/image/heif.cmake);
-// only the header parsing in probe_image is our own.
+// Codecs are OpenCV's (imdecode), libjpeg-turbo's TurboJPEG API for JPEG (the same pixels as imdecode,
+// without libjpeg's messages on stderr), plus libheif for HEIC/AVIF in builds that have it
+// (src/image/heif.cmake); only the header parsing in probe_image is our own.
 #pragma once
 
 #include <cstdint>
@@ -53,8 +54,10 @@ ImageInfo probe_image(std::span<const std::uint8_t> bytes);
 // Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, HEIC/AVIF
 // in a build without libheif or whose libheif lacks the codec). HEIF orientation (irot/imir) is applied
 // by libheif; the Exif Orientation tag of a HEIF file is not applied on top of it.
-// A JPEG cut off before its end marker still decodes (the missing part is grey) with a warning.
-// Thread-safe: no shared state besides OpenCV's and libheif's.
+// A JPEG cut off before its end marker still decodes (the missing part is grey) with a warning; other
+// damage that libjpeg decodes past (corrupt scan data) gives a "damaged JPEG data" warning.
+// Writes nothing to stdout or stderr for JPEGs TurboJPEG decodes (CMYK/YCCK ones still go through
+// imdecode, whose libjpeg may print warnings). Thread-safe: no shared state besides OpenCV's and libheif's.
 DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
                           const DecodeOptions& options = {});
 
