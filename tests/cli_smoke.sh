@@ -38,6 +38,13 @@ check "no --target and no library: exit 1, says to index first or use --target" 
 fs search -t "$DATA/noface"
 check "missing --query: exit 2" eval 'rc_is 2 && err_has "--query"'
 
+fs search -q "$QUERY" -t "$DATA/noface" --det-size 100
+check "--det-size not a multiple of 32: exit 2 naming the rule" eval 'rc_is 2 && err_has "multiple of 32"'
+
+fs search -q "$QUERY" -t "$DATA/noface" --det-size 1280
+check "--det-size with the dlib pack (fixed-size SSD): exit 2, says what it is for" \
+  eval 'rc_is 2 && err_has "SCRFD and YuNet" && err_has "--smallest-face"'
+
 fs search -q "$QUERY" -t "$DATA/noface" --index exact
 check "--index with --target: exit 2" eval 'rc_is 2 && err_has "--index"'
 

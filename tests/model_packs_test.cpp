@@ -253,6 +253,23 @@ TEST(ScrfdDetector, NmsKeepsTheBrighterOfOverlappingFacesAndChannelOrderIsRgb) {
   EXPECT_EQ(detector->detect(photo(640, 480, {{200, 240, 8, 0, 0, 190}}), lower).size(), 1u);
 }
 
+TEST(ScrfdDetector, DetSizeSetsTheInputOfModelsThatTakeAnySize) {
+  // An 8-px face in a 1280x960 photo: 4 px at the default 640 (a quarter of a cell: score 0.25, missed);
+  // at det_size 1280 the photo is not shrunk (det_scale 1) and the face fills the stride-8 cell (50, 60).
+  const auto detector = make_detector(buffalo_l().detector, RuntimeOptions{});
+  const cv::Mat img = photo(1280, 960, {{400, 480, 8, 0, 0}});
+  EXPECT_TRUE(detector->detect(img).empty());
+  DetectOptions big;
+  big.input_px = 1280;
+  const auto found = detector->detect(img, big);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NEAR(found[0].score, kRedScore, 1e-4);
+  EXPECT_NEAR(found[0].box.x1, 400 - 8, 1e-3);
+  EXPECT_NEAR(found[0].box.y1, 480 - 16, 1e-3);
+  EXPECT_NEAR(found[0].box.x2, 400 + 24, 1e-3);
+  EXPECT_NEAR(found[0].box.y2, 480 + 32, 1e-3);
+}
+
 TEST(ScrfdDetector, BatchedExportDecodesTheSame) {
   // antelopev2's synthetic detector gives [1, anchors, C] outputs (insightface's `batched`).
   const ModelPack batched = load_pack_folder(kSynthetic / "antelopev2", "antelopev2");
@@ -543,6 +560,19 @@ TEST_F(ModelsCli, ListShowAddVerify) {
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("FAIL  embedder"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sha256 is"), std::string::npos) << r.out;
+
+  // --det-size reaches the detector: a face too small at 640 is found at 1280.
+  const fs::path small = tmp_.path() / "small";
+  fs::create_directories(small);
+  cv::imwrite((small / "far.png").string(), photo(1280, 960, {{400, 480, 8, 255, 0}}));
+  r = run("search --model buffalo_l -q '" + (tmp_.path() / "query.png").string() + "' -t '" + small.string() +
+          "' --format json --quiet");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(matched_files(r.out).empty()) << r.out;
+  r = run("search --model buffalo_l --det-size 1280 -q '" + (tmp_.path() / "query.png").string() + "' -t '" +
+          small.string() + "' --format json --quiet");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(matched_files(r.out), std::vector<std::string>{"far.png"}) << r.out;
 
   r = run("models show nope");
   EXPECT_EQ(r.status, 1) << r.out;

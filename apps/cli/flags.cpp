@@ -84,6 +84,30 @@ CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px
       ->check(non_negative_number());
 }
 
+CLI::Option* add_det_size_option(CLI::App& command, int& det_size) {
+  return command
+      .add_option("--det-size", det_size,
+                  "InsightFace and OpenCV zoo packs: the detector's input size in pixels, a multiple of 32 "
+                  "(default 640, insightface's det_size); larger finds smaller faces in large photos and costs "
+                  "about (PX/640)^2 as much")
+      ->type_name("PX")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            long long px = 0;
+            if (!CLI::detail::lexical_cast(value, px) || px < 32 || px > 4096 || px % 32 != 0)
+              return "must be a multiple of 32 from 32 to 4096, not '" + value + "'";
+            return {};
+          },
+          ""));
+}
+
+void check_det_size(const ModelPack& pack, int det_size) {
+  if (det_size > 0 && pack.detector.kind != "scrfd" && pack.detector.kind != "yunet")
+    throw Error(ErrorCode::kInvalidArgument, "--det-size is for the SCRFD and YuNet detectors of InsightFace and "
+                                             "OpenCV zoo packs; model pack " + pack.name + " detects with " +
+                                             pack.detector.kind + " (see --smallest-face)");
+}
+
 DetectionStrategy detection_strategy(const std::string& detector_flag) {
   return parse_detection_strategy(detector_flag.empty() ? "auto" : detector_flag).value_or(DetectionStrategy::kAuto);
 }

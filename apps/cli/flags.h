@@ -26,6 +26,10 @@ CLI::Option* add_model_option(CLI::App& command, std::string& model_name, CLI::O
 CLI::Option* add_detector_option(CLI::App& command, std::string& detector);
 // --smallest-face PX: the tiled passes look for faces down to this size.
 CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px);
+// --det-size PX: the input size of SCRFD and YuNet detectors (a multiple of 32).
+CLI::Option* add_det_size_option(CLI::App& command, int& det_size);
+// Throws Error{kInvalidArgument} when --det-size is given for a pack whose detector has a fixed size.
+void check_det_size(const ModelPack& pack, int det_size);
 // The strategy a validated --detector value names.
 DetectionStrategy detection_strategy(const std::string& detector_flag);
 // --format, limited to `choices` (e.g. {"table", "json"}).

@@ -15,6 +15,7 @@ struct IndexArgs {
   int jobs = 0;
   float min_face_px = 0;
   float smallest_face_px = 0;
+  int det_size = 0;  // --det-size
   bool rebuild = false;
   bool quiet = false;
   std::string format = "table";

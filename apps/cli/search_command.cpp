@@ -105,6 +105,7 @@ int run_library_search(const SearchArgs& args) {
   const fs::path db =
       existing_library_path(args.db, "or search folders without a library with --target FOLDER");
   const ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
+  check_det_size(pack, args.det_size);
   const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
   // A query photo needs the networks; a --face-id query only needs the stored embedding.
   std::optional<FacePipeline> pipeline;
@@ -127,6 +128,7 @@ int run_library_search(const SearchArgs& args) {
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
   options.min_face_px = args.min_face_px;
   options.smallest_face_px = args.smallest_face_px;
+  options.detector_input_px = args.det_size;
 
   SearchReport report;
   if (args.face_id >= 0) {
@@ -152,6 +154,7 @@ int run_folder_search(const SearchArgs& args) {
   options.threshold = args.threshold;
   options.min_face_px = args.min_face_px;
   options.smallest_face_px = args.smallest_face_px;
+  options.detector_input_px = args.det_size;
   options.top_k = args.top_k;
   options.all_faces = args.all_faces;
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
@@ -164,6 +167,7 @@ int run_folder_search(const SearchArgs& args) {
 
   const FacePipeline pipeline(load_models(args.models_dir, args.model, nullptr, args.quiet), RuntimeOptions{},
                               detection_strategy(args.detector));
+  check_det_size(pipeline.pack(), args.det_size);
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing searched yet
     std::cerr << "facesearch: interrupted before the search started\n";
     return kExitInterrupted;
@@ -267,6 +271,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
   add_model_option(*search, args.model, add_models_option(*search, args.models_dir));
   add_detector_option(*search, args.detector);
   add_smallest_face_option(*search, args.smallest_face_px);
+  add_det_size_option(*search, args.det_size);
   return search;
 }
 

@@ -26,6 +26,7 @@ struct SearchArgs {
   float threshold = -1;                       // < 0: the model pack's default
   float min_face_px = 0;
   float smallest_face_px = 0;
+  int det_size = 0;  // --det-size
   size_t top_k = 0;
   bool all_faces = false;
   std::string query_face = "largest";

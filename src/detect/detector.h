@@ -21,6 +21,10 @@ struct DetectOptions {
   // Strategies that tile large photos look for faces down to this size (shorter side, decoded-image
   // pixels); smaller means more tiles. 0: no tiling.
   float smallest_face_px = 0;
+  // The input size of a detector that takes any (SCRFD: insightface's det_size; YuNet: the largest it
+  // shrinks photos to), in pixels, a multiple of 32; 0: the pack's (640). Larger finds smaller faces
+  // and costs about (input_px / 640)^2 as much. Models of a fixed input size keep theirs.
+  int input_px = 0;
 };
 
 class Detector {

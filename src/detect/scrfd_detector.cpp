@@ -40,6 +40,7 @@ class ScrfdDetector final : public Detector {
     const auto& shape = session_.input_shape();
     if (shape.size() != 4 || (shape[1] != 3 && shape[1] != -1))
       throw Error(ErrorCode::kModel, spec.file.string() + ": expected an image input [1, 3, H, W]");
+    fixed_ = shape[2] > 0 && shape[3] > 0;
     width_ = shape[3] > 0 ? int(shape[3]) : spec.input.width;
     height_ = shape[2] > 0 ? int(shape[2]) : spec.input.height;
     // Batched exports give [1, anchors, C] instead of [anchors, C] (insightface's `batched`): for one
@@ -59,14 +60,20 @@ class ScrfdDetector final : public Detector {
  private:
   std::vector<Detection> detect_one(const cv::Mat& image, const DetectOptions& options) const {
     if (image.empty()) return {};
-    const scrfd::Letterbox box = scrfd::letterbox(image.cols, image.rows, width_, height_);
-    cv::Mat canvas(height_, width_, CV_8UC3, cv::Scalar::all(0));
+    // det_size: a square input of options.input_px for models that take any size (insightface keeps a
+    // fixed model size and ignores det_size).
+    const int w = !fixed_ && options.input_px > 0 ? options.input_px : width_;
+    const int h = !fixed_ && options.input_px > 0 ? options.input_px : height_;
+    const scrfd::Letterbox box = scrfd::letterbox(image.cols, image.rows, w, h);
+    cv::Mat canvas(h, w, CV_8UC3, cv::Scalar::all(0));
     cv::Mat resized;
     cv::resize(image, resized, cv::Size(box.width, box.height), 0, 0, cv::INTER_LINEAR);  // cv2.resize default
     resized.copyTo(canvas(cv::Rect(0, 0, box.width, box.height)));
-    std::vector<float> blob(3u * width_ * height_);
-    write_chw(canvas, spec_.input, blob.data());
-    const std::int64_t shape[4] = {1, 3, height_, width_};
+    std::vector<float> blob(3u * w * h);
+    InputSpec input = spec_.input;
+    input.width = w, input.height = h;
+    write_chw(canvas, input, blob.data());
+    const std::int64_t shape[4] = {1, 3, h, w};
     const auto outputs = session_.run(blob, shape);
 
     const size_t levels = layout_.strides.size();
@@ -78,13 +85,14 @@ class ScrfdDetector final : public Detector {
       if (layout_.keypoints) decoded[i].keypoints = outputs[i + 2 * levels].data;
     }
     const float threshold = options.score_threshold >= 0 ? options.score_threshold : spec_.score_threshold;
-    auto found = scrfd::decode(decoded, width_, height_, layout_.anchors_per_cell, box, threshold, spec_.nms_iou);
+    auto found = scrfd::decode(decoded, w, h, layout_.anchors_per_cell, box, threshold, spec_.nms_iou);
     return finish_detections(std::move(found), spec_, options);
   }
 
   DetectorSpec spec_;
   OnnxSession session_;
   Layout layout_;
+  bool fixed_ = false;  // the model's input size is fixed
   int width_ = 640, height_ = 640;
 };
 

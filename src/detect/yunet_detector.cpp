@@ -83,7 +83,10 @@ class YunetDetector final : public Detector {
     if (image.empty()) return {};
     if (image.type() != CV_8UC3)
       throw Error(ErrorCode::kInvalidArgument, "yunet detector: expected an 8-bit BGR image");
-    const yunet::Fit fit = yunet::fit_photo(image.cols, image.rows, bound_width_, bound_height_);
+    // DetectOptions::input_px bounds the photo instead of the pack's size (never beyond a fixed input).
+    const int bound_w = options.input_px > 0 ? bound(options.input_px, fixed_width_, "width") : bound_width_;
+    const int bound_h = options.input_px > 0 ? bound(options.input_px, fixed_height_, "height") : bound_height_;
+    const yunet::Fit fit = yunet::fit_photo(image.cols, image.rows, bound_w, bound_h);
     const int padded_width = fixed_width_ > 0 ? fixed_width_ : yunet::padded_size(fit.width);
     const int padded_height = fixed_height_ > 0 ? fixed_height_ : yunet::padded_size(fit.height);
     cv::Mat canvas(padded_height, padded_width, CV_8UC3, cv::Scalar::all(0));

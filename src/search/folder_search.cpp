@@ -59,6 +59,7 @@ std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::file
   DetectOptions detect;
   detect.min_face_px = options.min_face_px;
   detect.smallest_face_px = options.smallest_face_px;
+  detect.input_px = options.detector_input_px;
   auto records = pipeline.analyze(image, detect);
   if (records.empty())
     throw Error(ErrorCode::kNoFace, "no face found in query photo " + query.string());
@@ -111,6 +112,7 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
   scan.pipelined = options.pipelined;
   scan.detect.min_face_px = options.min_face_px;
   scan.detect.smallest_face_px = options.smallest_face_px;
+  scan.detect.input_px = options.detector_input_px;
   scan.decode = options.decode;
   scan.on_progress = options.on_progress;
   scan.cancel = options.cancel;

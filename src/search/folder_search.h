@@ -24,6 +24,7 @@ struct SearchOptions {
   float threshold = -1;      // minimum similarity; < 0: the model pack's default
   float min_face_px = 0;     // ignore faces smaller than this (shorter box side, full-resolution pixels)
   float smallest_face_px = 0;  // look for faces down to this size in large photos (0: the pipeline's default)
+  int detector_input_px = 0;   // DetectOptions::input_px
   size_t top_k = 0;          // 0: every match over the threshold
   bool all_faces = false;    // false: at most one match (the best face) per image and query face
   QueryFaceSelection query_face;

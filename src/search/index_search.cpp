@@ -337,6 +337,7 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
   SearchOptions so;
   so.min_face_px = options.min_face_px;
   so.smallest_face_px = options.smallest_face_px;
+  so.detector_input_px = options.detector_input_px;
   auto faces = embed_query(pipeline, query, options.query_face, so);
   std::optional<std::int64_t> exclude;
   if (!options.include_query_file) {

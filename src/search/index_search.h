@@ -21,6 +21,7 @@ struct IndexSearchOptions {
   QueryFaceSelection query_face;
   float min_face_px = 0;  // for the query photo
   float smallest_face_px = 0;  // for the query photo (0: the pipeline's default)
+  int detector_input_px = 0;   // for the query photo: DetectOptions::input_px
   bool include_query_file = false;
 };
 

@@ -142,6 +142,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   scan.jobs = options.jobs;
   scan.detect.min_face_px = options.min_face_px;
   scan.detect.smallest_face_px = options.smallest_face_px;
+  scan.detect.input_px = options.detector_input_px;
   scan.decode = options.decode;
   scan.on_progress = options.on_progress;
   scan.cancel = options.cancel;

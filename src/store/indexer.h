@@ -21,6 +21,7 @@ struct IndexOptions {
   int jobs = 0;                // worker threads; 0: one per core
   float min_face_px = 0;       // faces smaller than this (shorter box side) are not stored
   float smallest_face_px = 0;  // look for faces down to this size in large photos (0: the pipeline's default)
+  int detector_input_px = 0;   // DetectOptions::input_px
   size_t batch_images = 32;    // commit after this many images...
   double batch_seconds = 2.0;  // ...or this many seconds, whichever comes first
   DecodeOptions decode;
