@@ -69,7 +69,8 @@ CLI::Option* add_detector_option(CLI::App& command, std::string& detector) {
       .add_option("--detector", detector,
                   "Face detection: mediapipe (fast BlazeFace over the photo and tiles of large photos), ssd "
                   "(the slower SSD), cascade (mediapipe, then SSD where it finds nothing); auto (default): "
-                  "mediapipe when the model pack has it, else ssd")
+                  "mediapipe when the model pack has it, else the pack's own detector (SSD; SCRFD or YuNet for "
+                  "InsightFace and OpenCV zoo packs, which take no other)")
       ->type_name("auto|mediapipe|ssd|cascade")
       ->check(CLI::IsMember({"auto", "mediapipe", "ssd", "cascade"}).description(""));
 }
