@@ -164,9 +164,11 @@ void remember_first_seen(const fs::path& file, const std::string& sha256) {
   fs::remove(tmp, ec);
 }
 
-json network_json(const std::string& kind, const fs::path& file, int w, int h, bool rgb, float mean, float scale) {
+// `remember`: record the file's checksum as first seen (for packs used in place, not staging copies).
+json network_json(const std::string& kind, const fs::path& file, int w, int h, bool rgb, float mean, float scale,
+                  bool remember) {
   const std::string sha256 = sha256_file(file);
-  remember_first_seen(file, sha256);
+  if (remember) remember_first_seen(file, sha256);
   return json{{"kind", kind},
               {"file", file.filename().string()},
               {"sha256", sha256},
@@ -176,7 +178,8 @@ json network_json(const std::string& kind, const fs::path& file, int w, int h, b
               {"scale", scale}};
 }
 
-std::string describe_uncached(const fs::path& dir, const std::string& name, const std::vector<fs::path>& files) {
+std::string describe_uncached(const fs::path& dir, const std::string& name, const std::vector<fs::path>& files,
+                              bool remember) {
   std::vector<Candidate> all;
   for (const auto& f : files) all.push_back(classify(f));
   const Candidate* det = nullptr;
@@ -201,14 +204,14 @@ std::string describe_uncached(const fs::path& dir, const std::string& name, cons
                                          std::to_string(det->outputs) +
                                          " outputs): faces are aligned on the detector's 5 keypoints, as insightface does");
     // insightface 0.7: FaceAnalysis.prepare(det_size=(640, 640)), det_thresh 0.5, SCRFD.nms_thresh 0.4.
-    detector = network_json("scrfd", det->file, 640, 640, true, 127.5f, 1.f / 128.f);
+    detector = network_json("scrfd", det->file, 640, 640, true, 127.5f, 1.f / 128.f, remember);
     detector["letterbox"] = "pad_bottom_right";
     detector["score_threshold"] = 0.5;
     detector["nms_iou"] = 0.4;
     detector["max_faces"] = 0;  // max_num=0: every face
   } else {
     // OpenCV zoo demo: score 0.9, NMS 0.3, top_k 5000; blobFromImage defaults (BGR, raw pixels).
-    detector = network_json("yunet", det->file, 640, 640, false, 0.f, 1.f);
+    detector = network_json("yunet", det->file, 640, 640, false, 0.f, 1.f, remember);
     detector["letterbox"] = "pad_bottom_right";
     detector["score_threshold"] = 0.9;
     detector["nms_iou"] = 0.3;
@@ -220,13 +223,14 @@ std::string describe_uncached(const fs::path& dir, const std::string& name, cons
   std::string normalisation;
   if (sface) {
     // FaceRecognizerSF::feature: blobFromImage(aligned, 1, Size(112, 112), Scalar(0, 0, 0), swapRB=true).
-    embedder = network_json("sface", rec->file, rec->input_side, rec->input_side, true, 0.f, 1.f);
+    embedder = network_json("sface", rec->file, rec->input_side, rec->input_side, true, 0.f, 1.f, remember);
     normalisation = "RGB, raw 0..255 (OpenCV's FaceRecognizerSF)";
   } else if (graph_normalises_input(read_onnx_graph_head(rec->file))) {
-    embedder = network_json("arcface", rec->file, rec->input_side, rec->input_side, true, 0.f, 1.f);
+    embedder = network_json("arcface", rec->file, rec->input_side, rec->input_side, true, 0.f, 1.f, remember);
     normalisation = "RGB, raw 0..255: the graph normalises (insightface: Sub/Mul among its first nodes)";
   } else {
-    embedder = network_json("arcface", rec->file, rec->input_side, rec->input_side, true, 127.5f, 1.f / 127.5f);
+    embedder = network_json("arcface", rec->file, rec->input_side, rec->input_side, true, 127.5f, 1.f / 127.5f,
+                            remember);
     normalisation = "RGB, (x - 127.5) / 127.5 (insightface's ArcFaceONNX)";
   }
   embedder["dim"] = rec->dim;
@@ -376,7 +380,7 @@ std::string describe_pack_folder(const fs::path& dir_in, const std::string& name
     text << in.rdbuf();
     if (json::accept(text.str())) return text.str();
   }
-  std::string description = describe_uncached(dir, name, files);
+  std::string description = describe_uncached(dir, name, files, /*remember=*/true);
   fs::create_directories(cached.parent_path(), ec);
   const fs::path tmp = cached.string() + ".tmp" + std::to_string(::getpid());
   if (std::ofstream out(tmp); out && (out << description) && out.flush()) fs::rename(tmp, cached, ec);
@@ -481,7 +485,8 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     j["name"] = name;
     std::ofstream(built / "manifest.json") << j.dump(2) << '\n';
   } else {
-    const std::string description = describe_pack_folder(folder, name);
+    // Not through the cache: the folder may be a staging copy, described once.
+    const std::string description = describe_uncached(folder, name, onnx_files(folder), /*remember=*/false);
     json j = json::parse(description);
     for (const char* part : {"detector", "embedder"}) {
       const std::string file = j[part]["file"].get<std::string>();
