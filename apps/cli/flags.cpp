@@ -165,7 +165,7 @@ ModelPack choose_pack(const std::string& models_flag, const std::string& model_f
       // A damaged or foreign library: opening it reports that, with the pack chosen below.
     }
     if (!name.empty() && name != kDefaultPackName) {
-      if (find_pack(name)) return load_named_pack(name);
+      if (const auto entry = find_pack(name)) return load_pack_folder(entry->dir, entry->name);
       throw Error(ErrorCode::kModel, "library " + library->string() + " was built with model pack " + name +
                                          ", which is not installed or found (see `facesearch models list`); add it " +
                                          "with `facesearch models add`, or re-index with another pack: " +

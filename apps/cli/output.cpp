@@ -468,4 +468,184 @@ void write_faces_json(std::ostream& out, const std::filesystem::path& library, c
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
+// ---- models -----------------------------------------------------------------------------------------
+
+namespace {
+
+// "RGB, (x - 127.5) * 0.0078125 (= /128.0)", "BGR, raw 0..255".
+std::string normalisation_text(const InputSpec& in) {
+  std::string text = std::string(in.rgb ? "RGB" : "BGR") + ", ";
+  if (in.mean[0] == 0 && in.mean[1] == 0 && in.mean[2] == 0 && in.scale == 1.f) return text + "raw 0..255";
+  if (in.mean[0] == in.mean[1] && in.mean[1] == in.mean[2]) {
+    text += "(x - " + short_number(in.mean[0]) + ")";
+  } else {
+    text += "(x - (" + short_number(in.mean[0]) + ", " + short_number(in.mean[1]) + ", " + short_number(in.mean[2]) + "))";
+  }
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%.6g", in.scale);  // 0.00784314: short_number's 4 decimals would lose it
+  text += std::string(" * ") + scale;
+  if (in.scale > 0) text += " (= /" + fixed(1.0 / in.scale, 1) + ")";
+  return text;
+}
+
+Json network_json(const NetworkSpec& n) {
+  Json mean = Json::array();
+  for (float m : n.input.mean) mean.push_back(rounded(m, 6));
+  return {{"kind", n.kind},
+          {"file", n.file.string()},
+          {"sha256", n.sha256},
+          {"input_size", {n.input.width, n.input.height}},
+          {"color", n.input.rgb ? "rgb" : "bgr"},
+          {"mean", mean},
+          {"scale", rounded(n.input.scale, 9)}};
+}
+
+Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
+  Json j{{"name", p.name},
+         {"dir", entry.dir.string()},
+         {"source", pack_source_name(entry.source)},
+         {"origin", p.source},
+         {"description", p.description},
+         {"license", p.license},
+         {"non_commercial", p.non_commercial},
+         {"default", p.name == kDefaultPackName},
+         {"metric", metric_name(p.metric)},
+         {"threshold", rounded(p.threshold, 4)},
+         {"threshold_source", p.threshold_source},
+         {"fingerprint", p.fingerprint},
+         {"aligner", {{"kind", p.aligner.kind}, {"size", p.aligner.size}}}};
+  j["detector"] = network_json(p.detector);
+  j["detector"]["score_threshold"] = rounded(p.detector.score_threshold, 4);
+  j["detector"]["nms_iou"] = rounded(p.detector.nms_iou, 4);
+  if (p.fast_detector) j["fast_detector"] = network_json(*p.fast_detector);
+  if (p.landmarker) j["landmarker"] = network_json(*p.landmarker);
+  j["embedder"] = network_json(p.embedder);
+  j["embedder"]["dim"] = p.embedder.dim;
+  return j;
+}
+
+void write_labelled(std::ostream& out, const char* label, const std::string& text) {
+  std::string line;
+  pad_right(line, label, 15);
+  out << line << text << '\n';
+}
+
+}  // namespace
+
+void write_packs_table(std::ostream& out, std::span<const PackListing> packs) {
+  if (packs.empty()) {
+    out << "No model packs: run `make setup` for the default one, put InsightFace packs in "
+        << insightface_models_root().string() << ", or add one with `facesearch models add`\n";
+    return;
+  }
+  const std::vector<std::string> header{"NAME", "SOURCE", "DETECTOR", "RECOGNISER", "THRESHOLD", "LICENCE"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : packs) {
+    std::vector<std::string> cells{r.entry.name + (r.entry.name == kDefaultPackName ? " *" : ""),
+                                   pack_source_name(r.entry.source)};
+    if (!r.pack) {
+      cells.push_back("unusable: " + r.problem);  // the rest of the line: not a column
+    } else {
+      const ModelPack& p = *r.pack;
+      cells.push_back(p.detector.kind + (p.fast_detector ? "+" + p.fast_detector->kind : ""));
+      cells.push_back(p.embedder.kind + " " + std::to_string(p.embedder.dim) + "-d");
+      cells.push_back(fixed(p.threshold, 3));
+      cells.push_back(p.non_commercial ? "non-commercial only" : "permissive");
+    }
+    rows.push_back(std::move(cells));
+  }
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows)
+    if (row.size() == header.size())
+      for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  auto write_row = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t c = 0; c + 1 < cells.size(); ++c) pad_right(line, cells[c], width[c] + 2);
+    out << line << cells.back() << '\n';
+  };
+  write_row(header);
+  for (const auto& row : rows) write_row(row);
+  const bool has_default =
+      std::any_of(packs.begin(), packs.end(), [](const PackListing& r) { return r.entry.name == kDefaultPackName; });
+  out << (has_default ? "(* the default pack; "
+                      : "(the default pack, dlib-faceapi, is not installed: `make setup` builds it; ")
+      << "`facesearch models show NAME` for details)\n";
+}
+
+void write_packs_json(std::ostream& out, std::span<const PackListing> packs) {
+  Json all = Json::array();
+  for (const auto& r : packs) {
+    if (r.pack) {
+      all.push_back(pack_to_json(r.entry, *r.pack));
+    } else {
+      all.push_back({{"name", r.entry.name},
+                     {"dir", r.entry.dir.string()},
+                     {"source", pack_source_name(r.entry.source)},
+                     {"error", r.problem}});
+    }
+  }
+  const Json doc{{"packs", std::move(all)},
+                 {"installed_in", packs_root().string()},
+                 {"insightface_root", insightface_models_root().string()}};
+  out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+void write_pack_details(std::ostream& out, const PackEntry& entry, const ModelPack& p) {
+  auto network = [&](const char* role, const NetworkSpec& n, const std::string& extra) {
+    write_labelled(out, role, n.kind + ": " + n.file.filename().string() + ", " + std::to_string(n.input.width) + "x" +
+                                  std::to_string(n.input.height) + ", " + normalisation_text(n.input) + extra);
+  };
+  write_labelled(out, "Pack", p.name + (p.name == kDefaultPackName ? " (default)" : ""));
+  write_labelled(out, "Folder", entry.dir.string() + " (" + pack_source_name(entry.source) + ")");
+  write_labelled(out, "What", p.description);
+  if (!p.source.empty()) write_labelled(out, "From", p.source);
+  write_labelled(out, "Licence", p.license);
+  network("Detector", p.detector,
+          ", score >= " + fixed(p.detector.score_threshold, 2) + ", NMS IoU " + fixed(p.detector.nms_iou, 2));
+  if (p.fast_detector) network("Fast detector", *p.fast_detector, "");
+  if (p.landmarker) network("Landmarks", *p.landmarker, ", " + std::to_string(p.landmarker->points) + " points");
+  write_labelled(out, "Alignment",
+                 p.aligner.kind + ", " + std::to_string(p.aligner.size) + "x" + std::to_string(p.aligner.size) +
+                     (p.landmarker ? "" : " (on the detector's 5 keypoints)"));
+  network("Recogniser", p.embedder, ", " + std::to_string(p.embedder.dim) + " values per face");
+  write_labelled(out, "Similarity",
+                 std::string(metric_name(p.metric)) + ", match threshold " + fixed(p.threshold, 3) +
+                     (p.threshold_source.empty() ? "" : " (" + p.threshold_source + ")"));
+  write_labelled(out, "Fingerprint", p.fingerprint);
+  if (p.non_commercial) out << "\nNote: this pack's weights are licensed for non-commercial research purposes only.\n";
+}
+
+void write_pack_json(std::ostream& out, const PackEntry& entry, const ModelPack& pack) {
+  out << pack_to_json(entry, pack).dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+void write_pack_checks_table(std::ostream& out, const ModelPack& pack, std::span<const PackCheck> checks) {
+  bool ok = true;
+  for (const auto& c : checks) {
+    std::string line = c.ok ? "ok    " : "FAIL  ";
+    pad_right(line, c.role, 14);
+    out << line << c.file.filename().string() << ": " << c.detail << '\n';
+    ok = ok && c.ok;
+  }
+  if (ok) {
+    out << "Model pack " << pack.name << " is intact.\n";
+  } else if (pack.described) {
+    out << "Model pack " << pack.name << " has problems: put the original files back in " << pack.dir.string() << ".\n";
+  } else {
+    out << "Model pack " << pack.name << " has problems: add it again (`facesearch models add ... --replace`).\n";
+  }
+}
+
+void write_pack_checks_json(std::ostream& out, const ModelPack& pack, std::span<const PackCheck> checks) {
+  Json items = Json::array();
+  bool ok = true;
+  for (const auto& c : checks) {
+    items.push_back({{"role", c.role}, {"file", c.file.string()}, {"ok", c.ok}, {"detail", c.detail}});
+    ok = ok && c.ok;
+  }
+  const Json doc{{"pack", pack.name}, {"ok", ok}, {"checks", std::move(items)}};
+  out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
 }  // namespace facesearch::cli

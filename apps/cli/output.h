@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "models/pack_registry.h"
 #include "search/folder_search.h"
 #include "store/catalog.h"
 #include "store/indexer.h"
@@ -72,6 +73,26 @@ void write_faces_table(std::ostream& out, const std::filesystem::path& library, 
                        std::span<const FaceRow> faces);
 void write_faces_json(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
                       std::span<const FaceRow> faces);
+
+// ---- models -----------------------------------------------------------------------------------------
+
+// One pack of `models list`: loaded, or the reason it cannot be used.
+struct PackListing {
+  PackEntry entry;
+  std::optional<ModelPack> pack;
+  std::string problem;
+};
+
+// Aligned columns: name (* for the default), source, detector, recogniser, threshold, licence.
+void write_packs_table(std::ostream& out, std::span<const PackListing> packs);
+// {"packs": [...], "installed_in", "insightface_root"}; an unusable pack has "error" instead of details.
+void write_packs_json(std::ostream& out, std::span<const PackListing> packs);
+// `models show`: every network with its input normalisation, the alignment, threshold and licence.
+void write_pack_details(std::ostream& out, const PackEntry& entry, const ModelPack& pack);
+void write_pack_json(std::ostream& out, const PackEntry& entry, const ModelPack& pack);
+// `models verify`: one line per file ("ok"/"FAIL", role, file, what was found) and a verdict.
+void write_pack_checks_table(std::ostream& out, const ModelPack& pack, std::span<const PackCheck> checks);
+void write_pack_checks_json(std::ostream& out, const ModelPack& pack, std::span<const PackCheck> checks);
 
 // RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled.
 std::string csv_field(std::string_view text);

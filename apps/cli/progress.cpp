@@ -42,6 +42,17 @@ std::string format_progress(const std::string& label, const Progress& p, bool fi
   return text;
 }
 
+// One progress line: redrawn in place on a terminal (\r returns to the start of the line, ESC[K clears
+// what a longer previous line left behind), a line of its own in a log.
+void draw_progress_text(std::FILE* stream, bool terminal, const std::string& line) {
+  if (terminal) {
+    std::fprintf(stream, "\r%s\033[K", line.c_str());
+  } else {
+    std::fprintf(stream, "%s\n", line.c_str());
+  }
+  std::fflush(stream);
+}
+
 }  // namespace
 
 ProgressLine::ProgressLine(bool enabled, std::FILE* stream, std::string label)
@@ -88,15 +99,38 @@ void ProgressLine::finish() {
 }
 
 void ProgressLine::draw(const Progress& progress, bool final_line) {
-  const std::string line = format_progress(label_, progress, final_line);
-  if (terminal_) {
-    // \r returns to the start of the line, ESC[K clears what a longer previous line left behind.
-    std::fprintf(stream_, "\r%s\033[K", line.c_str());
-  } else {
-    std::fprintf(stream_, "%s\n", line.c_str());
-  }
-  std::fflush(stream_);
+  draw_progress_text(stream_, terminal_, format_progress(label_, progress, final_line));
   drawn_ = true;
+}
+
+DownloadProgressLine::DownloadProgressLine(bool enabled, std::FILE* stream)
+    : enabled_(enabled), terminal_(isatty(fileno(stream)) == 1), stream_(stream) {}
+
+DownloadProgressLine::~DownloadProgressLine() { finish(); }
+
+void DownloadProgressLine::update(std::uint64_t received, std::uint64_t total) {
+  if (!enabled_) return;
+  char text[128];
+  int percent = -1;
+  if (total > 0) {
+    percent = static_cast<int>(100.0 * received / total);
+    std::snprintf(text, sizeof text, "[download] %.1f MB of %.1f MB (%d%%)", received / 1e6, total / 1e6, percent);
+  } else {
+    std::snprintf(text, sizeof text, "[download] %.1f MB", received / 1e6);
+  }
+  if (terminal_) {
+    draw_progress_text(stream_, true, text);
+    open_ = true;
+  } else if (percent < 0 ? received >= next_bytes_ : percent >= next_percent_) {
+    draw_progress_text(stream_, false, text);
+    next_percent_ = (percent / 10 + 1) * 10;
+    next_bytes_ = received + (50u << 20);
+  }
+}
+
+void DownloadProgressLine::finish() {
+  if (open_) std::fputc('\n', stream_);
+  open_ = false;
 }
 
 }  // namespace facesearch::cli

@@ -3,6 +3,7 @@
 // Shared by `search` (label "scan") and `index` (label "index").
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,28 @@ class ProgressLine {
   double last_draw_s_ = 0;  // Progress::elapsed_s of the last line drawn
   bool drawn_ = false;
   bool finished_ = false;
+};
+
+// Download progress on stderr for `models add`: "[download] 45.2 MB of 288.6 MB (15%)", redrawn in place
+// on a terminal, a line per 10% (or per 50 MB when the size is unknown) when stderr is a file or pipe.
+// Single-threaded (the download calls back on the caller's thread).
+class DownloadProgressLine {
+ public:
+  DownloadProgressLine(bool enabled, std::FILE* stream);
+  ~DownloadProgressLine();  // ends a live line left open (the download threw)
+  DownloadProgressLine(const DownloadProgressLine&) = delete;
+  DownloadProgressLine& operator=(const DownloadProgressLine&) = delete;
+
+  void update(std::uint64_t received, std::uint64_t total);  // total 0: unknown
+  void finish();
+
+ private:
+  bool enabled_;
+  bool terminal_;
+  std::FILE* stream_;
+  bool open_ = false;  // a live line is drawn and not ended
+  int next_percent_ = 0;
+  std::uint64_t next_bytes_ = 0;
 };
 
 }  // namespace facesearch::cli

@@ -295,8 +295,6 @@ std::string url_file_name(const std::string& url) {
   return slash == std::string::npos ? std::string() : path.substr(slash + 1);
 }
 
-std::string lower_hex(std::string s) { return lower(std::move(s)); }
-
 }  // namespace
 
 const char* pack_source_name(PackSource source) {
@@ -341,14 +339,19 @@ std::optional<PackEntry> find_pack(const std::string& name) {
   return std::nullopt;
 }
 
-ModelPack load_named_pack(const std::string& name) {
-  if (const auto entry = find_pack(name)) return load_pack_folder(entry->dir, entry->name);
+PackEntry require_pack(const std::string& name) {
+  if (auto entry = find_pack(name)) return *entry;
   std::string names;
   for (const auto& p : list_packs()) names += (names.empty() ? "" : ", ") + p.name;
   throw Error(ErrorCode::kNotFound, "no model pack named '" + name + "' (packs here: " +
                                         (names.empty() ? std::string("none") : names) + "; see `facesearch models list`, " +
                                         "add one with `facesearch models add FOLDER|ZIP|URL`, or put InsightFace packs in " +
                                         insightface_models_root().string() + ")");
+}
+
+ModelPack load_named_pack(const std::string& name) {
+  const PackEntry entry = require_pack(name);
+  return load_pack_folder(entry.dir, entry.name);
 }
 
 ModelPack load_pack_folder(const fs::path& dir, const std::string& name) {
@@ -390,7 +393,7 @@ std::string describe_pack_folder(const fs::path& dir_in, const std::string& name
 
 AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
   std::error_code ec;
-  const std::string expected = lower_hex(options.expected_sha256);
+  const std::string expected = lower(options.expected_sha256);
   if (!expected.empty() && (expected.size() != 64 || expected.find_first_not_of("0123456789abcdef") != std::string::npos))
     throw Error(ErrorCode::kInvalidArgument, "--sha256 must be 64 hex digits, not '" + options.expected_sha256 + "'");
 
@@ -531,19 +534,18 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
 }
 
 fs::path remove_pack(const std::string& name) {
-  const auto entry = find_pack(name);
-  if (!entry) load_named_pack(name);  // throws the "no model pack named" message, with the list
-  if (entry->source != PackSource::kInstalled)
-    throw Error(ErrorCode::kInvalidArgument, "model pack " + name + " is the folder " + entry->dir.string() +
+  const PackEntry entry = require_pack(name);
+  if (entry.source != PackSource::kInstalled)
+    throw Error(ErrorCode::kInvalidArgument, "model pack " + name + " is the folder " + entry.dir.string() +
                                                  ", which facesearch uses in place but did not install; delete it "
                                                  "yourself if you mean to");
   // Moved aside first, so that an interrupted removal never leaves a half pack under the name.
   std::error_code ec;
   const fs::path aside = packs_root() / (".removing-" + std::to_string(::getpid()) + "-" + name);
-  fs::rename(entry->dir, aside, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot remove " + entry->dir.string() + ": " + ec.message());
+  fs::rename(entry.dir, aside, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot remove " + entry.dir.string() + ": " + ec.message());
   fs::remove_all(aside, ec);
-  return entry->dir;
+  return entry.dir;
 }
 
 std::vector<PackCheck> verify_pack(const ModelPack& pack) {
@@ -560,7 +562,7 @@ std::vector<PackCheck> verify_pack(const ModelPack& pack) {
       const std::string actual = sha256_file(net.file);
       // A described pack's manifest is re-made from the files as they are now: compare with the
       // checksum the file had when facesearch first saw it.
-      std::string recorded = lower_hex(net.sha256), since = "the manifest says";
+      std::string recorded = lower(net.sha256), since = "the manifest says";
       if (pack.described) {
         const json seen = read_first_seen();
         const auto it = seen.find(fs::absolute(net.file, ec).string());

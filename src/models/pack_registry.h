@@ -44,6 +44,8 @@ std::vector<PackEntry> list_packs();
 
 // The pack of that name, or nullopt.
 std::optional<PackEntry> find_pack(const std::string& name);
+// The same, or Error{kNotFound} naming the packs there are and how to add one.
+PackEntry require_pack(const std::string& name);
 
 // Loads a pack by name. Throws Error{kNotFound} naming the packs there are when there is none, and
 // Error{kModel} when the pack is incomplete.
