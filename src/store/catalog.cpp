@@ -1,11 +1,15 @@
 #include "store/catalog.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -14,6 +18,19 @@ namespace facesearch {
 namespace {
 
 constexpr const char* kFormatName = "facesearch-catalog";
+
+// 128 random bits as 32 hex digits (getrandom; std::random_device where it is unavailable).
+std::string new_library_id() {
+  std::uint64_t words[2] = {0, 0};
+  if (getrandom(words, sizeof words, 0) != static_cast<ssize_t>(sizeof words)) {
+    std::random_device rd;
+    for (auto& w : words) w = (std::uint64_t{rd()} << 32) ^ rd();
+  }
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(words[0]),
+                static_cast<unsigned long long>(words[1]));
+  return hex;
+}
 
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -97,9 +114,13 @@ class Statement {
                                     "again: nothing already stored was lost");
   switch (code & 0xff) {
     case SQLITE_NOTADB:
+      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library (" + msg +
+                                           "); choose another --db, or move it away and index into a new one");
     case SQLITE_CORRUPT:
-      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library or is corrupted (" + msg +
-                                           "); move it away, or index into a new --db");
+      throw Error(ErrorCode::kCatalog, prefix + "is damaged (" + msg +
+                                           "); run `facesearch index --rebuild` on it to re-read every photo into "
+                                           "a fresh copy (its folders are kept); if that fails too, move it away "
+                                           "and index your folders into a new library");
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN:
@@ -113,6 +134,62 @@ class Statement {
 }
 
 void Statement::fail(const char* what) const { throw_sqlite(db_, where_, what); }
+
+constexpr const char* kSchemaSql = R"sql(
+  CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE roots(path TEXT PRIMARY KEY, added_at INTEGER NOT NULL);
+  CREATE TABLE images(
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    width INTEGER NOT NULL DEFAULT 0,
+    height INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK(status IN ('ok', 'error')),
+    error TEXT NOT NULL DEFAULT '',
+    indexed_at INTEGER NOT NULL);
+  CREATE INDEX images_hash ON images(hash);
+  CREATE TABLE faces(
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    face_index INTEGER NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    score REAL NOT NULL,
+    detector TEXT NOT NULL,
+    landmarks BLOB NOT NULL,
+    embedding BLOB NOT NULL,
+    UNIQUE(image_id, face_index));
+)sql";
+
+// Set by `index --rebuild` (to the number of photos before it) and removed when a run completes.
+constexpr const char* kRebuildKey = "rebuild_images_before";
+
+// The tables, and what each holds in words a user knows.
+constexpr std::pair<const char*, const char*> kTables[] = {
+    {"meta", "its own description"}, {"roots", "its list of folders"}, {"images", "its list of photos"},
+    {"faces", "its stored faces"}};
+
+// "file:/path?QUERY" with every byte but unreserved ones and '/' percent-encoded (SQLite's URI rules).
+std::string file_uri(const std::filesystem::path& path, const char* query) {
+  std::string uri = "file:";
+  for (const unsigned char ch : path.string()) {
+    if (std::isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      uri += static_cast<char>(ch);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", ch);
+      uri += hex;
+    }
+  }
+  return uri + "?" + query;
+}
+
+std::int64_t size_or_zero(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<std::int64_t>(size);
+}
 
 }  // namespace
 
@@ -142,6 +219,155 @@ struct Catalog::Impl {
                 path);
     s.bind(1, key).bind(2, value).run();
   }
+
+  // The library holds embeddings of `pack`.
+  void check_pack(const ModelPack& pack) {
+    const std::string where = "library " + path.string();
+    const std::string fingerprint = meta("model_fingerprint").value_or("");
+    if (fingerprint != pack.fingerprint)
+      throw Error(ErrorCode::kCatalog, where + " holds faces of model pack " + meta("model_name").value_or("?") + " (" +
+                                           fingerprint + "), not of pack " + pack.name + " (" + pack.fingerprint +
+                                           "): a library is bound to one pack; use the pack it was built with (`--model " +
+                                           meta("model_name").value_or("?") + "`, or the --models DIR it came from), or re-index it with " +
+                                           pack.name + ": `facesearch index --rebuild --model " + pack.name + "`");
+    dim = std::atoi(meta("embedding_dim").value_or("0").c_str());
+    if (dim != pack.embedder.dim) throw Error(ErrorCode::kCatalog, where + ": embedding size does not match the pack");
+  }
+
+  // Opens `path` (which exists) without writing into it or next to it. Where we may write both the
+  // file and its folder it is opened read-write (no statement of a reader writes): the last connection
+  // to close then merges and removes -wal/-shm as usual, which a read-only connection would leave
+  // behind. Elsewhere (another user's library, read-only media) SQLite cannot create the -shm that
+  // WAL mode needs (https://www.sqlite.org/wal.html, "read-only databases"), and files made there
+  // would belong to us: with no writer's -wal the file is read as it is (immutable=1: no -wal/-shm,
+  // no locks); while a writer's -wal and -shm are there, they are read (mode=ro) as SQLite allows.
+  void open_for_reading() {
+    const std::string where = "library " + path.string();
+    const std::string wal = path.string() + "-wal";
+    const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(path.parent_path().c_str(), W_OK) == 0;
+    int rc = SQLITE_OK;
+    if (can_write) {
+      rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    } else if (size_or_zero(wal) == 0) {
+      rc = sqlite3_open_v2(file_uri(path, "immutable=1").c_str(), &db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    } else {
+      std::error_code ec;
+      if (!std::filesystem::exists(path.string() + "-shm", ec))
+        throw Error(ErrorCode::kIo, where + " has changes not yet merged into it (" + wal +
+                                        ", left by a `facesearch index` that was stopped) and you cannot write "
+                                        "there to merge them; its owner can, by running `facesearch status` on it");
+      rc = sqlite3_open_v2(file_uri(path, "mode=ro").c_str(), &db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    }
+    if (rc != SQLITE_OK) throw_sqlite(db, path, "open");
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+  }
+
+  // The first `limit` findings of PRAGMA quick_check (of one table and its indexes when `table` is
+  // set); empty when nothing is wrong.
+  std::vector<std::string> quick_check(const std::string& table = "", int limit = 10) {
+    const std::string sql = table.empty() ? "PRAGMA quick_check(" + std::to_string(limit) + ")"
+                                          : "PRAGMA quick_check(\"" + table + "\")";
+    Statement s(db, sql.c_str(), path);
+    std::vector<std::string> findings;
+    while (s.step() && static_cast<int>(findings.size()) < limit) {
+      std::string row = s.text(0);
+      if (row == "ok" || row.rfind("*** in database", 0) == 0) continue;
+      for (const std::string& line : split_lines(row)) findings.push_back(line);
+    }
+    return findings;
+  }
+  static std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start && text.compare(start, end - start, "*** in database main ***") != 0)
+        lines.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    return lines;
+  }
+
+  // Which tables quick_check's `findings` are in, and what to do.
+  [[noreturn]] void throw_damaged(const std::vector<std::string>& findings) {
+    std::string what;
+    bool description_lost = false;
+    for (const auto& [table, words] : kTables) {
+      bool hit = false;
+      try {
+        hit = !quick_check(table, 1).empty();
+      } catch (const Error&) {
+        hit = true;
+      }
+      if (!hit) continue;
+      what += (what.empty() ? "" : ", ") + std::string(words);
+      description_lost |= std::string(table) == "meta" || std::string(table) == "roots";
+    }
+    std::string detail;
+    for (size_t i = 0; i < findings.size() && i < 3; ++i) detail += (i ? "; " : "") + findings[i];
+    if (findings.size() > 3) detail += "; ...";
+    const std::string message = "library " + path.string() + " is damaged" +
+                                (what.empty() ? "" : " in " + what) + " (SQLite's quick_check: " + detail + "); ";
+    if (description_lost)
+      throw Error(ErrorCode::kCatalog, message + "it cannot be repaired: move it away and index your folders into "
+                                                 "a new library (`facesearch index FOLDER...`)");
+    throw Error(ErrorCode::kCatalog, message + "run `facesearch index --rebuild` to re-read every photo into a fresh "
+                                               "copy of it (its folders are kept)");
+  }
+
+  // Replaces a damaged catalog by a new file holding its description (meta) and folders, with no
+  // photos: a DELETE over a damaged b-tree fails, a new file does not. The damaged file is closed
+  // first, which merges and removes its -wal: a -wal left there would be replayed into the new file.
+  void recreate_without_photos() {
+    const std::string where = "library " + path.string();
+    std::vector<std::pair<std::string, std::string>> meta_rows;
+    std::vector<std::pair<std::string, std::int64_t>> root_rows;
+    try {
+      Statement m(db, "SELECT key, value FROM meta", path);
+      while (m.step()) meta_rows.emplace_back(m.text(0), m.text(1));
+      Statement r(db, "SELECT path, added_at FROM roots", path);
+      while (r.step()) root_rows.emplace_back(r.text(0), r.i64(1));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kCatalog, where + " is damaged beyond a rebuild: its description or list of folders "
+                                               "cannot be read back (" + e.what() + "); move it away and index "
+                                               "your folders into a new library (`facesearch index FOLDER...`)");
+    }
+    const std::filesystem::path fresh_path = path.string() + ".rebuild";
+    std::error_code ec;
+    for (const char* suffix : {"", "-journal", "-wal", "-shm"}) std::filesystem::remove(fresh_path.string() + suffix, ec);
+    {
+      Impl fresh;
+      fresh.path = fresh_path;
+      if (sqlite3_open_v2(fresh_path.c_str(), &fresh.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                          nullptr) != SQLITE_OK)
+        throw_sqlite(fresh.db, fresh_path, "open");
+      fresh.exec("BEGIN");
+      fresh.exec(kSchemaSql);
+      for (const auto& [key, value] : meta_rows) fresh.set_meta(key, value);
+      Statement add(fresh.db, "INSERT INTO roots(path, added_at) VALUES(?, ?)", fresh_path);
+      for (const auto& [root, added_at] : root_rows) add.bind(1, root).bind(2, added_at).run();
+      fresh.exec("COMMIT");
+    }
+    sqlite3_close_v2(db);
+    db = nullptr;
+    if (size_or_zero(path.string() + "-wal") > 0) {
+      std::filesystem::remove(fresh_path, ec);
+      throw Error(ErrorCode::kIo, where + " is open in another facesearch (its -wal file is in use); stop it and run "
+                                          "`facesearch index --rebuild` again");
+    }
+    for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(path.string() + suffix, ec);
+    std::filesystem::rename(fresh_path, path, ec);
+    if (ec) throw Error(ErrorCode::kIo, where + ": cannot replace it by its rebuilt copy " + fresh_path.string() + " (" +
+                                        ec.message() + "); check the folder's permissions");
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+      throw_sqlite(db, path, "open");
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+  }
 };
 
 Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -164,9 +390,10 @@ Catalog Catalog::inspect(const std::filesystem::path& db_path) {
     throw Error(ErrorCode::kNotFound, where + " does not exist; build it with `facesearch index FOLDER`");
   if (std::filesystem::is_directory(impl->path, ec))
     throw Error(ErrorCode::kInvalidArgument, where + " is a folder; --db names a file");
-  if (sqlite3_open_v2(impl->path.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
-    throw_sqlite(impl->db, impl->path, "open");
-  sqlite3_busy_timeout(impl->db, 10000);
+  if (std::filesystem::is_regular_file(impl->path, ec) && std::filesystem::file_size(impl->path, ec) == 0 && !ec)
+    throw Error(ErrorCode::kCatalog, where + " is an empty file (0 bytes), not a facesearch library; choose another "
+                                             "--db, or make it one with `facesearch index FOLDER` on it");
+  impl->open_for_reading();
   {
     Statement s(impl->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", impl->path);
     if (!(s.step() && s.i64(0) == 1))
@@ -183,6 +410,11 @@ Catalog Catalog::inspect(const std::filesystem::path& db_path) {
 }
 
 Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pack, Mode mode, bool rebuild) {
+  if (mode == Mode::kReadOnly) {
+    Catalog catalog = inspect(db_path);
+    catalog.impl_->check_pack(pack);
+    return catalog;
+  }
   auto impl = std::make_unique<Impl>();
   std::error_code ec;
   impl->path = std::filesystem::absolute(db_path, ec);
@@ -217,6 +449,21 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   if (!has_meta && !empty)
     throw Error(ErrorCode::kCatalog, "library " + impl->path.string() +
                                          " is an SQLite database but not a facesearch library; choose another --db");
+  // Checked before anything is written: writing into a damaged b-tree spreads the damage. A rebuild
+  // starts from a fresh file instead, as deleting the old rows would walk the damaged pages.
+  std::int64_t images_before = 0;
+  if (has_meta) {
+    try {
+      Statement s(impl->db, "SELECT count(*) FROM images", impl->path);
+      if (s.step()) images_before = s.i64(0);
+    } catch (const Error&) {
+      // Damaged: quick_check below says so.
+    }
+    if (const auto findings = impl->quick_check(); !findings.empty()) {
+      if (!rebuild) impl->throw_damaged(findings);
+      impl->recreate_without_photos();
+    }
+  }
   impl->exec("PRAGMA journal_mode = WAL");
   impl->exec("PRAGMA synchronous = NORMAL");
   impl->exec("PRAGMA foreign_keys = ON");
@@ -226,32 +473,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   const std::string where = "library " + c.path.string();
   if (empty) {
     Transaction t(catalog);
-    c.exec(R"sql(
-      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE roots(path TEXT PRIMARY KEY, added_at INTEGER NOT NULL);
-      CREATE TABLE images(
-        id INTEGER PRIMARY KEY,
-        path TEXT NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        width INTEGER NOT NULL DEFAULT 0,
-        height INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL CHECK(status IN ('ok', 'error')),
-        error TEXT NOT NULL DEFAULT '',
-        indexed_at INTEGER NOT NULL);
-      CREATE INDEX images_hash ON images(hash);
-      CREATE TABLE faces(
-        id INTEGER PRIMARY KEY,
-        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-        face_index INTEGER NOT NULL,
-        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
-        score REAL NOT NULL,
-        detector TEXT NOT NULL,
-        landmarks BLOB NOT NULL,
-        embedding BLOB NOT NULL,
-        UNIQUE(image_id, face_index));
-    )sql");
+    c.exec(kSchemaSql);
     c.set_meta("format", kFormatName);
     c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
     c.set_meta("model_name", pack.name);
@@ -259,6 +481,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
     c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
     c.set_meta("metric", metric_name(pack.metric));
     c.set_meta("created_at", std::to_string(now_s()));
+    c.set_meta("library_id", new_library_id());
     c.set_meta("updated_at", std::to_string(now_s()));
     t.commit();
   }
@@ -270,9 +493,18 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
                                          ", this one reads " + std::to_string(kCatalogSchemaVersion) +
                                          "); upgrade facesearch, or use --rebuild to re-index it with this version");
   if (version < 1) throw Error(ErrorCode::kCatalog, where + " has no valid schema version; it is damaged");
+  // A library made before library ids gets one now; where that cannot be written (a read-only file) it
+  // stays without one, which only means that its side files are not used.
+  if (c.meta("library_id").value_or("").empty()) {
+    try {
+      c.set_meta("library_id", new_library_id());
+    } catch (const Error&) {
+    }
+  }
   if (rebuild) {
     Transaction t(catalog);
     c.exec("DELETE FROM faces; DELETE FROM images;");
+    c.set_meta(kRebuildKey, std::to_string(images_before));
     catalog.touch_updated();
     c.set_meta("model_name", pack.name);
     c.set_meta("model_fingerprint", pack.fingerprint);
@@ -281,15 +513,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
     c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
     t.commit();
   }
-  const std::string fingerprint = c.meta("model_fingerprint").value_or("");
-  if (fingerprint != pack.fingerprint)
-    throw Error(ErrorCode::kCatalog, where + " holds faces of model pack " + c.meta("model_name").value_or("?") + " (" +
-                                         fingerprint + "), not of pack " + pack.name + " (" + pack.fingerprint +
-                                         "): a library is bound to one pack; use the pack it was built with (`--model " +
-                                         c.meta("model_name").value_or("?") + "`, or the --models DIR it came from), or re-index it with " +
-                                         pack.name + ": `facesearch index --rebuild --model " + pack.name + "`");
-  c.dim = std::atoi(c.meta("embedding_dim").value_or("0").c_str());
-  if (c.dim != pack.embedder.dim) throw Error(ErrorCode::kCatalog, where + ": embedding size does not match the pack");
+  c.check_pack(pack);
   return catalog;
 }
 
@@ -465,6 +689,7 @@ CatalogStatus Catalog::status() const {
   st.created_at = std::atoll(impl_->meta("created_at").value_or("0").c_str());
   st.updated_at = std::atoll(impl_->meta("updated_at").value_or("0").c_str());
   st.roots = roots();
+  st.rebuild = rebuild_progress();
   std::error_code ec;
   for (const char* suffix : {"", "-wal"}) {
     const auto size = std::filesystem::file_size(impl_->path.string() + suffix, ec);
@@ -480,6 +705,42 @@ void Catalog::touch_updated() {
 
 std::int64_t Catalog::generation() const { return std::atoll(impl_->meta("generation").value_or("0").c_str()); }
 
+void Catalog::check_integrity() const {
+  if (const auto findings = impl_->quick_check(); !findings.empty()) impl_->throw_damaged(findings);
+}
+
+std::optional<RebuildProgress> Catalog::rebuild_progress() const {
+  const auto before = impl_->meta(kRebuildKey);
+  if (!before) return std::nullopt;
+  RebuildProgress progress;
+  progress.images_before = std::atoll(before->c_str());
+  Statement s(impl_->db, "SELECT count(*) FROM images", impl_->path);
+  if (s.step()) progress.images_done = s.i64(0);
+  return progress;
+}
+
+void Catalog::end_rebuild() {
+  Statement s(impl_->db, "DELETE FROM meta WHERE key = ?", impl_->path);
+  s.bind(1, std::string(kRebuildKey)).run();
+}
+
+std::string describe_rebuild(const RebuildProgress& rebuild) {
+  std::string so_far = std::to_string(rebuild.images_done);
+  if (rebuild.images_before > 0) so_far += " of " + std::to_string(rebuild.images_before);
+  return "the library is being rebuilt (" + so_far + " photos so far): results are partial; an interrupted " +
+         "rebuild is finished by `facesearch index`";
+}
+
 std::string Catalog::model_fingerprint() const { return impl_->meta("model_fingerprint").value_or(""); }
+
+std::string Catalog::library_id() const { return impl_->meta("library_id").value_or(""); }
+
+std::string Catalog::derived_file_record(const std::string& name) const {
+  return impl_->meta("derived_file:" + name).value_or("");
+}
+
+void Catalog::set_derived_file_record(const std::string& name, const std::string& record) {
+  impl_->set_meta("derived_file:" + name, record);
+}
 
 }  // namespace facesearch

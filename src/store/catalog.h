@@ -43,6 +43,16 @@ struct FaceRow {
   std::vector<float> embedding;
 };
 
+// An `index --rebuild` that started and has not completed yet (still running, or interrupted): the
+// library holds only the photos re-read so far, so searches in it are partial.
+struct RebuildProgress {
+  std::int64_t images_done = 0;    // photos in the library now
+  std::int64_t images_before = 0;  // photos it held when the rebuild started (0: unknown)
+};
+
+// "the library is being rebuilt (N of M photos so far): results are partial"
+std::string describe_rebuild(const RebuildProgress& rebuild);
+
 struct CatalogStatus {
   std::filesystem::path path;
   std::int64_t images = 0, images_ok = 0, images_error = 0, faces = 0;
@@ -52,21 +62,30 @@ struct CatalogStatus {
   int embedding_dim = 0;
   std::int64_t created_at = 0, updated_at = 0;  // unix seconds
   std::vector<std::filesystem::path> roots;
+  std::optional<RebuildProgress> rebuild;  // set while an `index --rebuild` has not completed
 };
 
 class Catalog {
  public:
-  enum class Mode { kOpenOrCreate, kOpenExisting };
+  // kOpenOrCreate, kOpenExisting: for writing (index). kReadOnly: an existing library for reading
+  // only (search): nothing is ever written into it or next to it, see inspect().
+  enum class Mode { kOpenOrCreate, kOpenExisting, kReadOnly };
 
   // Opens the library at `db_path`. kOpenOrCreate creates it (and its folder) when missing.
-  // `rebuild` drops every image and face first and rebinds the library to `pack` (keeps the roots).
-  // Throws Error{kCatalog} for a foreign or corrupted file, a newer schema, or a library made with
-  // another model pack (the message says to use --rebuild); Error{kIo} when it cannot be created or
-  // written; Error{kNotFound} for a missing library in kOpenExisting mode.
+  // `rebuild` drops every image and face first and rebinds the library to `pack` (keeps the roots);
+  // a damaged library is rebuilt into a fresh file that keeps only its description and folders.
+  // The writing modes run check_integrity() first on an existing library (writing into a damaged
+  // b-tree spreads the damage), unless `rebuild`.
+  // Throws Error{kCatalog} for a foreign, damaged or empty (kReadOnly) file, a newer schema, or a
+  // library made with another model pack (the message says to use --rebuild); Error{kIo} when it
+  // cannot be created or written; Error{kNotFound} for a missing library in kOpenExisting/kReadOnly mode.
   static Catalog open(const std::filesystem::path& db_path, const ModelPack& pack, Mode mode, bool rebuild = false);
 
-  // Opens an existing library read-only, checking its format and schema but not its model pack:
-  // for `status` and `faces`, which must work whichever models are installed.
+  // Opens an existing library for reading only, checking its format and schema but not its model pack:
+  // for `status` and `faces`, which must work whichever models are installed. Never creates or changes
+  // a file: where the library or its folder is not writable by us (another user's library, read-only
+  // media) it is opened with SQLite's immutable=1 (or mode=ro while a writer's -wal is there), so no
+  // -wal/-shm is left behind. A missing file is Error{kNotFound}, a 0-byte one Error{kCatalog}.
   static Catalog inspect(const std::filesystem::path& db_path);
 
   ~Catalog();
@@ -112,11 +131,27 @@ class Catalog {
   void for_each_embedding(const std::function<void(std::int64_t face_id, std::span<const float>)>& fn) const;
 
   CatalogStatus status() const;
+  // PRAGMA quick_check (its first findings): Error{kCatalog} naming what is damaged and the remedy
+  // (`index --rebuild`, or a new library when its description is lost). Reads the whole file once:
+  // docs/PERFORMANCE.md has the cost.
+  void check_integrity() const;
+  // Set from the start of `index --rebuild` until an index run completes over every folder.
+  std::optional<RebuildProgress> rebuild_progress() const;
+  void end_rebuild();  // that run has completed
   void touch_updated();  // records "last update" = now and bumps the generation
   // Bumped by every committed change of images or faces: files derived from the catalog (the saved
   // approximate index) record it and are stale when it moved on.
   std::int64_t generation() const;
   std::string model_fingerprint() const;
+  // A random 128-bit id (32 hex digits) made with the catalog and kept by --rebuild: files derived from
+  // the catalog record it, so that another library's files (or this file replaced by another library's)
+  // are never taken for this one's. "" for an older library opened where it could not be given one.
+  std::string library_id() const;
+  // A short text record of a file derived from the catalog (LIBRARY.vectors, LIBRARY.hnsw), written
+  // with that file and kept in the meta table under `name`, so that the file can be matched to this
+  // catalog's contents without scanning them. "" when none was written.
+  std::string derived_file_record(const std::string& name) const;
+  void set_derived_file_record(const std::string& name, const std::string& record);
 
  private:
   struct Impl;
