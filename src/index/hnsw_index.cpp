@@ -125,19 +125,41 @@ void write_vec(std::ostream& out, const std::vector<T>& v) {
   out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
 }
 Error corrupt(const char* what) {
-  return Error(ErrorCode::kCatalog, std::string("saved hnsw index is damaged (") + what + ")");
+  return Error(ErrorCode::kCatalog, std::string("hnsw graph: ") + what);
 }
 template <typename T>
 void read_pod(std::istream& in, T& v) {
   if (!in.read(reinterpret_cast<char*>(&v), sizeof v)) throw corrupt("truncated");
 }
+// Bytes left in a seekable stream; -1 when it cannot tell.
+std::int64_t bytes_left(std::istream& in) {
+  const auto here = in.tellg();
+  if (here < 0 || !in.seekg(0, std::ios::end)) {
+    in.clear();
+    return -1;
+  }
+  const auto end = in.tellg();
+  in.seekg(here);
+  return end < here ? -1 : static_cast<std::int64_t>(end - here);
+}
 template <typename T>
 void read_vec(std::istream& in, std::vector<T>& v) {
   std::uint64_t n = 0;
   read_pod(in, n);
-  if (n > (std::uint64_t{1} << 36) / sizeof(T)) throw corrupt("size");
-  v.resize(n);
-  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)))) throw corrupt("truncated");
+  if (n > (std::uint64_t{1} << 36) / sizeof(T)) throw corrupt("an array size is out of range");
+  // A damaged size must not allocate more than the stream holds: checked up front where the stream
+  // can tell, else the array grows as its bytes arrive.
+  const std::int64_t left = bytes_left(in);
+  if (left >= 0 && n * sizeof(T) > static_cast<std::uint64_t>(left)) throw corrupt("truncated");
+  constexpr std::uint64_t kChunk = (std::uint64_t{1} << 24) / sizeof(T);
+  v.clear();
+  for (std::uint64_t done = 0; done < n;) {
+    const std::uint64_t take = left >= 0 ? n : std::min(kChunk, n - done);
+    v.resize(done + take);
+    if (!in.read(reinterpret_cast<char*>(v.data() + done), static_cast<std::streamsize>(take * sizeof(T))))
+      throw corrupt("truncated");
+    done += take;
+  }
 }
 
 std::unique_ptr<faiss::IndexFlat> make_storage(int dim, bool simd) {
@@ -229,7 +251,10 @@ class FaissHnswIndex final : public HnswIndex {
   static std::unique_ptr<FaissHnswIndex> load(std::istream& in, int dim) {
     HnswParams params = kDefaultHnswParams;
     read_pod(in, params.m), read_pod(in, params.ef_construction), read_pod(in, params.ef_search);
-    if (params.m < 2 || params.m > 1024) throw corrupt("graph degree");
+    if (params.m < 2 || params.m > 1024) throw corrupt("bad graph degree");
+    // faiss sizes its search queue by efSearch; the bounds are far above any useful value.
+    if (params.ef_construction < 1 || params.ef_construction > kMaxEf || params.ef_search < 1 || params.ef_search > kMaxEf)
+      throw corrupt("bad search parameters");
     auto index = std::make_unique<FaissHnswIndex>(dim, params);
     auto& g = index->hnsw_.hnsw;
     read_vec(in, index->ids_);
@@ -237,12 +262,8 @@ class FaissHnswIndex final : public HnswIndex {
     read_vec(in, g.assign_probas), read_vec(in, g.cum_nneighbor_per_level), read_vec(in, g.levels);
     read_vec(in, g.offsets), read_vec(in, g.neighbors);
     read_pod(in, g.entry_point), read_pod(in, g.max_level);
+    index->check_loaded_graph();
     const size_t n = index->ids_.size();
-    if (index->storage_->codes.size() != n * dim * sizeof(float) || g.levels.size() != n || g.offsets.size() != n + 1 ||
-        (n > 0 && g.offsets.back() != g.neighbors.size()) || (n > 0 && (g.entry_point < 0 || size_t(g.entry_point) >= n)))
-      throw corrupt("sizes");
-    for (const auto nb : g.neighbors)
-      if (nb < -1 || nb >= static_cast<faiss::HNSW::storage_idx_t>(n)) throw corrupt("links");
     index->storage_->ntotal = static_cast<faiss::Index::idx_t>(n);
     index->hnsw_.ntotal = static_cast<faiss::Index::idx_t>(n);
     return index;
@@ -263,6 +284,62 @@ class FaissHnswIndex final : public HnswIndex {
   }
 
  private:
+  static constexpr int kMaxEf = 1 << 20;
+
+  // Every array that a search (this project's walk or faiss's) or a later add() indexes into, checked
+  // against the others, so that no file can send a search out of bounds or into an endless loop. The
+  // invariants are faiss 1.7.3's (HNSW.cpp: set_default_probas, prepare_level_tab, add_with_locks):
+  //   cum_nneighbor_per_level = 0, 2m, 3m, ... (one entry per level plus one), assign_probas one per level;
+  //   levels[i] in [1, number of levels]; offsets[0] = 0, offsets[i+1] - offsets[i] = cum[levels[i]],
+  //   offsets[n] = neighbors.size(); a node's links on level l are -1 or nodes that exist on level l
+  //   (levels[nb] > l); max_level = the highest level of any node, held by entry_point; empty: -1, -1.
+  void check_loaded_graph() const {
+    const auto& g = hnsw_.hnsw;
+    const size_t n = ids_.size();
+    if (n > static_cast<size_t>(std::numeric_limits<std::int32_t>::max())) throw corrupt("too many nodes");
+    if (storage_->codes.size() != n * static_cast<size_t>(dim_) * sizeof(float))
+      throw corrupt("the vectors do not match the ids");
+    const size_t level_count = g.assign_probas.size();
+    if (level_count < 1 || level_count > 64 || g.cum_nneighbor_per_level.size() != level_count + 1)
+      throw corrupt("bad level tables");
+    for (const double p : g.assign_probas)
+      if (!(p >= 0 && p <= 1)) throw corrupt("bad level probabilities");
+    if (g.cum_nneighbor_per_level[0] != 0) throw corrupt("bad links per level");
+    for (size_t l = 0; l < level_count; ++l) {
+      const std::int64_t links = std::int64_t{g.cum_nneighbor_per_level[l + 1]} - g.cum_nneighbor_per_level[l];
+      if (links != (l == 0 ? 2 : 1) * params_.m) throw corrupt("bad links per level");
+    }
+    if (g.levels.size() != n || g.offsets.size() != n + 1 || g.offsets[0] != 0 || g.offsets[n] != g.neighbors.size())
+      throw corrupt("array sizes do not match");
+    int highest = -1;
+    for (size_t i = 0; i < n; ++i) {
+      const int levels = g.levels[i];
+      if (levels < 1 || static_cast<size_t>(levels) > level_count) throw corrupt("a node has an impossible level");
+      if (g.offsets[i + 1] < g.offsets[i] ||
+          g.offsets[i + 1] - g.offsets[i] != static_cast<size_t>(g.cum_nneighbor_per_level[static_cast<size_t>(levels)]))
+        throw corrupt("offsets do not match the node levels");
+      highest = std::max(highest, levels - 1);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      for (int l = 0; l < g.levels[i]; ++l) {
+        const size_t begin = g.offsets[i] + static_cast<size_t>(g.cum_nneighbor_per_level[static_cast<size_t>(l)]);
+        const size_t end = g.offsets[i] + static_cast<size_t>(g.cum_nneighbor_per_level[static_cast<size_t>(l) + 1]);
+        for (size_t j = begin; j < end; ++j) {
+          const auto nb = g.neighbors[j];
+          if (nb == -1) continue;
+          if (nb < 0 || static_cast<size_t>(nb) >= n || g.levels[static_cast<size_t>(nb)] <= l)
+            throw corrupt("a link points outside the graph or its level");
+        }
+      }
+    }
+    if (n == 0) {
+      if (g.entry_point != -1 || g.max_level != -1) throw corrupt("bad entry point or top level");
+    } else if (g.entry_point < 0 || static_cast<size_t>(g.entry_point) >= n || g.max_level != highest ||
+               g.levels[static_cast<size_t>(g.entry_point)] - 1 != g.max_level) {
+      throw corrupt("bad entry point or top level");
+    }
+  }
+
   static int check_dim(int dim) {
     if (dim <= 0) {
       throw Error(ErrorCode::kInvalidArgument, "hnsw index: dimension must be positive, got " + std::to_string(dim));

@@ -14,58 +14,63 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "search/side_files.h"
 
 namespace facesearch {
 
 namespace {
 
-// Both files saved next to the catalog share one header: a magic line naming the file kind, a format
-// version, the model fingerprint, the catalog generation the payload was made from, and the dimension.
-// A file is used only when all of them match the open catalog; anything else is a cache miss.
-constexpr char kApproxMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'H', 'N', 'S', 'W', '\n'};
-constexpr std::uint32_t kApproxFormatVersion = 1;
-constexpr char kVectorsMagic[16] = {'F', 'A', 'C', 'E', 'S', 'E', 'A', 'R', 'C', 'H', '-', 'V', 'E', 'C', 'S', '\n'};
-constexpr std::uint32_t kVectorsFormatVersion = 1;
-// LIBRARY.vectors: header, zeros to a multiple of kPayloadAlign bytes, u64 n, n int64 ids, n rows of dim floats.
-constexpr std::uint64_t kPayloadAlign = 64;
+// Names of the side files' records in the catalog (Catalog::derived_file_record).
+constexpr const char* kVectorsRecord = "vectors";
+constexpr const char* kApproxRecord = "hnsw";
 
-template <typename T>
-void write_pod(std::ostream& out, const T& v) {
-  out.write(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <typename T>
-bool read_pod(std::istream& in, T& v) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(&v), sizeof v));
-}
-
-void write_header(std::ostream& out, const char (&magic)[16], std::uint32_t version, const Catalog& catalog,
-                  std::int64_t generation, int dim) {
-  const std::string fingerprint = catalog.model_fingerprint();
-  out.write(magic, sizeof magic);
-  write_pod(out, version);
-  write_pod(out, static_cast<std::uint32_t>(fingerprint.size()));
-  out.write(fingerprint.data(), static_cast<std::streamsize>(fingerprint.size()));
-  write_pod(out, generation);
-  write_pod(out, static_cast<std::int32_t>(dim));
+// Whether a side file's header describes the open catalog as it is now. The file must carry this
+// library's id (another library's file, or this path's file after the catalog was deleted and made
+// again, never passes: item 1 of issue 10), the model fingerprint and dimension, and the catalog's
+// generation; and its face count and checksums must equal the record that the catalog keeps of the
+// side file it last wrote. That record was computed from the catalog's own rows at that generation,
+// so a matching record means the face count and the ids checksum match the catalog without a SQLite
+// scan on each search (a count(*) and a checksum of every id would cost tens of ms at 1M faces); a
+// .db copied over this one brings its own record, which names other contents (a copy of this same
+// library that went its own way included). Every change of faces bumps the generation.
+enum class Currency { kCurrent, kStale, kForeign };
+Currency compare_to_catalog(const SideFileHeader& h, const Catalog& catalog, int dim, const char* record_name) {
+  const std::string library_id = catalog.library_id();
+  if (library_id.empty()) return Currency::kStale;  // an older library not yet given an id: nothing is trusted
+  if (h.library_id != library_id) return Currency::kForeign;
+  if (h.model_fingerprint != catalog.model_fingerprint() || h.dim != dim || h.generation != catalog.generation())
+    return Currency::kStale;
+  if (h.record() != catalog.derived_file_record(record_name)) return Currency::kStale;
+  return Currency::kCurrent;
 }
 
-// Opens `path` and reads its header; true (stream at the payload) when it matches the catalog.
-bool open_current_file(const std::filesystem::path& path, const char (&magic)[16], std::uint32_t version,
-                       const Catalog& catalog, int dim, std::ifstream& in) {
-  in.open(path, std::ios::binary);
+void warn(std::vector<SideFileWarning>* warnings, const std::filesystem::path& path, std::string problem) {
+  if (warnings) warnings->push_back({path, std::move(problem)});
+}
+
+// Reads the first bytes of `path` and checks its header against the catalog: true when it is worth
+// reading the whole file. A missing file or one from an older facesearch or an earlier state of this
+// library is a silent miss; a damaged one or another library's is also reported in `warnings`.
+bool header_is_current(const std::filesystem::path& path, SideFileKind kind, const Catalog& catalog, int dim,
+                       const char* record_name, std::vector<SideFileWarning>* warnings) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) return false;
-  char file_magic[sizeof magic];
-  std::uint32_t file_version = 0, fp_len = 0;
-  std::int64_t generation = -1;
-  std::int32_t file_dim = 0;
-  if (!in.read(file_magic, sizeof file_magic) || std::memcmp(file_magic, magic, sizeof magic) != 0) return false;
-  if (!read_pod(in, file_version) || file_version != version) return false;
-  if (!read_pod(in, fp_len) || fp_len > 4096) return false;
-  std::string fingerprint(fp_len, '\0');
-  in.read(fingerprint.data(), fp_len);
-  read_pod(in, generation);
-  read_pod(in, file_dim);
-  return in && fingerprint == catalog.model_fingerprint() && generation == catalog.generation() && file_dim == dim;
+  std::vector<std::byte> bytes(kMaxSideFileHeaderBytes);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  SideFileHeader header;
+  std::string problem;
+  switch (read_side_file_header(bytes, kind, header, problem)) {
+    case SideFileFault::kNone: break;
+    case SideFileFault::kOtherVersion: return false;
+    case SideFileFault::kDamaged: warn(warnings, path, "is damaged (" + problem + ")"); return false;
+  }
+  switch (compare_to_catalog(header, catalog, dim, record_name)) {
+    case Currency::kCurrent: return true;
+    case Currency::kStale: return false;
+    case Currency::kForeign: warn(warnings, path, "belongs to another library"); return false;
+  }
+  return false;
 }
 
 // Writes `path` through a temporary name and a rename, so a crash never leaves a half-written file.
@@ -88,10 +93,21 @@ void write_file_atomically(const std::filesystem::path& path, WritePayload&& wri
   if (ec) throw Error(ErrorCode::kIo, "cannot save " + path.string() + ": " + ec.message());
 }
 
-// Every face's id and embedding: from the saved vectors file when it is current (one sequential read),
-// else from the catalog (a SQLite scan, several times slower).
-void load_all_embeddings(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
-  if (load_current_vectors(catalog, dim, ids, vectors)) return;
+// The header fields that bind a side file to the catalog as it is at `generation`.
+SideFileHeader header_for(SideFileKind kind, const Catalog& catalog, std::int64_t generation, int dim,
+                          std::span<const std::int64_t> ids) {
+  SideFileHeader h;
+  h.kind = kind;
+  h.model_fingerprint = catalog.model_fingerprint();
+  h.library_id = catalog.library_id();
+  h.generation = generation;
+  h.dim = dim;
+  h.faces = ids.size();
+  h.ids_checksum = ids_checksum(ids);
+  return h;
+}
+
+void read_catalog_embeddings(const Catalog& catalog, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
   ids.clear(), vectors.clear();
   catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
     ids.push_back(id);
@@ -99,10 +115,19 @@ void load_all_embeddings(const Catalog& catalog, int dim, std::vector<std::int64
   });
 }
 
-std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind kind, int dim) {
+// Every face's id and embedding: from the saved vectors file when it is current (one sequential read),
+// else from the catalog (a SQLite scan, several times slower).
+void load_all_embeddings(const Catalog& catalog, int dim, bool try_vectors_file, std::vector<std::int64_t>& ids,
+                         std::vector<float>& vectors, std::vector<SideFileWarning>* warnings) {
+  if (try_vectors_file && load_current_vectors(catalog, dim, ids, vectors, warnings)) return;
+  read_catalog_embeddings(catalog, ids, vectors);
+}
+
+std::unique_ptr<VectorIndex> build_in_memory(const Catalog& catalog, IndexKind kind, int dim, bool try_vectors_file,
+                                             std::vector<SideFileWarning>* warnings) {
   std::vector<std::int64_t> ids;
   std::vector<float> vectors;
-  load_all_embeddings(catalog, dim, ids, vectors);
+  load_all_embeddings(catalog, dim, try_vectors_file, ids, vectors, warnings);
   auto index = kind == IndexKind::kApprox ? make_approx_index(dim) : make_exact_index(dim);
   if (!ids.empty()) index->add(ids, vectors);
   return index;
@@ -115,24 +140,6 @@ std::filesystem::path vectors_file_path(const Catalog& catalog) { return catalog
 
 namespace {
 
-// Opens the vectors file when it is current and its size is exactly what its header announces; leaves
-// the stream at the ids and sets n and the ids' byte offset.
-bool open_current_vectors(const Catalog& catalog, int dim, std::ifstream& in, std::uint64_t& n, std::uint64_t& ids_offset) {
-  if (!open_current_file(vectors_file_path(catalog), kVectorsMagic, kVectorsFormatVersion, catalog, dim, in)) return false;
-  const auto header_end = in.tellg();
-  if (header_end < 0) return false;
-  const auto n_offset = (static_cast<std::uint64_t>(header_end) + kPayloadAlign - 1) / kPayloadAlign * kPayloadAlign;
-  in.seekg(static_cast<std::streamoff>(n_offset));
-  if (!read_pod(in, n) || n > (std::uint64_t{1} << 40) / (static_cast<std::uint64_t>(dim) * sizeof(float))) return false;
-  ids_offset = n_offset + sizeof n;
-  in.seekg(0, std::ios::end);
-  const auto file_end = in.tellg();
-  const std::uint64_t want = n * (sizeof(std::int64_t) + static_cast<std::uint64_t>(dim) * sizeof(float));
-  if (file_end < 0 || static_cast<std::uint64_t>(file_end) != ids_offset + want) return false;
-  in.seekg(static_cast<std::streamoff>(ids_offset));
-  return static_cast<bool>(in);
-}
-
 // A read-only private mapping of a whole file, populated up front: on this project's machines that is
 // ~7x faster than reading the same bytes into fresh heap memory (page faults dominate; see
 // docs/PERFORMANCE.md). The saved files are replaced by rename, never rewritten in place, so a mapping
@@ -144,7 +151,7 @@ class MappedFile {
     if (fd < 0) return nullptr;
     struct stat st {};
     std::shared_ptr<MappedFile> file;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
       void* base = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (base != MAP_FAILED) file.reset(new MappedFile(base, static_cast<size_t>(st.st_size)));
     }
@@ -154,8 +161,7 @@ class MappedFile {
   ~MappedFile() { ::munmap(base_, size_); }
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
-  const std::byte* data() const { return static_cast<const std::byte*>(base_); }
-  size_t size() const { return size_; }
+  std::span<const std::byte> bytes() const { return {static_cast<const std::byte*>(base_), size_}; }
 
  private:
   MappedFile(void* base, size_t size) : base_(base), size_(size) {}
@@ -163,38 +169,54 @@ class MappedFile {
   size_t size_;
 };
 
+// The vectors file mapped and checked whole (sizes and checksums, ~memory speed), when its header is
+// current; nullptr otherwise. `view` points into the mapping.
+std::shared_ptr<const MappedFile> map_current_vectors(const Catalog& catalog, int dim, VectorsFileView& view,
+                                                      std::vector<SideFileWarning>* warnings) {
+  const auto path = vectors_file_path(catalog);
+  if (!header_is_current(path, SideFileKind::kVectors, catalog, dim, kVectorsRecord, warnings)) return nullptr;
+  auto file = MappedFile::open(path);
+  if (!file) return nullptr;
+  view = parse_vectors_file(file->bytes());
+  if (view.fault == SideFileFault::kDamaged) warn(warnings, path, "is damaged (" + view.problem + ")");
+  // Checked again on the mapped bytes: the file may have been replaced since its header was read.
+  if (view.fault != SideFileFault::kNone ||
+      compare_to_catalog(view.header, catalog, dim, kVectorsRecord) != Currency::kCurrent)
+    return nullptr;
+  return file;
+}
+
 // The exact index over the mapped vectors file when it is current and whole; nullptr otherwise.
-std::unique_ptr<VectorIndex> map_current_exact_index(const Catalog& catalog, int dim) {
-  std::uint64_t n = 0, ids_offset = 0;
-  {
-    std::ifstream in;
-    if (!open_current_vectors(catalog, dim, in, n, ids_offset)) return nullptr;
-  }
-  const auto file = MappedFile::open(vectors_file_path(catalog));
-  const std::uint64_t rows_offset = ids_offset + n * sizeof(std::int64_t);
-  if (!file || file->size() != rows_offset + n * static_cast<std::uint64_t>(dim) * sizeof(float)) return nullptr;
-  const auto* ids = reinterpret_cast<const std::int64_t*>(file->data() + ids_offset);
-  const auto* rows = reinterpret_cast<const float*>(file->data() + rows_offset);
-  return make_exact_index_over(dim, std::span(ids, n), std::span(rows, n * static_cast<size_t>(dim)), file);
+std::unique_ptr<VectorIndex> map_current_exact_index(const Catalog& catalog, int dim,
+                                                     std::vector<SideFileWarning>* warnings) {
+  VectorsFileView view;
+  auto file = map_current_vectors(catalog, dim, view, warnings);
+  if (!file) return nullptr;
+  return make_exact_index_over(dim, view.ids, view.rows, std::move(file));
+}
+
+// The approximate index file mapped, when its header is current, and checked whole (checksum) without
+// parsing the graph; nullptr otherwise.
+std::shared_ptr<const MappedFile> map_current_approx_index(const Catalog& catalog, int dim,
+                                                           std::vector<SideFileWarning>* warnings) {
+  const auto path = approx_index_path(catalog);
+  if (!header_is_current(path, SideFileKind::kApproxIndex, catalog, dim, kApproxRecord, warnings)) return nullptr;
+  return MappedFile::open(path);
 }
 
 }  // namespace
 
-bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors) {
-  std::ifstream in;
-  std::uint64_t n = 0, ids_offset = 0;
-  if (!open_current_vectors(catalog, dim, in, n, ids_offset)) return false;
-  ids.resize(n);
-  vectors.resize(n * static_cast<size_t>(dim));
-  if (!in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t))) ||
-      !in.read(reinterpret_cast<char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)))) {
-    ids.clear(), vectors.clear();
-    return false;
-  }
+bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors,
+                          std::vector<SideFileWarning>* warnings) {
+  VectorsFileView view;
+  const auto file = map_current_vectors(catalog, dim, view, warnings);
+  if (!file) return false;
+  ids.assign(view.ids.begin(), view.ids.end());
+  vectors.assign(view.rows.begin(), view.rows.end());
   return true;
 }
 
-bool update_vectors_file(const Catalog& catalog, int dim) {
+bool update_vectors_file(Catalog& catalog, int dim) {
   const auto path = vectors_file_path(catalog);
   std::error_code ec;
   if (catalog.status().faces == 0) {
@@ -202,43 +224,41 @@ bool update_vectors_file(const Catalog& catalog, int dim) {
     return false;
   }
   {
-    std::ifstream in;
-    std::uint64_t n = 0, ids_offset = 0;
-    if (open_current_vectors(catalog, dim, in, n, ids_offset)) return true;  // current and whole
+    VectorsFileView view;
+    if (map_current_vectors(catalog, dim, view, nullptr)) return true;  // current and whole (checksums verified)
   }
   // The generation is read before the rows: if an indexing run commits in between, the file is labelled
   // older than the catalog and is never used.
   const std::int64_t generation = catalog.generation();
   std::vector<std::int64_t> ids;
   std::vector<float> vectors;
-  catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
-    ids.push_back(id);
-    vectors.insert(vectors.end(), v.begin(), v.end());
-  });
+  read_catalog_embeddings(catalog, ids, vectors);
+  SideFileHeader header = header_for(SideFileKind::kVectors, catalog, generation, dim, ids);
   write_file_atomically(path, [&](std::ostream& out) {
-    write_header(out, kVectorsMagic, kVectorsFormatVersion, catalog, generation, dim);
-    // Zeros up to a 64-byte boundary, so that a mapped file's ids and rows are aligned.
-    const auto at = static_cast<std::uint64_t>(out.tellp());
-    const std::string padding((kPayloadAlign - at % kPayloadAlign) % kPayloadAlign, '\0');
-    out.write(padding.data(), static_cast<std::streamsize>(padding.size()));
-    write_pod(out, static_cast<std::uint64_t>(ids.size()));
-    out.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * sizeof(std::int64_t)));
-    out.write(reinterpret_cast<const char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)));
+    write_side_file(out, header, [&](std::ostream& payload) {
+      payload.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * sizeof(std::int64_t)));
+      payload.write(reinterpret_cast<const char*>(vectors.data()), static_cast<std::streamsize>(vectors.size() * sizeof(float)));
+    });
   });
+  // Recorded after the rename: a search in between finds the record of the old file and reads the catalog.
+  catalog.set_derived_file_record(kVectorsRecord, header.record());
   return true;
 }
 
-std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim) {
-  std::ifstream in;
-  if (!open_current_file(approx_index_path(catalog), kApproxMagic, kApproxFormatVersion, catalog, dim, in)) return nullptr;
-  try {
-    return load_approx_index(in, dim);
-  } catch (const Error&) {
-    return nullptr;  // damaged: a cache only, the caller falls back to the exact index
-  }
+std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, int dim,
+                                                       std::vector<SideFileWarning>* warnings) {
+  const auto file = map_current_approx_index(catalog, dim, warnings);
+  if (!file) return nullptr;
+  // Checksum first, then every array of the graph: a damaged graph is only a cache, the caller falls back.
+  auto parsed = parse_approx_index_file(file->bytes());
+  if (parsed.fault == SideFileFault::kDamaged) warn(warnings, approx_index_path(catalog), "is damaged (" + parsed.problem + ")");
+  if (parsed.fault != SideFileFault::kNone ||
+      compare_to_catalog(parsed.header, catalog, dim, kApproxRecord) != Currency::kCurrent)
+    return nullptr;
+  return std::move(parsed.index);
 }
 
-bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces) {
+bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
   const auto path = approx_index_path(catalog);
   std::error_code ec;
   const auto faces = static_cast<size_t>(catalog.status().faces);
@@ -246,25 +266,43 @@ bool update_approx_index_file(const Catalog& catalog, int dim, size_t min_faces)
     std::filesystem::remove(path, ec);
     return false;
   }
-  // Already current and whole (a damaged file is rebuilt; reading it costs about a second per million faces).
-  if (load_current_approx_index(catalog, dim)) return true;
+  // Already current and whole: the checksum says the bytes are the ones written, without parsing the graph
+  // (about a second per million faces).
+  if (const auto file = map_current_approx_index(catalog, dim, nullptr)) {
+    SideFileHeader header;
+    std::string problem;
+    std::span<const std::byte> bytes = file->bytes();
+    if (read_side_file_header(bytes, SideFileKind::kApproxIndex, header, problem) == SideFileFault::kNone &&
+        compare_to_catalog(header, catalog, dim, kApproxRecord) == Currency::kCurrent &&
+        bytes.size() >= header.payload_offset && bytes.size() - header.payload_offset == header.payload_bytes &&
+        side_file_checksum(bytes.subspan(header.payload_offset)) == header.payload_checksum)
+      return true;
+  }
   const std::int64_t generation = catalog.generation();
-  const auto index = build_in_memory(catalog, IndexKind::kApprox, dim);
+  std::vector<std::int64_t> ids;
+  std::vector<float> vectors;
+  load_all_embeddings(catalog, dim, true, ids, vectors, nullptr);
+  auto index = make_approx_index(dim);
+  if (!ids.empty()) index->add(ids, vectors);
+  SideFileHeader header = header_for(SideFileKind::kApproxIndex, catalog, generation, dim, ids);
   write_file_atomically(path, [&](std::ostream& out) {
-    write_header(out, kApproxMagic, kApproxFormatVersion, catalog, generation, dim);
-    save_approx_index(*index, out);
+    write_side_file(out, header, [&](std::ostream& payload) { save_approx_index(*index, payload); });
   });
+  catalog.set_derived_file_record(kApproxRecord, header.record());
   return true;
 }
 
-std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim) {
+std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
+                                                std::vector<SideFileWarning>* warnings) {
   if (kind != IndexKind::kExact)
-    if (auto saved = load_current_approx_index(catalog, dim)) return saved;
+    if (auto saved = load_current_approx_index(catalog, dim, warnings)) return saved;
   // Without a saved graph, building one costs minutes at a million faces: kAuto stays exact
   // (about 20 ms per query at 1M faces, docs/PERFORMANCE.md), over the mapped vectors file when current.
-  if (kind != IndexKind::kApprox)
-    if (auto mapped = map_current_exact_index(catalog, dim)) return mapped;
-  return build_in_memory(catalog, kind == IndexKind::kApprox ? IndexKind::kApprox : IndexKind::kExact, dim);
+  if (kind != IndexKind::kApprox) {
+    if (auto mapped = map_current_exact_index(catalog, dim, warnings)) return mapped;
+    return build_in_memory(catalog, IndexKind::kExact, dim, false, warnings);  // the vectors file was just tried
+  }
+  return build_in_memory(catalog, IndexKind::kApprox, dim, true, warnings);
 }
 
 void keep_best_match_per_image(std::vector<Match>& matches) {
@@ -338,6 +376,7 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
   so.min_face_px = options.min_face_px;
   so.smallest_face_px = options.smallest_face_px;
   so.detector_input_px = options.detector_input_px;
+  so.decode = options.decode;
   auto faces = embed_query(pipeline, query, options.query_face, so);
   std::optional<std::int64_t> exclude;
   if (!options.include_query_file) {
