@@ -5,7 +5,7 @@ SETUP := tools/setup.sh
 ORT_ROOT = $(shell $(SETUP) print-ort-root)
 DEMO_DIR = $(shell $(SETUP) print-demo)
 
-.PHONY: all setup configure build demo test bench clean
+.PHONY: all setup configure build demo test test-sanitize fuzz bench clean
 
 all: build
 
@@ -25,6 +25,33 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The whole suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc, -O1 -g) in
+# build-asan/. Leaks of the uninstrumented third-party libraries are suppressed by name in
+# tools/lsan.supp (never ours); any ASan, LSan or UBSan report fails the test that triggered it.
+SANITIZE_DIR ?= build-asan
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-sanitize: setup
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	  -DFACESEARCH_SANITIZE=address,undefined -DFACESEARCH_BUILD_BENCH=OFF -DFACESEARCH_BUILD_TOOLS=OFF \
+	  -DFACESEARCH_ORT_ROOT=$(ORT_ROOT) >/dev/null
+	$(SANITIZER_ENV) cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer harnesses (fuzz/, clang) in build-fuzz/, each run for FUZZ_SECONDS on a seed corpus made
+# from ../shared/testdata and the real binary; crashes go to build-fuzz/crashes/NAME. FUZZERS picks some.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS ?= image_decode_fuzz manifest_fuzz onnx_head_fuzz zip_fuzz catalog_fuzz vectors_fuzz hnsw_fuzz
+fuzz: build
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DFACESEARCH_FUZZ=ON -DFACESEARCH_BUILD_TESTS=OFF \
+	  -DFACESEARCH_BUILD_BENCH=OFF -DFACESEARCH_BUILD_TOOLS=OFF -DFACESEARCH_ORT_ROOT=$(ORT_ROOT) >/dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZERS) fuzz_seed_images
+	bash fuzz/make_seeds.sh $(BUILD_DIR)/facesearch $(FUZZ_DIR)
+	@for f in $(FUZZERS); do bash fuzz/run.sh $(FUZZ_DIR) $$f $(FUZZ_SECONDS) || exit 1; done
+
 # Speed figures (not tests): folder search serial vs pipelined, library indexing and re-scan, and vector
 # search at 10k/100k/1M faces against FAISS (the last takes several minutes). See docs/PERFORMANCE.md.
 bench: build
@@ -34,4 +61,4 @@ bench: build
 	./$(BUILD_DIR)/bench/facesearch_index_bench
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
