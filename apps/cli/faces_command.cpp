@@ -64,8 +64,10 @@ int run_faces(const FacesArgs& args) {
                                           "; run `facesearch index` on its folder first");
   }
   const std::vector<FaceRow> faces = catalog.faces_of_image(image->id);
+  const std::optional<RebuildProgress> rebuild = catalog.rebuild_progress();
+  if (rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*rebuild) << '\n';
   if (args.format == "json") {
-    write_faces_json(std::cout, catalog.path(), *image, faces);
+    write_faces_json(std::cout, catalog.path(), *image, faces, rebuild);
   } else {
     write_faces_table(std::cout, catalog.path(), *image, faces);
   }

@@ -160,7 +160,7 @@ ModelPack choose_pack(const std::string& models_flag, const std::string& model_f
     // The library remembers its pack: a later `index` or `search` needs no --model.
     std::string name;
     try {
-      name = Catalog::inspect(*library).status().model_name;
+      name = Catalog::inspect(*library).model_name();  // not status(): its counts fail on a damaged library
     } catch (const Error&) {
       // A damaged or foreign library: opening it reports that, with the pack chosen below.
     }

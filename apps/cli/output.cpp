@@ -44,6 +44,14 @@ std::string int_box(const Box& b) {
          std::to_string(std::lround(b.x2)) + "," + std::to_string(std::lround(b.y2));
 }
 
+// "rebuild_in_progress": null, or how far an unfinished `index --rebuild` got (results are partial).
+Json json_rebuild(const std::optional<RebuildProgress>& rebuild) {
+  if (!rebuild) return nullptr;
+  return {{"images_done", rebuild->images_done},
+          {"images_before", rebuild->images_before},
+          {"message", describe_rebuild(*rebuild)}};
+}
+
 Json json_box(const Box& b) {
   return Json{{"x1", rounded(b.x1, 1)}, {"y1", rounded(b.y1, 1)}, {"x2", rounded(b.x2, 1)}, {"y2", rounded(b.y2, 1)}};
 }
@@ -222,6 +230,7 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
     doc["query_face_id"] = library->query_face_id ? Json(*library->query_face_id) : Json(nullptr);
     doc["library"] = library->library.string();
     doc["index"] = library->index_kind;
+    doc["rebuild_in_progress"] = json_rebuild(library->rebuild);
   }
   doc["query_faces"] = std::move(query_faces);
   doc["model"] = report.model;
@@ -362,6 +371,7 @@ void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<co
   out << "Faces        " << st.faces << '\n';
   out << "Created      " << local_time(st.created_at) << '\n';
   out << "Last update  " << local_time(st.updated_at) << '\n';
+  if (st.rebuild) out << "Rebuild      not finished: " << describe_rebuild(*st.rebuild) << '\n';
   if (errors.empty()) return;
   out << "\nFiles that could not be read (" << errors.size() << "; fixed or replaced files are picked up by the "
       << "next `facesearch index`):\n";
@@ -391,7 +401,8 @@ void write_status_json(std::ostream& out, const CatalogStatus& st, std::span<con
            {"faces", st.faces},
            {"created_at", rfc3339_time(st.created_at)},
            {"updated_at", rfc3339_time(st.updated_at)},
-           {"errors", std::move(error_list)}};
+           {"errors", std::move(error_list)},
+           {"rebuild_in_progress", json_rebuild(st.rebuild)}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
@@ -448,7 +459,7 @@ void write_faces_table(std::ostream& out, const std::filesystem::path& library, 
 }
 
 void write_faces_json(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
-                      std::span<const FaceRow> faces) {
+                      std::span<const FaceRow> faces, const std::optional<RebuildProgress>& rebuild) {
   Json face_list = Json::array();
   for (const FaceRow& f : faces) {
     face_list.push_back({{"id", f.id},
@@ -464,7 +475,8 @@ void write_faces_json(std::ostream& out, const std::filesystem::path& library, c
            {"height", image.height},
            {"status", image.status},
            {"error", image.error},
-           {"faces", std::move(face_list)}};
+           {"faces", std::move(face_list)},
+           {"rebuild_in_progress", json_rebuild(rebuild)}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 

@@ -29,6 +29,7 @@ struct LibrarySearchContext {
   std::string index_kind;                     // VectorIndex::kind(): "exact" or "hnsw"
   std::optional<std::int64_t> query_face_id;  // set when the query was an indexed face (--face-id)
   double index_build_ms = 0;                  // loading the embeddings and building the vector index
+  std::optional<RebuildProgress> rebuild;     // an `index --rebuild` has not completed: results are partial
 };
 
 // ---- search ---------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ void write_status_json(std::ostream& out, const CatalogStatus& status, std::span
 void write_faces_table(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
                        std::span<const FaceRow> faces);
 void write_faces_json(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
-                      std::span<const FaceRow> faces);
+                      std::span<const FaceRow> faces, const std::optional<RebuildProgress>& rebuild = std::nullopt);
 
 // ---- models -----------------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ int run_library_search(const SearchArgs& args) {
       existing_library_path(args.db, "or search folders without a library with --target FOLDER");
   const ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
   check_det_size(pack, args.det_size);
-  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kReadOnly);  // never writes, see inspect()
   // A query photo needs the networks; a --face-id query only needs the stored embedding.
   std::optional<FacePipeline> pipeline;
   if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{}, detection_strategy(args.detector));
@@ -117,6 +117,8 @@ int run_library_search(const SearchArgs& args) {
   LibrarySearchContext library;
   library.library = catalog.path();
   library.index_kind = index->kind();
+  library.rebuild = catalog.rebuild_progress();
+  if (!args.quiet && library.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*library.rebuild) << '\n';
   library.index_build_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
 

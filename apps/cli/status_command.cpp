@@ -41,7 +41,9 @@ void check_status_args(const CLI::App& status, const StatusArgs&) { throw_if_unk
 int run_status(const StatusArgs& args) {
   const std::filesystem::path db = existing_library_path(args.db);
   const Catalog catalog = Catalog::inspect(db);  // works whichever models are installed
+  catalog.check_integrity();                      // PRAGMA quick_check: damage is said here, with the remedy
   const CatalogStatus status = catalog.status();
+  if (status.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*status.rebuild) << '\n';
   std::vector<ImageRow> errors;
   if (status.images_error > 0) {
     for (ImageRow& row : catalog.images()) {

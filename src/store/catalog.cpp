@@ -4,6 +4,8 @@
 #include <unistd.h>
 #include <sys/random.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -114,8 +116,8 @@ class Statement {
                                     "again: nothing already stored was lost");
   switch (code & 0xff) {
     case SQLITE_NOTADB:
-      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library (" + msg +
-                                           "); choose another --db, or move it away and index into a new one");
+      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library or is corrupted (" + msg +
+                                           "); move it away, or index into a new --db");
     case SQLITE_CORRUPT:
       throw Error(ErrorCode::kCatalog, prefix + "is damaged (" + msg +
                                            "); run `facesearch index --rebuild` on it to re-read every photo into "
@@ -270,13 +272,25 @@ struct Catalog::Impl {
   std::vector<std::string> quick_check(const std::string& table = "", int limit = 10) {
     const std::string sql = table.empty() ? "PRAGMA quick_check(" + std::to_string(limit) + ")"
                                           : "PRAGMA quick_check(\"" + table + "\")";
-    Statement s(db, sql.c_str(), path);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) throw_sqlite(db, path, "quick_check");
     std::vector<std::string> findings;
-    while (s.step() && static_cast<int>(findings.size()) < limit) {
-      std::string row = s.text(0);
-      if (row == "ok" || row.rfind("*** in database", 0) == 0) continue;
+    // On some damage the pragma reports its findings and then fails itself: that is one more finding.
+    int rc = SQLITE_ROW;
+    while (static_cast<int>(findings.size()) < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(stmt, 0);
+      const std::string row = text ? reinterpret_cast<const char*>(text) : "";
+      if (row == "ok") continue;
       for (const std::string& line : split_lines(row)) findings.push_back(line);
     }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      if ((rc & 0xff) != SQLITE_CORRUPT && (rc & 0xff) != SQLITE_NOTADB) {
+        sqlite3_finalize(stmt);
+        throw_sqlite(db, path, "quick_check");  // not damage: busy, I/O, ...
+      }
+      findings.push_back(sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(stmt);
     return findings;
   }
   static std::vector<std::string> split_lines(const std::string& text) {
@@ -293,7 +307,10 @@ struct Catalog::Impl {
   }
 
   // Which tables quick_check's `findings` are in, and what to do.
-  [[noreturn]] void throw_damaged(const std::vector<std::string>& findings) {
+  [[noreturn]] void throw_damaged(std::vector<std::string> findings) {
+    // "Page N is never used" follows from a damaged page that linked to it: name the cause first.
+    std::stable_partition(findings.begin(), findings.end(),
+                          [](const std::string& f) { return f.find("is never used") == std::string::npos; });
     std::string what;
     bool description_lost = false;
     for (const auto& [table, words] : kTables) {
@@ -732,6 +749,8 @@ std::string describe_rebuild(const RebuildProgress& rebuild) {
 }
 
 std::string Catalog::model_fingerprint() const { return impl_->meta("model_fingerprint").value_or(""); }
+
+std::string Catalog::model_name() const { return impl_->meta("model_name").value_or(""); }
 
 std::string Catalog::library_id() const { return impl_->meta("library_id").value_or(""); }
 

@@ -143,6 +143,7 @@ class Catalog {
   // approximate index) record it and are stale when it moved on.
   std::int64_t generation() const;
   std::string model_fingerprint() const;
+  std::string model_name() const;  // the pack the library was built with (its meta row: no table scan)
   // A random 128-bit id (32 hex digits) made with the catalog and kept by --rebuild: files derived from
   // the catalog record it, so that another library's files (or this file replaced by another library's)
   // are never taken for this one's. "" for an older library opened where it could not be given one.

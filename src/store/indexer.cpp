@@ -1,5 +1,6 @@
 #include "store/indexer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -237,6 +238,13 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
     catalog.touch_updated();
     t.commit();
     report.deleted = missing.size();
+  }
+  // An `index --rebuild` is over once a complete run has re-read every folder of the library.
+  if (!report.cancelled && catalog.rebuild_progress()) {
+    bool every_root = true;
+    for (const auto& root : catalog.roots())
+      every_root &= std::find(live_roots.begin(), live_roots.end(), root) != live_roots.end();
+    if (every_root) catalog.end_rebuild();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
