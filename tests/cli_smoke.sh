@@ -183,14 +183,14 @@ d = json.load(open(sys.argv[1]))
 assert 1 <= len(d["matches"]) <= 2, len(d["matches"])
 ' "$TMP/out"
 
-fs search -q "$QUERY" -t "$BLAIR" --threshold 1.5 --quiet
-check "--threshold 1.5: exit 0, no matches" eval 'rc_is 0 && out_has "No matches above threshold 1.5"'
+fs search -q "$QUERY" -t "$BLAIR" --threshold 1 --quiet
+check "--threshold 1 (the highest): exit 0, no matches" eval 'rc_is 0 && out_has "No matches above threshold 1."'
 
-fs search -q "$QUERY" -t "$BLAIR" --threshold 1.5 --format json --quiet
-py "--threshold 1.5: JSON has zero matches and the threshold applied" '
+fs search -q "$QUERY" -t "$BLAIR" --threshold 1 --format json --quiet
+py "--threshold 1: JSON has zero matches and the threshold applied" '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["matches"] == [] and d["threshold"] == 1.5, d["threshold"]
+assert d["matches"] == [] and d["threshold"] == 1, d["threshold"]
 ' "$TMP/out"
 
 fs search -q "$QUERY" -t "$BLAIR" "$DATA/people/Vladimir_Putin" --query-face all --format json --quiet

@@ -27,10 +27,12 @@ the detector and pass that found the face (mediapipe_face_full: the whole photo,
 a large photo, .../padded: the photo inside a black border; ssd_mobilenetv1: SSD, see --detector;
 scrfd, yunet: the detector of an InsightFace or OpenCV zoo pack, see `facesearch models`).
 Ids stay the same while the photo is unchanged or moved; they change when it is re-analysed.
+A photo whose name starts with "-" goes after "--": facesearch faces -- -me.jpg
 
 Exit status:
   0    the faces were listed (also when the photo has none)
-  1    the photo is not in the library (run `facesearch index` on its folder), or no library there
+  1    the photo is not in the library (run `facesearch index` on its folder), or no library there;
+       the list could not be written (a full disk)
   2    usage error
 )";
 

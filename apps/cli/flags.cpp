@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "models/pack_registry.h"
 #include "store/catalog.h"
+#include "terminal_text.h"
 
 namespace facesearch::cli {
 
@@ -34,6 +35,35 @@ CLI::Validator non_negative_number() {
         return {};
       },
       "");
+}
+
+CLI::Option* add_threshold_option(CLI::App& command, float& threshold, const std::string& description) {
+  return command.add_option("--threshold", threshold, description)
+      ->type_name("T")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            double number = 0;
+            if (!CLI::detail::lexical_cast(value, number) || !std::isfinite(number) || number < 0 || number > 1) {
+              return "must be a cosine similarity from 0 to 1 (higher = stricter), not '" + value + "'";
+            }
+            return {};
+          },
+          ""));
+}
+
+CLI::Option* add_jobs_option(CLI::App& command, int& jobs, const std::string& description) {
+  return command.add_option("--jobs", jobs, description)
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            long long number = 0;
+            if (!CLI::detail::lexical_cast(value, number) || number < 0 || number > kMaxJobs) {
+              return "must be a whole number from 0 (one per core) to " + std::to_string(kMaxJobs) + ", not '" +
+                     value + "'";
+            }
+            return {};
+          },
+          ""));
 }
 
 CLI::Option* add_db_option(CLI::App& command, std::string& db) {
@@ -123,9 +153,11 @@ CLI::Option* add_format_option(CLI::App& command, std::string& format, const std
 }
 
 void throw_if_unknown_options(const CLI::App& command) {
-  if (const std::vector<std::string> unknown = command.remaining(); !unknown.empty()) {
-    throw CLI::ExtrasError(unknown);
-  }
+  // remaining() also holds the "--" that ends the options when the command keeps extras (allow_extras,
+  // so that this check comes first): it is no option, and what follows it went to the positionals.
+  std::vector<std::string> unknown = command.remaining();
+  std::erase(unknown, "--");
+  if (!unknown.empty()) throw CLI::ExtrasError(unknown);
 }
 
 std::filesystem::path library_path(const std::string& db_flag) {
@@ -181,7 +213,8 @@ ModelPack load_models(const std::string& models_flag, const std::string& model_f
                       const std::filesystem::path* library, bool quiet) {
   ModelPack pack = choose_pack(models_flag, model_flag, library);
   if (!quiet) {
-    if (const std::string note = licence_note(pack); !note.empty()) std::cerr << "facesearch: note: " << note << '\n';
+    if (const std::string note = licence_note(pack); !note.empty())
+      std::cerr << "facesearch: note: " << printable(note) << '\n';
   }
   return pack;
 }

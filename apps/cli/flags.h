@@ -16,6 +16,17 @@ namespace facesearch::cli {
 CLI::Validator non_negative_integer();
 CLI::Validator non_negative_number();
 
+// --threshold T: a cosine similarity (every pack's metric, Metric::kCosine), so at most 1; at least 0,
+// since a threshold under 0 would match nearly every face (and < 0 means "the pack's default" in the
+// core's options). A metric with another range gets its check here.
+CLI::Option* add_threshold_option(CLI::App& command, float& threshold, const std::string& description);
+
+// The most worker threads --jobs takes: each one holds an image and the networks' buffers (several MB),
+// and past the number of cores more threads only cost memory. 0 means one per core.
+constexpr int kMaxJobs = 256;
+// --jobs N, 0 to kMaxJobs.
+CLI::Option* add_jobs_option(CLI::App& command, int& jobs, const std::string& description);
+
 // --db PATH; the help names the default (FACESEARCH_DB, else the XDG data folder).
 CLI::Option* add_db_option(CLI::App& command, std::string& db);
 // --models DIR.

@@ -65,6 +65,7 @@ Exit status:
        (use --rebuild), or not writable; models missing or broken
   2    usage error: unknown option, bad value, no folder given and none indexed before
   130  interrupted with Ctrl-C (the photos indexed until then are saved; run it again to finish)
+  143  stopped by SIGTERM, like Ctrl-C
 )";
 
 }  // namespace
@@ -77,9 +78,8 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
                     "Folders (walked recursively) or photos to index; none: every folder indexed before")
       ->type_name("PATH");
   add_db_option(*index, args.db);
-  index->add_option("--jobs", args.jobs, "Worker threads (default 0: all cores)")
-      ->type_name("N")
-      ->check(non_negative_integer());
+  add_jobs_option(*index, args.jobs,
+                  "Worker threads, at most " + std::to_string(kMaxJobs) + " (default 0: one per core)");
   index->add_option("--min-face", args.min_face_px,
                     "Do not store faces whose shorter side is under PX pixels (default 0: keep all)")
       ->type_name("PX")
@@ -111,14 +111,14 @@ int run_index(const IndexArgs& args) {
     if (!fs::exists(root, ec)) throw Error(ErrorCode::kNotFound, "folder " + root.string() + " does not exist");
   }
 
-  const SigintGuard sigint;
+  const InterruptGuard sigint;  // Ctrl-C and SIGTERM
   // The models are loaded and checked before the library is opened: a --rebuild empties it, which must
   // not happen when the pack or the --detector choice turns out not to work.
   const FacePipeline pipeline(load_models(args.models_dir, args.model, &db, args.quiet), RuntimeOptions{},
                               detection_strategy(args.detector));
   if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet
     std::cerr << "facesearch: interrupted before indexing started\n";
-    return kExitInterrupted;
+    return sigint.exit_status();
   }
   check_det_size(pipeline.pack(), args.det_size);
   Catalog catalog = Catalog::open(db, pipeline.pack(), Catalog::Mode::kOpenOrCreate, args.rebuild);
@@ -160,7 +160,7 @@ int run_index(const IndexArgs& args) {
   if (report.cancelled) {
     std::cerr << "facesearch: interrupted; the photos indexed so far are saved, run `facesearch index` again "
                  "to finish (deleted photos are removed at the end of a complete run)\n";
-    return kExitInterrupted;
+    return sigint.exit_status();
   }
   if (!args.quiet && report.files == 0) {
     std::cerr << "facesearch: warning: no photos found in the folders (looked for .jpg, .png, ... files)\n";

@@ -1,5 +1,7 @@
-// Ctrl-C for the commands that run long (search over folders, index): the first Ctrl-C asks the core
-// to stop cleanly through an atomic flag, a second one kills the process the usual way.
+// Ctrl-C (SIGINT) and SIGTERM (`kill`, a service manager, `timeout`) for the commands that run long
+// (search over folders, index): the first signal asks the core to stop cleanly through an atomic flag,
+// so the batch in hand is finished, saved and summarised; a second one of the same kind kills the
+// process the usual way.
 #pragma once
 
 #include <atomic>
@@ -7,24 +9,31 @@
 
 namespace facesearch::cli {
 
-constexpr int kExitInterrupted = 130;  // 128 + SIGINT, what shells report for a Ctrl-C'd command
+// What shells report for a command a signal stopped: 128 + the signal's number.
+constexpr int kExitInterrupted = 128 + SIGINT;   // 130, Ctrl-C
+constexpr int kExitTerminated = 128 + SIGTERM;   // 143, SIGTERM
 
-// Installs the Ctrl-C handler for its lifetime and clears the flag. One at a time: the command's run
-// function makes it before the slow work starts.
-class SigintGuard {
+// Installs the SIGINT and SIGTERM handlers for its lifetime and clears the flag. One at a time: the
+// command's run function makes it before the slow work starts.
+class InterruptGuard {
  public:
-  SigintGuard();
-  ~SigintGuard();
-  SigintGuard(const SigintGuard&) = delete;
-  SigintGuard& operator=(const SigintGuard&) = delete;
+  InterruptGuard();
+  ~InterruptGuard();
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
 
-  // For SearchOptions::cancel and IndexOptions::cancel: becomes true at the first Ctrl-C.
+  // For SearchOptions::cancel and IndexOptions::cancel: becomes true at the first SIGINT or SIGTERM.
   const std::atomic<bool>* flag() const;
   bool interrupted() const { return flag()->load(); }
+  // The status to exit with once stopped: kExitInterrupted after Ctrl-C, kExitTerminated after SIGTERM
+  // (the first signal received).
+  int exit_status() const;
 
  private:
-  struct sigaction previous_ {};
-  bool installed_ = false;
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+  bool installed_int_ = false;
+  bool installed_term_ = false;
 };
 
 }  // namespace facesearch::cli

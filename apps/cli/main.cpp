@@ -1,5 +1,7 @@
 // facesearch: the command line front end. Parses flags, calls the core, and is the one place where
-// failures become exit statuses: usage errors 2, everything that stops a command from running 1.
+// failures become exit statuses: usage errors 2, everything that stops a command from running 1
+// (output that could not be written included), a signal 128 + its number (interrupt.h).
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "faces_command.h"
@@ -14,6 +17,8 @@
 #include "models_command.h"
 #include "search_command.h"
 #include "status_command.h"
+#include "stdout_buffer.h"
+#include "terminal_text.h"
 
 namespace {
 
@@ -36,8 +41,9 @@ Without a library, search folders directly (every photo is read each time):
   facesearch search --query me.jpg --target ~/Pictures
 
 Run 'facesearch COMMAND --help' for every option, what the similarity score means, where the
-library and the face models are kept, and the exit statuses (0 ran, 1 could not run, 2 usage
-error, 130 Ctrl-C).
+library and the face models are kept, and the exit statuses (0 ran, 1 could not run or could not
+write its output, 2 usage error, 130 Ctrl-C, 143 SIGTERM). A closed pipe (`| head`) ends facesearch
+quietly, as it does other tools.
 )";
 
 // A usage error names the flag and where to read about it, on one line.
@@ -47,7 +53,9 @@ std::string usage_failure_message(const CLI::App* app, const CLI::Error& e) {
     sub = sub->get_subcommands().front();
     command += sub->get_name() + " ";
   }
-  return std::string("facesearch: error: ") + e.what() + " (see 'facesearch " + command + "--help')\n";
+  // What CLI11 quotes comes from the command line: a name there may hold control characters too.
+  return "facesearch: error: " + facesearch::cli::printable(e.what()) + " (see 'facesearch " + command +
+         "--help')\n";
 }
 
 // What to do about an error, when the core's message cannot know it (it does not know the flags).
@@ -74,9 +82,8 @@ struct Command {
   std::function<int()> run;     // throws facesearch::Error
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Parses the command line and runs the command: its exit status.
+int run_command_line(int argc, char** argv) {
   namespace cli = facesearch::cli;
   CLI::App app{kDescription, "facesearch"};
   app.set_version_flag("--version", "facesearch " FACESEARCH_VERSION);
@@ -120,18 +127,40 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  int exit_status = kExitFailure;
   try {
-    return chosen->run();
+    exit_status = chosen->run();
   } catch (const facesearch::Error& e) {
-    std::string message = e.what();
+    // The core's messages quote file names, which may hold control characters.
+    std::string message = cli::printable(e.what());
     if (const std::string hint = hint_for(e.code(), chosen->app->get_name()); !hint.empty()) {
       message += " (" + hint + ")";
     }
     std::cerr << "facesearch: error: " << message << '\n';
-    return exit_status_for(e.code());
+    exit_status = exit_status_for(e.code());
   } catch (const std::exception& e) {
     // Not a facesearch::Error: a bug or resource exhaustion, never a silent success.
-    std::cerr << "facesearch: error: unexpected failure: " << e.what() << '\n';
-    return kExitFailure;
+    std::cerr << "facesearch: error: unexpected failure: " << cli::printable(e.what()) << '\n';
+    exit_status = kExitFailure;
   }
+  return exit_status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Every command writes its results through std::cout; this buffer keeps the errno of a failed write.
+  facesearch::cli::StdoutBuffer stdout_buffer(STDOUT_FILENO);
+  std::streambuf* const previous = std::cout.rdbuf(&stdout_buffer);
+  int exit_status = run_command_line(argc, argv);
+  // Results that did not reach their file are a failure, whatever the command thought (`> /dev/full`).
+  // A closed pipe does not get here: SIGPIPE ends the process first, quietly, as `cat` or `grep` end
+  // under `| head`.
+  if (const int error = stdout_buffer.finish(); error != 0) {
+    std::cerr << "facesearch: error: cannot write the output (" << std::strerror(error)
+              << "); check the disk or the file it goes to\n";
+    if (exit_status == 0) exit_status = kExitFailure;
+  }
+  std::cout.rdbuf(previous);
+  return exit_status;
 }

@@ -10,6 +10,7 @@
 #include "models/pack_registry.h"
 #include "output.h"
 #include "progress.h"
+#include "terminal_text.h"
 
 namespace facesearch::cli {
 namespace {
@@ -48,7 +49,8 @@ Exit status:
   0    done (verify: every file is intact and loads)
   1    it could not be done: no such pack, a download failed or was interrupted (run the same
        command again to resume), a checksum did not match, a folder or zip without a detector and a
-       recogniser; verify: a file is missing, changed or does not load
+       recogniser; verify: a file is missing, changed or does not load; the output could not be
+       written (a full disk)
   2    usage error, also: add of a name already installed (without --replace), remove of a pack
        facesearch did not install
 )";
@@ -93,15 +95,18 @@ int run_add(const ModelsArgs& args) {
   const AddedPack added = add_pack(args.source, options);
   progress.finish();
   const ModelPack& p = added.pack;
-  std::cout << "Installed model pack " << p.name << " in " << added.entry.dir.string() << ": " << p.description << '\n';
+  const std::string name = printable(p.name);
+  std::cout << "Installed model pack " << name << " in " << printable(added.entry.dir) << ": "
+            << printable(p.description) << '\n';
   if (!added.skipped.empty()) {
     std::cout << "Not copied (not used by search):";
-    for (const auto& f : added.skipped) std::cout << ' ' << f;
+    for (const auto& f : added.skipped) std::cout << ' ' << printable(f);
     std::cout << '\n';
   }
-  std::cout << "Use it with: facesearch index --model " << p.name << " FOLDER   or   facesearch search --model " << p.name
+  std::cout << "Use it with: facesearch index --model " << name << " FOLDER   or   facesearch search --model " << name
             << " -q PHOTO -t FOLDER\n";
-  if (const std::string note = licence_note(p); !note.empty()) std::cerr << "facesearch: note: " << note << '\n';
+  if (const std::string note = licence_note(p); !note.empty())
+    std::cerr << "facesearch: note: " << printable(note) << '\n';
   return 0;
 }
 
@@ -118,7 +123,7 @@ int run_verify(const ModelsArgs& args) {
 
 int run_remove(const ModelsArgs& args) {
   const fs::path dir = remove_pack(args.name);
-  std::cout << "Removed model pack " << args.name << " (" << dir.string() << ")\n";
+  std::cout << "Removed model pack " << printable(args.name) << " (" << printable(dir) << ")\n";
   if (args.name == kDefaultPackName) std::cout << "Run `make setup` (tools/setup.sh) to build it again.\n";
   return 0;
 }

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "terminal_text.h"
+
 namespace facesearch::cli {
 namespace {
 
@@ -127,16 +129,17 @@ OutputFormat parse_output_format(std::string_view name) {
 
 void write_table(std::ostream& out, const SearchReport& report, const LibrarySearchContext* library) {
   if (library && library->query_face_id) {
-    out << "Query face id " << *library->query_face_id << " of " << report.query.string() << ", "
+    out << "Query face id " << *library->query_face_id << " of " << printable(report.query) << ", "
         << query_faces_text(report);
   } else {
-    out << "Query " << report.query.string() << ", " << query_faces_text(report);
+    out << "Query " << printable(report.query) << ", " << query_faces_text(report);
   }
-  out << "; model " << report.model << ", " << report.metric << " similarity, threshold "
+  out << "; model " << printable(report.model) << ", " << report.metric << " similarity, threshold "
       << short_number(report.threshold) << '\n';
   if (library) {
-    out << "Library " << library->library.string() << ", " << plural(report.stats.faces, "face", "faces") << " in "
-        << plural(report.stats.images_analysed, "image", "images") << ", " << library->index_kind << " index\n";
+    out << "Library " << printable(library->library) << ", " << plural(report.stats.faces, "face", "faces")
+        << " in " << plural(report.stats.images_analysed, "image", "images") << ", " << library->index_kind
+        << " index\n";
   }
   out << '\n';
 
@@ -156,7 +159,7 @@ void write_table(std::ostream& out, const SearchReport& report, const LibrarySea
     for (size_t i = 0; i < report.matches.size(); ++i) {
       const Match& m = report.matches[i];
       Row row{std::to_string(i + 1), fixed(m.similarity, 3), std::to_string(m.face_index), int_box(m.box),
-              std::to_string(m.query_face), m.path.string()};
+              std::to_string(m.query_face), printable(m.path)};
       w_rank = std::max(w_rank, row.rank.size());
       w_sim = std::max(w_sim, row.similarity.size());
       w_face = std::max(w_face, row.face.size());
@@ -300,14 +303,15 @@ std::string_view without_path_prefix(std::string_view message, const std::string
 
 std::string skipped_file_line(const std::filesystem::path& path, std::string_view message) {
   const std::string name = path.string();
-  return "facesearch: skipped " + name + ": " + std::string(without_path_prefix(message, name));
+  return "facesearch: skipped " + printable(name) + ": " + printable(without_path_prefix(message, name));
 }
 
 void write_file_problems(std::ostream& err, const SearchReport& report) {
   for (const SkippedFile& f : report.skipped) err << skipped_file_line(f.path, f.message) << '\n';
   for (const FileWarning& w : report.warnings) {
     const std::string path = w.path.string();
-    err << "facesearch: warning: " << path << ": " << without_path_prefix(w.message, path) << '\n';
+    err << "facesearch: warning: " << printable(path) << ": " << printable(without_path_prefix(w.message, path))
+        << '\n';
   }
 }
 
@@ -322,7 +326,7 @@ void write_index_summary(std::ostream& out, const IndexReport& r, const CatalogS
   out << r.unchanged
       << " unchanged, " << r.added << " added, " << r.updated << " updated, " << r.moved << " moved, " << r.touched
       << " touched, " << r.deleted << " deleted, " << plural(r.errors, "error", "errors") << ", "
-      << plural(r.faces, "face", "faces") << "; library " << library.path.string() << " ("
+      << plural(r.faces, "face", "faces") << "; library " << printable(library.path) << " ("
       << plural(static_cast<size_t>(library.images), "image", "images") << ", "
       << plural(static_cast<size_t>(library.faces), "face", "faces") << ")\n";
 }
@@ -355,16 +359,16 @@ constexpr size_t kStatusErrorsShown = 20;  // the table's list; JSON has them al
 }
 
 void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<const ImageRow> errors) {
-  out << "Library      " << st.path.string() << '\n';
+  out << "Library      " << printable(st.path) << '\n';
   out << "Size         " << human_bytes(st.file_bytes) << " on disk\n";
   out << "Schema       version " << st.schema_version << '\n';
-  out << "Model        " << st.model_name << " (fingerprint " << st.model_fingerprint << ", " << st.embedding_dim
-      << "-number embeddings)\n";
+  out << "Model        " << printable(st.model_name) << " (fingerprint " << printable(st.model_fingerprint) << ", "
+      << st.embedding_dim << "-number embeddings)\n";
   if (st.roots.empty()) {
     out << "Folders      none yet\n";
   } else {
     for (size_t i = 0; i < st.roots.size(); ++i) {
-      out << (i == 0 ? "Folders      " : "             ") << st.roots[i].string() << '\n';
+      out << (i == 0 ? "Folders      " : "             ") << printable(st.roots[i]) << '\n';
     }
   }
   out << "Images       " << st.images << " (" << st.images_ok << " ok, " << st.images_error << " with errors)\n";
@@ -377,7 +381,7 @@ void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<co
       << "next `facesearch index`):\n";
   for (size_t i = 0; i < errors.size() && i < kStatusErrorsShown; ++i) {
     const std::string path = errors[i].path.string();
-    out << "  " << path << ": " << without_path_prefix(errors[i].error, path) << '\n';
+    out << "  " << printable(path) << ": " << printable(without_path_prefix(errors[i].error, path)) << '\n';
   }
   if (errors.size() > kStatusErrorsShown) {
     out << "  ... and " << errors.size() - kStatusErrorsShown << " more (--format json lists them all)\n";
@@ -410,13 +414,13 @@ void write_status_json(std::ostream& out, const CatalogStatus& st, std::span<con
 
 void write_faces_table(std::ostream& out, const std::filesystem::path& library, const ImageRow& image,
                        std::span<const FaceRow> faces) {
-  out << image.path.string();
+  out << printable(image.path);
   if (image.width > 0) out << " (" << image.width << "x" << image.height << ")";
-  out << ": " << plural(faces.size(), "face", "faces") << "; library " << library.string() << "\n\n";
+  out << ": " << plural(faces.size(), "face", "faces") << "; library " << printable(library) << "\n\n";
   if (image.status == "error") {
     const std::string path = image.path.string();
     out << "Not analysed: the file could not be read when it was indexed ("
-        << without_path_prefix(image.error, path) << ").\n";
+        << printable(without_path_prefix(image.error, path)) << ").\n";
     return;
   }
   if (faces.empty()) {
@@ -429,7 +433,7 @@ void write_faces_table(std::ostream& out, const std::filesystem::path& library, 
   std::vector<Row> rows{{"ID", "FACE", "BOX", "SCORE", "DETECTOR"}};
   for (const FaceRow& f : faces) {
     rows.push_back({std::to_string(f.id), std::to_string(f.face_index), int_box(f.face.box), fixed(f.face.score, 3),
-                    f.face.detector});
+                    printable(f.face.detector)});
   }
   size_t w_id = 0, w_index = 0, w_box = 0, w_score = 0;
   for (const Row& r : rows) {
@@ -539,7 +543,7 @@ Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
 void write_labelled(std::ostream& out, const char* label, const std::string& text) {
   std::string line;
   pad_right(line, label, 15);
-  out << line << text << '\n';
+  out << line << printable(text) << '\n';
 }
 
 }  // namespace
@@ -547,7 +551,7 @@ void write_labelled(std::ostream& out, const char* label, const std::string& tex
 void write_packs_table(std::ostream& out, std::span<const PackListing> packs) {
   if (packs.empty()) {
     out << "No model packs: run `make setup` for the default one, put InsightFace packs in "
-        << insightface_models_root().string() << ", or add one with `facesearch models add`\n";
+        << printable(insightface_models_root()) << ", or add one with `facesearch models add`\n";
     return;
   }
   const std::vector<std::string> header{"NAME", "SOURCE", "DETECTOR", "RECOGNISER", "THRESHOLD", "LICENCE"};
@@ -564,6 +568,7 @@ void write_packs_table(std::ostream& out, std::span<const PackListing> packs) {
       cells.push_back(fixed(p.threshold, 3));
       cells.push_back(p.non_commercial ? "non-commercial only" : "permissive");
     }
+    for (std::string& cell : cells) cell = printable(cell);
     rows.push_back(std::move(cells));
   }
   std::vector<size_t> width(header.size());
@@ -637,15 +642,17 @@ void write_pack_checks_table(std::ostream& out, const ModelPack& pack, std::span
   for (const auto& c : checks) {
     std::string line = c.ok ? "ok    " : "FAIL  ";
     pad_right(line, c.role, 14);
-    out << line << c.file.filename().string() << ": " << c.detail << '\n';
+    out << line << printable(c.file.filename()) << ": " << printable(c.detail) << '\n';
     ok = ok && c.ok;
   }
   if (ok) {
-    out << "Model pack " << pack.name << " is intact.\n";
+    out << "Model pack " << printable(pack.name) << " is intact.\n";
   } else if (pack.described) {
-    out << "Model pack " << pack.name << " has problems: put the original files back in " << pack.dir.string() << ".\n";
+    out << "Model pack " << printable(pack.name) << " has problems: put the original files back in "
+        << printable(pack.dir) << ".\n";
   } else {
-    out << "Model pack " << pack.name << " has problems: add it again (`facesearch models add ... --replace`).\n";
+    out << "Model pack " << printable(pack.name)
+        << " has problems: add it again (`facesearch models add ... --replace`).\n";
   }
 }
 

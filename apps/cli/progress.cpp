@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include "terminal_text.h"
+
 namespace facesearch::cli {
 namespace {
 
@@ -82,7 +84,10 @@ void ProgressLine::print_line(std::string_view line) {
   std::lock_guard lock(mutex_);
   const bool live = enabled_ && terminal_ && drawn_ && !finished_;
   if (live) std::fputs("\r\033[K", stream_);  // clear the live line; the message takes its place
-  std::fprintf(stream_, "%.*s\n", static_cast<int>(line.size()), line.data());
+  // One line, whatever a name in it holds (callers escape their names; this keeps a missed one from
+  // breaking the live line or forging another).
+  const std::string text = printable(line);
+  std::fprintf(stream_, "%s\n", text.c_str());
   if (live && last_) draw(*last_, false);
   std::fflush(stream_);
 }

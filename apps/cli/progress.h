@@ -27,7 +27,8 @@ class ProgressLine {
   void update(const Progress& progress);
 
   // Prints a whole line (a skipped file, a warning) above the live line, which is redrawn under it;
-  // printed even when progress is disabled. Same thread-safety as update().
+  // printed even when progress is disabled, control characters escaped (terminal_text.h). Same
+  // thread-safety as update().
   void print_line(std::string_view line);
 
   // Draws the final state and ends the live line, so later stderr output starts on a fresh line.

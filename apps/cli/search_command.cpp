@@ -14,6 +14,7 @@
 #include "progress.h"
 #include "search/index_search.h"
 #include "store/catalog.h"
+#include "terminal_text.h"
 
 namespace facesearch::cli {
 namespace {
@@ -61,8 +62,11 @@ Library:
 Output:
   Results go to stdout, everything else to stderr: a live progress line while scanning targets (on
   a terminal), one "facesearch: skipped PATH: WHY" line per target file that could not be read (the
-  search goes on without it), warnings, and errors. --quiet keeps stderr to errors only. Ctrl-C stops
-  a scan of targets and prints the matches found so far.
+  search goes on without it), warnings, and errors. --quiet keeps stderr to errors only. Ctrl-C (or
+  SIGTERM) stops a scan of targets and prints the matches found so far. In tables and messages,
+  control characters in file names are shown escaped (\n, \x1b, ...); JSON and CSV keep names as
+  they are (JSON replaces bytes that are not UTF-8).
+  Names that start with "-" go after "--": facesearch search -q me.jpg -- -holiday/
 
 Models:
   The face models (a model pack) are, first found: --models DIR, --model NAME, $FACESEARCH_MODELS,
@@ -77,10 +81,12 @@ Exit status:
   0    the search ran (also when nothing matched, or some target files were skipped)
   1    it could not run: no library yet (run `facesearch index FOLDER`), a library made with other
        models or damaged; query photo missing, unreadable or without a face; unknown --face-id; a
-       target missing; models missing or broken; a read or inference failure
+       target missing; models missing or broken; a read or inference failure; the results could
+       not be written (a full disk)
   2    usage error: unknown option, neither or both of --query and --face-id, --face-id with
-       --target, bad value, --query-face out of range
+       --target, bad value (--threshold outside 0..1, --jobs over 256), --query-face out of range
   130  interrupted with Ctrl-C (the matches found until then were printed)
+  143  stopped by SIGTERM, like Ctrl-C
 )";
 
 IndexKind parse_index_kind(std::string_view name) {
@@ -140,7 +146,7 @@ int run_library_search(const SearchArgs& args) {
     report = search_index(catalog, *index, *pipeline, fs::path(args.query), options);
   }
   if (!args.quiet && index->size() == 0) {
-    std::cerr << "facesearch: warning: library " << catalog.path().string()
+    std::cerr << "facesearch: warning: library " << printable(catalog.path())
               << " holds no faces yet; add photos with `facesearch index FOLDER`\n";
   }
   write_report(report, format, false, &library);
@@ -162,22 +168,22 @@ int run_folder_search(const SearchArgs& args) {
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
   options.jobs = args.jobs;
 
-  const SigintGuard sigint;
-  options.cancel = sigint.flag();
+  const InterruptGuard interrupt;
+  options.cancel = interrupt.flag();
   ProgressLine progress(!args.quiet, stderr);
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
 
   const FacePipeline pipeline(load_models(args.models_dir, args.model, nullptr, args.quiet), RuntimeOptions{},
                               detection_strategy(args.detector));
   check_det_size(pipeline.pack(), args.det_size);
-  if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing searched yet
+  if (interrupt.interrupted()) {  // Ctrl-C or SIGTERM while the models loaded: nothing searched yet
     std::cerr << "facesearch: interrupted before the search started\n";
-    return kExitInterrupted;
+    return interrupt.exit_status();
   }
 
   const SearchReport report = search_folder(pipeline, fs::path(args.query), targets, options);
   progress.finish();
-  const bool interrupted = sigint.interrupted();
+  const bool interrupted = interrupt.interrupted();
 
   if (!args.quiet) {
     write_file_problems(std::cerr, report);
@@ -191,7 +197,7 @@ int run_folder_search(const SearchArgs& args) {
     const size_t done = report.stats.images_analysed + report.skipped.size();
     std::cerr << "facesearch: interrupted after " << done << " of " << report.stats.images
               << " images; the results cover only those\n";
-    return kExitInterrupted;
+    return interrupt.exit_status();
   }
   return 0;
 }
@@ -234,7 +240,10 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
   search->add_option("-t,--target", args.targets,
                      "Search this folder (walked recursively) or photo on the fly, not the library; repeat "
                      "for several")
-      ->type_name("PATH");
+      ->type_name("PATH")
+      // One value per -t (more go to the positional targets, same effect): a list option would end at
+      // "--" and eat it, so `-t DIR -- -odd` would read -odd as an option.
+      ->allow_extra_args(false);
   search->add_option("targets", args.extra_targets, "More folders or photos to search on the fly, after the options")
       ->type_name("PATH");
   add_db_option(*search, args.db);
@@ -242,10 +251,9 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
                      "Library search: exact (never misses), approx (HNSW, for huge libraries), auto (default)")
       ->type_name("auto|exact|approx")
       ->check(CLI::IsMember({"auto", "exact", "approx"}).description(""));
-  search->add_option("--threshold", args.threshold,
-                     "Minimum similarity for a match, higher = stricter (default: the model pack's; 0.92 for dlib-faceapi)")
-      ->type_name("T")
-      ->check(non_negative_number());
+  add_threshold_option(*search, args.threshold,
+                       "Minimum similarity for a match, 0 to 1, higher = stricter (default: the model pack's; 0.92 "
+                       "for dlib-faceapi)");
   search->add_option("--top-k", args.top_k, "Show only the N best matches (default 0: all over the threshold)")
       ->type_name("N")
       ->check(non_negative_integer());
@@ -266,9 +274,9 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
                      "Ignore faces under PX pixels, shorter side (default 0: keep all); library: query only")
       ->type_name("PX")
       ->check(non_negative_number());
-  search->add_option("--jobs", args.jobs, "Worker threads for a scan of targets (default 0: all cores)")
-      ->type_name("N")
-      ->check(non_negative_integer());
+  add_jobs_option(*search, args.jobs,
+                  "Worker threads for a scan of targets, at most " + std::to_string(kMaxJobs) +
+                      " (default 0: one per core)");
   search->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
   add_model_option(*search, args.model, add_models_option(*search, args.models_dir));
   add_detector_option(*search, args.detector);

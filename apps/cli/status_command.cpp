@@ -21,7 +21,8 @@ The files that could not be read are retried by the next `facesearch index` when
 Exit status:
   0    the status was printed
   1    no library there (run `facesearch index FOLDER`), or it is damaged, not a library, or
-       written by a newer facesearch (status needs no models: it shows which ones made the library)
+       written by a newer facesearch (status needs no models: it shows which ones made the library);
+       the status could not be written (a full disk)
   2    usage error
 )";
 
