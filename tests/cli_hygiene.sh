@@ -20,24 +20,27 @@ no_raw_control() { ! LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]|\xc2\x9b' "$1";
 
 # ---- names that would drive the terminal ---------------------------------------------------------
 # A photo whose name clears the screen and starts a forged line, a broken "photo" whose name turns the
-# text red and forges another, and a name with a one-character CSI (U+009B) and a tab.
+# text red and forges another, a name with a one-character CSI (U+009B) and a tab, and a broken one
+# whose name reverses the text after it (U+202E) and is not UTF-8 (byte 0xff).
 PHOTOS=$TMP/photos
 mkdir -p "$PHOTOS"
 EVIL=$(printf 'evil\033[2J\nFORGED match 0.999.jpg')
 BAD=$(printf 'bad\033[31m\nfacesearch: all good.jpg')
 CSI=$(printf 'csi\xc2\x9b2J\tname.jpg')
+RTL=$(printf 'rtl\xe2\x80\xaegnp\xff.jpg')
 cp "$DATA/people/Tony_Blair/lfw_Tony_Blair_0029.jpg" "$PHOTOS/$EVIL"
 cp "$DATA/people/Tony_Blair/lfw_Tony_Blair_0058.jpg" "$PHOTOS/$CSI"
 printf 'not a photo' >"$PHOTOS/$BAD"
+printf 'not a photo either' >"$PHOTOS/$RTL"
 
 fs index "$PHOTOS"
-check "index of the odd names: exit 0, 2 added, 1 error" eval 'rc_is 0 && out_has "2 added" && out_has "1 error"'
+check "index of the odd names: exit 0, 2 added, 2 errors" eval 'rc_is 0 && out_has "2 added" && out_has "2 errors"'
 check "index: the skipped line shows the name escaped, on one line" \
   eval 'no_raw_control "$TMP/err" && err_has "skipped $PHOTOS/bad\\x1b[31m\\nfacesearch: all good.jpg: " && ! grep -q "^facesearch: all good" "$TMP/err"'
 
 fs status
-check "status table: the error's name escaped, nothing raw" \
-  eval 'rc_is 0 && no_raw_control "$TMP/out" && out_has "$PHOTOS/bad\\x1b[31m\\nfacesearch: all good.jpg: "'
+check "status table: the errors' names escaped (\\u202e, \\xff too), nothing raw" \
+  eval 'rc_is 0 && no_raw_control "$TMP/out" && out_has "$PHOTOS/bad\\x1b[31m\\nfacesearch: all good.jpg: " && out_has "$PHOTOS/rtl\\u202egnp\\xff.jpg: " && ! LC_ALL=C grep -qP "\\xe2\\x80\\xae|\\xff" "$TMP/out"'
 
 fs search -q "$QUERY"
 check "library search table: escaped names (\\x1b, \\n, \\u009b, \\t), no forged line" \
@@ -110,7 +113,7 @@ py "search -q PHOTO -t DIR -- -dashed: both folders are searched on the fly" '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert "-dashed/-photo.jpg" in [m["path"] for m in d["matches"]], d["matches"]  # as given: relative
-assert d["stats"]["images"] == 4, d["stats"]  # 3 in photos, 1 in -dashed
+assert d["stats"]["images"] == 5, d["stats"]  # 4 in photos, 1 in -dashed
 ' "$TMP/out"
 (cd "$DASHED" && timeout 120 "$BIN" faces --db "$TMP/dashed.db" --format json -- -photo.jpg >"$TMP/out" 2>"$TMP/err")
 rc=$?
