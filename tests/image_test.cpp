@@ -1064,6 +1064,18 @@ TEST(DecodeHeif, HugeHeicIsReducedAfterDecodingButReportsFullSize) {
   // since each 41-megapixel decode costs seconds.
 }
 
+TEST(DecodeHeif, PixelLimitIsCheckedOnTheDeclaredSizeBeforeDecoding) {
+  const std::optional<Bytes> heic = encode_heif(cv::Mat(48, 64, CV_8UC3, cv::Scalar(30, 60, 90)));
+  ASSERT_TRUE(heic) << no_encoder("HEVC");
+  DecodeOptions exact;
+  exact.max_pixels = 64 * 48;
+  EXPECT_EQ(decode_image(*heic, "small.heic", exact).bgr.size(), cv::Size(64, 48));
+  DecodeOptions below;
+  below.max_pixels = 64 * 48 - 1;
+  expect_error([&] { decode_image(*heic, "small.heic", below); }, ErrorCode::kDecode,
+               {"small.heic: 64x48 pixels", "over the limit of"});
+}
+
 #endif  // FACESEARCH_HAVE_LIBHEIF
 
 // --- decode_image_file ---------------------------------------------------------------------------

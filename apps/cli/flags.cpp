@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "image/image.h"
 #include "models/pack_registry.h"
 #include "store/catalog.h"
 #include "terminal_text.h"
@@ -137,6 +138,26 @@ void check_det_size(const ModelPack& pack, int det_size) {
     throw Error(ErrorCode::kInvalidArgument, "--det-size is for the SCRFD and YuNet detectors of InsightFace and "
                                              "OpenCV zoo packs; model pack " + pack.name + " detects with " +
                                              pack.detector.kind + " (see --smallest-face)");
+}
+
+CLI::Option* add_max_pixels_option(CLI::App& command, double& max_megapixels) {
+  return command
+      .add_option("--max-pixels", max_megapixels,
+                  "Refuse photos of more than MP megapixels, read from the file's header before decoding "
+                  "(default " + std::to_string(kDefaultMaxPixels / 1'000'000) + ": a small file can claim a huge size)")
+      ->type_name("MP")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            double mp = 0;
+            if (!CLI::detail::lexical_cast(value, mp) || !std::isfinite(mp) || mp <= 0 || mp > 1000)
+              return "must be a number of megapixels above 0, at most 1000, not '" + value + "'";
+            return {};
+          },
+          ""));
+}
+
+std::int64_t max_pixels_from_flag(double max_megapixels) {
+  return max_megapixels > 0 ? static_cast<std::int64_t>(max_megapixels * 1e6) : kDefaultMaxPixels;
 }
 
 DetectionStrategy detection_strategy(const std::string& detector_flag) {

@@ -2,6 +2,7 @@
 // turning those flags into a library path and a model pack.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -39,6 +40,11 @@ CLI::Option* add_detector_option(CLI::App& command, std::string& detector);
 CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px);
 // --det-size PX: the input size of SCRFD and YuNet detectors (a multiple of 32).
 CLI::Option* add_det_size_option(CLI::App& command, int& det_size);
+// --max-pixels MP: photos whose header says more megapixels are refused before decoding (1 to 1000;
+// OpenCV refuses over 1073 anyway). `max_megapixels` stays 0 when the flag is not given.
+CLI::Option* add_max_pixels_option(CLI::App& command, double& max_megapixels);
+// DecodeOptions::max_pixels for a --max-pixels value: kDefaultMaxPixels when it was not given (0).
+std::int64_t max_pixels_from_flag(double max_megapixels);
 // Throws Error{kInvalidArgument} when --det-size is given for a pack whose detector has a fixed size.
 void check_det_size(const ModelPack& pack, int det_size);
 // The strategy a validated --detector value names.

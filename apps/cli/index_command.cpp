@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "flags.h"
 #include "interrupt.h"
 #include "output.h"
@@ -37,7 +38,15 @@ What a run reports:
   moved: known photos at a new path, kept without analysing them; touched: same content with a new
   time; deleted: gone from disk and removed; errors: files that could not be read (each one is
   named on stderr as it fails, "facesearch: skipped PATH: WHY", and listed by `facesearch status`).
-  A folder indexed before that is missing now (an unplugged drive) is left as it was.
+  A folder that cannot be read (no permission, a disk error) and a folder indexed before that is
+  missing now (an unplugged drive) are not taken for empty: their photos are kept as they were, each
+  such folder is named on stderr ("facesearch: warning: cannot read folder X (WHY): its N photos are
+  kept as they were"), `facesearch status` lists them, and the exit status is 3.
+
+Limits (what is on disk is not trusted):
+  Only regular files are read (a FIFO or device named .jpg is refused), files over 1 GiB are refused
+  unread, and photos whose header says more than 250 megapixels are refused before decoding (a small
+  file can claim a huge size); --max-pixels MP sets that limit.
 
 Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db; the
@@ -64,6 +73,7 @@ Exit status:
   1    it could not run: a folder missing; the library damaged, not a library, made with other models
        (use --rebuild), or not writable; models missing or broken
   2    usage error: unknown option, bad value, no folder given and none indexed before
+  3    the run completed, but some folders could not be read (their photos were kept as they were)
   130  interrupted with Ctrl-C (the photos indexed until then are saved; run it again to finish)
   143  stopped by SIGTERM, like Ctrl-C
 )";
@@ -93,6 +103,7 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
   add_detector_option(*index, args.detector);
   add_smallest_face_option(*index, args.smallest_face_px);
   add_det_size_option(*index, args.det_size);
+  add_max_pixels_option(*index, args.max_megapixels);
   return index;
 }
 
@@ -108,7 +119,8 @@ int run_index(const IndexArgs& args) {
                                                  " yet; name the folders to index: facesearch index ~/Pictures");
   }
   for (const fs::path& root : roots) {
-    if (!fs::exists(root, ec)) throw Error(ErrorCode::kNotFound, "folder " + root.string() + " does not exist");
+    if (const std::string why = why_missing(root); !why.empty())
+      throw Error(ErrorCode::kNotFound, "folder " + root.string() + " " + why);
   }
 
   const InterruptGuard sigint;  // Ctrl-C and SIGTERM
@@ -129,6 +141,7 @@ int run_index(const IndexArgs& args) {
   options.min_face_px = args.min_face_px;
   options.smallest_face_px = args.smallest_face_px;
   options.detector_input_px = args.det_size;
+  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
   options.cancel = sigint.flag();
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
   if (!args.quiet) {
@@ -162,6 +175,11 @@ int run_index(const IndexArgs& args) {
                  "to finish (deleted photos are removed at the end of a complete run)\n";
     return sigint.exit_status();
   }
+  // Said even with --quiet: the run is incomplete, and the exit status alone does not say where.
+  for (const UnreadableFolderRow& folder : report.unreadable) {
+    std::cerr << "facesearch: warning: " << unreadable_folder_line(folder) << '\n';
+  }
+  if (!report.unreadable.empty()) return kExitIncomplete;
   if (!args.quiet && report.files == 0) {
     std::cerr << "facesearch: warning: no photos found in the folders (looked for .jpg, .png, ... files)\n";
   }

@@ -22,7 +22,11 @@ struct IndexArgs {
   std::string models_dir;
   std::string model;  // --model NAME
   std::string detector = "auto";  // --detector
+  double max_megapixels = 0;      // --max-pixels; 0: the default
 };
+
+// A run that completed but could not read some folders (their photos were kept as they were).
+constexpr int kExitIncomplete = 3;
 
 // Registers the subcommand and its flags on `app`; parsed values land in `args`, which must outlive `app`.
 CLI::App* add_index_command(CLI::App& app, IndexArgs& args);
@@ -31,7 +35,8 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args);
 void check_index_args(const CLI::App& index, const IndexArgs& args);
 
 // Indexes and prints the summary. Returns 0 when the run completed (also with files that could not be
-// read: they are listed), 130 when interrupted with Ctrl-C (what was indexed so far is kept).
+// read: they are listed), kExitIncomplete when folders could not be read, 130 when interrupted with
+// Ctrl-C (what was indexed so far is kept).
 // Throws facesearch::Error; the caller maps it to an exit status.
 int run_index(const IndexArgs& args);
 

@@ -306,6 +306,15 @@ std::string skipped_file_line(const std::filesystem::path& path, std::string_vie
   return "facesearch: skipped " + printable(name) + ": " + printable(without_path_prefix(message, name));
 }
 
+std::string unreadable_folder_line(const UnreadableFolderRow& folder) {
+  const std::string why = folder.reason == "does not exist" ? "it does not exist: an unplugged drive?" : folder.reason;
+  const std::string kept = folder.photos_kept == 0 ? "the library held no photos from it"
+                           : folder.photos_kept == 1
+                               ? "its photo is kept as it was"
+                               : "its " + std::to_string(folder.photos_kept) + " photos are kept as they were";
+  return "cannot read folder " + printable(folder.path.string()) + " (" + printable(why) + "): " + kept;
+}
+
 void write_file_problems(std::ostream& err, const SearchReport& report) {
   for (const SkippedFile& f : report.skipped) err << skipped_file_line(f.path, f.message) << '\n';
   for (const FileWarning& w : report.warnings) {
@@ -326,10 +335,21 @@ void write_index_summary(std::ostream& out, const IndexReport& r, const CatalogS
   out << r.unchanged
       << " unchanged, " << r.added << " added, " << r.updated << " updated, " << r.moved << " moved, " << r.touched
       << " touched, " << r.deleted << " deleted, " << plural(r.errors, "error", "errors") << ", "
-      << plural(r.faces, "face", "faces") << "; library " << printable(library.path) << " ("
+      << plural(r.faces, "face", "faces")
+      << (r.unreadable.empty() ? "" : ", " + plural(r.unreadable.size(), "folder", "folders") + " not readable")
+      << "; library " << printable(library.path) << " ("
       << plural(static_cast<size_t>(library.images), "image", "images") << ", "
       << plural(static_cast<size_t>(library.faces), "face", "faces") << ")\n";
 }
+
+namespace {
+Json unreadable_folders_json(std::span<const UnreadableFolderRow> folders) {
+  Json list = Json::array();
+  for (const UnreadableFolderRow& f : folders)
+    list.push_back({{"path", f.path.string()}, {"reason", f.reason}, {"photos_kept", f.photos_kept}});
+  return list;
+}
+}  // namespace
 
 void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStatus& library) {
   Json failures = Json::array();
@@ -348,6 +368,7 @@ void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStat
            {"faces", r.faces},
            {"seconds", rounded(r.seconds, 3)},
            {"failures", std::move(failures)},
+           {"unreadable_folders", unreadable_folders_json(r.unreadable)},
            {"interrupted", r.cancelled}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
@@ -376,6 +397,14 @@ void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<co
   out << "Created      " << local_time(st.created_at) << '\n';
   out << "Last update  " << local_time(st.updated_at) << '\n';
   if (st.rebuild) out << "Rebuild      not finished: " << describe_rebuild(*st.rebuild) << '\n';
+  if (!st.unreadable_folders.empty()) {
+    out << "\nFolders `facesearch index` could not read (" << st.unreadable_folders.size()
+        << "; their photos are kept as they were until a run reads them):\n";
+    for (const UnreadableFolderRow& f : st.unreadable_folders) {
+      out << "  " << printable(f.path.string()) << ": " << printable(f.reason) << " ("
+          << plural(static_cast<size_t>(f.photos_kept), "photo", "photos") << " kept)\n";
+    }
+  }
   if (errors.empty()) return;
   out << "\nFiles that could not be read (" << errors.size() << "; fixed or replaced files are picked up by the "
       << "next `facesearch index`):\n";
@@ -406,7 +435,8 @@ void write_status_json(std::ostream& out, const CatalogStatus& st, std::span<con
            {"created_at", rfc3339_time(st.created_at)},
            {"updated_at", rfc3339_time(st.updated_at)},
            {"errors", std::move(error_list)},
-           {"rebuild_in_progress", json_rebuild(st.rebuild)}};
+           {"rebuild_in_progress", json_rebuild(st.rebuild)},
+           {"unreadable_folders", unreadable_folders_json(st.unreadable_folders)}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 

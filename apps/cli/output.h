@@ -53,6 +53,8 @@ void write_file_problems(std::ostream& err, const SearchReport& report);
 
 // "facesearch: skipped PATH: MESSAGE", the path named once even when the core's message starts with it.
 std::string skipped_file_line(const std::filesystem::path& path, std::string_view message);
+// "cannot read folder PATH (WHY): its N photos are kept as they were", for `index` on stderr.
+std::string unreadable_folder_line(const UnreadableFolderRow& folder);
 
 // ---- index ------------------------------------------------------------------------------------------
 

@@ -137,6 +137,7 @@ int run_library_search(const SearchArgs& args) {
   options.min_face_px = args.min_face_px;
   options.smallest_face_px = args.smallest_face_px;
   options.detector_input_px = args.det_size;
+  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
 
   SearchReport report;
   if (args.face_id >= 0) {
@@ -163,6 +164,7 @@ int run_folder_search(const SearchArgs& args) {
   options.min_face_px = args.min_face_px;
   options.smallest_face_px = args.smallest_face_px;
   options.detector_input_px = args.det_size;
+  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
   options.top_k = args.top_k;
   options.all_faces = args.all_faces;
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
@@ -282,6 +284,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
   add_detector_option(*search, args.detector);
   add_smallest_face_option(*search, args.smallest_face_px);
   add_det_size_option(*search, args.det_size);
+  add_max_pixels_option(*search, args.max_megapixels);
   return search;
 }
 

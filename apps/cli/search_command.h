@@ -27,6 +27,7 @@ struct SearchArgs {
   float min_face_px = 0;
   float smallest_face_px = 0;
   int det_size = 0;  // --det-size
+  double max_megapixels = 0;  // --max-pixels; 0: the default
   size_t top_k = 0;
   bool all_faces = false;
   std::string query_face = "largest";

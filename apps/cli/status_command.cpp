@@ -17,6 +17,8 @@ constexpr const char* kStatusFooter = R"(Examples:
 
 The files that could not be read are retried by the next `facesearch index` when they change
 (a photo replaced, a download finished); the table shows the first 20, --format json all of them.
+Folders that `facesearch index` could not read (no permission, an unplugged drive) are listed too,
+with the photos kept from them, until a run reads them again.
 
 Exit status:
   0    the status was printed

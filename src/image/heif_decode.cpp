@@ -3,6 +3,7 @@
 #include "image/heif_decode.h"
 
 #include "core/error.h"
+#include "image/image_probe.h"
 
 #ifdef FACESEARCH_HAVE_LIBHEIF
 #include <algorithm>
@@ -52,7 +53,7 @@ std::string trimmed(std::string text) {  // libheif's messages may end with a ne
 
 }  // namespace
 
-cv::Mat decode_heif(std::span<const std::uint8_t> bytes, const std::string& name) {
+cv::Mat decode_heif(std::span<const std::uint8_t> bytes, const std::string& name, std::int64_t max_pixels) {
   init_libheif_once();
   const bool avif = is_avif(bytes);
   const std::string kind = avif ? "AVIF" : "HEIC";
@@ -73,6 +74,9 @@ cv::Mat decode_heif(std::span<const std::uint8_t> bytes, const std::string& name
   heif_image_handle* primary = nullptr;
   check(heif_context_get_primary_image_handle(context.get(), &primary));
   const HeifImageHandle handle(primary, &heif_image_handle_release);
+  // The size the file declares (its ispe property, after irot/clap), which libheif allocates for.
+  check_pixel_limit(heif_image_handle_get_width(handle.get()), heif_image_handle_get_height(handle.get()), max_pixels,
+                    name);
 
   const HeifDecodingOptions options(heif_decoding_options_alloc(), &heif_decoding_options_free);
   if (!options) throw std::bad_alloc();
@@ -114,7 +118,7 @@ cv::Mat decode_heif(std::span<const std::uint8_t> bytes, const std::string& name
 
 #else  // no libheif
 
-cv::Mat decode_heif(std::span<const std::uint8_t>, const std::string& name) {
+cv::Mat decode_heif(std::span<const std::uint8_t>, const std::string& name, std::int64_t) {
   throw Error(ErrorCode::kDecode, name + ": HEIC images are not supported by this build; convert it to JPEG or PNG");
 }
 

@@ -128,7 +128,7 @@ DecodedImage decode_heif_image(std::span<const std::uint8_t> bytes, const std::s
                                const DecodeOptions& options) {
   DecodedImage image;
   image.format = "heic";
-  image.bgr = to_bgr8(image_detail::decode_heif(bytes, name), name, "heic");
+  image.bgr = to_bgr8(image_detail::decode_heif(bytes, name, options.max_pixels), name, "heic");
   image.width = image.bgr.cols;
   image.height = image.bgr.rows;
   const bool huge = static_cast<long long>(image.width) * image.height > kHeifReduceAbovePixels;
@@ -149,18 +149,52 @@ std::string lower_ascii(std::string text) {
   return text;
 }
 
+// "900", "47.5", "0.0031": megapixels for messages.
+std::string megapixels(long long pixels) {
+  char text[32];
+  std::snprintf(text, sizeof text, pixels >= 100'000 ? "%.1f" : "%.2g", static_cast<double>(pixels) / 1e6);
+  std::string out = text;
+  if (out.size() > 2 && out.compare(out.size() - 2, 2, ".0") == 0) out.resize(out.size() - 2);
+  return out;
+}
+
 }  // namespace
+
+namespace image_detail {
+
+void check_pixel_limit(long long width, long long height, std::int64_t max_pixels, const std::string& name) {
+  if (max_pixels <= 0 || width * height <= max_pixels) return;
+  throw decode_error(name, std::to_string(width) + "x" + std::to_string(height) + " pixels (" +
+                               megapixels(width * height) + " megapixels) is over the limit of " +
+                               megapixels(max_pixels) + " megapixels for one image; not decoded (--max-pixels raises it)");
+}
+
+}  // namespace image_detail
 
 DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const DecodeOptions& options) {
   if (bytes.empty()) throw decode_error(name, "empty file (0 bytes)");
   if (bytes.size() > static_cast<std::size_t>(INT_MAX) - 2) throw decode_error(name, "file too large (over 2 GiB)");
   const ImageInfo info = probe_image(bytes);
   if (info.format.empty()) throw decode_error(name, "not an image (unrecognised data)");
-  if (info.format == "heic") return decode_heif_image(bytes, name, options);
+  if (info.format == "heic") return decode_heif_image(bytes, name, options);  // checks the size libheif reads
 
+  // The decoders below allocate what the header says; a small file can say anything. Formats whose
+  // header gave no size are refused too (their decoders could not read one either, except libjpeg,
+  // which skips junk between markers that the probe stops at: asked for its own reading).
   const bool is_jpeg = info.format == "jpeg";
-  const int factor = is_jpeg ? reduction_factor(info.width, info.height, options.min_long_side_px) : 1;
+  long long width = info.width, height = info.height;
+  if (is_jpeg && (width <= 0 || height <= 0)) {
+    int w = 0, h = 0;
+    if (image_detail::jpeg_header_size(bytes, &w, &h)) width = w, height = h;
+  }
   const bool jpeg_truncated = is_jpeg && image_detail::jpeg_is_truncated(bytes);
+  if (width <= 0 || height <= 0) {
+    throw decode_error(name, "corrupt or unsupported " + info.format + " data (" +
+                                 (jpeg_truncated ? "the file is truncated" : "its header does not give the image size") + ")");
+  }
+  image_detail::check_pixel_limit(width, height, options.max_pixels, name);
+
+  const int factor = is_jpeg ? reduction_factor(info.width, info.height, options.min_long_side_px) : 1;
 
   // OpenCV 4.6 decodes a JPEG held in memory that ends early by repeating the last decoded row down
   // to the bottom, smearing the picture. With an end-of-image marker appended, libjpeg instead fills

@@ -30,11 +30,20 @@ struct ImageInfo {
   bool has_alpha = false;    // PNG colour type 4/6 or tRNS, WebP alpha flag
 };
 
+// Images over this many pixels (width x height in the header) are refused before decoding, because a
+// small file can claim any size: a 110 KB 1-bit PNG of 30000x30000 pixels decodes to 2.7 GB. 250 MP
+// lets through the largest photos cameras save (200 MP phone modes, 16320x12240; 150 MP medium
+// format) while one decoded image stays under 1 GB (3 bytes per pixel, plus the decoder's own copy).
+inline constexpr std::int64_t kDefaultMaxPixels = 250'000'000;
+
 struct DecodeOptions {
   // Decode JPEGs reduced by the largest factor (2, 4 or 8) that keeps the longer side at least this
   // many pixels. 0 decodes at full resolution. HEIF images over 40 megapixels are reduced the same way
   // right after decoding (libheif cannot decode reduced); smaller HEIF images and other formats never.
   int min_long_side_px = 2048;
+  // Refuse images whose header says more pixels than this (full resolution, whatever the reduction),
+  // and images whose header does not say their size, before decoding anything.
+  std::int64_t max_pixels = kDefaultMaxPixels;
 };
 
 struct DecodedImage {
@@ -51,8 +60,8 @@ struct DecodedImage {
 ImageInfo probe_image(std::span<const std::uint8_t> bytes);
 
 // Decodes an encoded image held in memory. `name` is used in error messages only.
-// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, HEIC/AVIF
-// in a build without libheif or whose libheif lacks the codec). HEIF orientation (irot/imir) is applied
+// Throws Error{kDecode} naming `name` and the reason (empty file, not an image, corrupt data, more
+// pixels than options.max_pixels, HEIC/AVIF in a build without libheif or whose libheif lacks the codec). HEIF orientation (irot/imir) is applied
 // by libheif; the Exif Orientation tag of a HEIF file is not applied on top of it.
 // A JPEG cut off before its end marker still decodes (the missing part is grey) with a warning; other
 // damage that libjpeg decodes past (corrupt scan data) gives a "damaged JPEG data" warning.
@@ -61,8 +70,9 @@ ImageInfo probe_image(std::span<const std::uint8_t> bytes);
 DecodedImage decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
                           const DecodeOptions& options = {});
 
-// Reads and decodes a file. Throws Error{kNotFound} when it does not exist, Error{kInvalidArgument}
-// for a folder, Error{kIo} when it cannot be read, Error{kDecode} as above.
+// Reads (read_file_bytes: regular files of at most 1 GiB) and decodes a file. Throws Error{kNotFound}
+// when it does not exist, Error{kInvalidArgument} for a folder, Error{kIo} for a FIFO or device and
+// when it cannot be read, Error{kDecode} as above and for a file over 1 GiB.
 DecodedImage decode_image_file(const std::filesystem::path& path, const DecodeOptions& options = {});
 
 // True for file names whose extension is a photo format facesearch reads (case-insensitive):

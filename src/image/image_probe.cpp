@@ -41,6 +41,12 @@ class ByteReader {
   std::optional<std::uint32_t> u16(std::size_t offset) const { return read(offset, 2); }
   std::optional<std::uint32_t> u24(std::size_t offset) const { return read(offset, 3); }
   std::optional<std::uint32_t> u32(std::size_t offset) const { return read(offset, 4); }
+  std::optional<std::uint64_t> u64(std::size_t offset) const {
+    const std::optional<std::uint32_t> first = read(offset, 4), second = read(offset + 4, 4);
+    if (!first || !second) return std::nullopt;
+    const std::uint64_t low = little_ ? *first : *second, high = little_ ? *second : *first;
+    return (high << 32) | low;
+  }
 
  private:
   std::optional<std::uint32_t> read(std::size_t offset, std::size_t count) const {
@@ -99,6 +105,38 @@ TiffTags read_tiff_ifd0(Bytes tiff) {
     if (tag == 0x0100) tags.width = to_dimension(*value);
     else if (tag == 0x0101) tags.height = to_dimension(*value);
     else if (tag == 0x0112 && is_valid_orientation(*value)) tags.orientation = static_cast<int>(*value);
+  }
+  return tags;
+}
+
+// Image size from the first IFD of a BigTIFF file (the 64-bit TIFF variant libtiff reads too): an
+// 8-byte IFD offset at 8, then an 8-byte entry count and 20-byte entries (tag u16, type u16,
+// count u64, value or offset u64).
+TiffTags read_bigtiff_ifd0(Bytes tiff) {
+  TiffTags tags;
+  const ByteReader probe(tiff, true);
+  const bool little = probe.starts_with(0, std::string_view("II+\0", 4));
+  const ByteReader r(tiff, little);
+  if (r.u16(4) != 8u || r.u16(6) != 0u) return tags;  // offset size 8, reserved 0
+  const std::optional<std::uint64_t> ifd = r.u64(8);
+  if (!ifd || *ifd > tiff.size()) return tags;
+  const std::optional<std::uint64_t> count = r.u64(static_cast<std::size_t>(*ifd));
+  if (!count) return tags;
+  constexpr std::size_t kEntrySize = 20;
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    const std::size_t entry = static_cast<std::size_t>(*ifd) + 8 + static_cast<std::size_t>(i) * kEntrySize;
+    if (!r.has(entry, kEntrySize)) break;
+    const std::uint32_t tag = *r.u16(entry);
+    const std::uint32_t type = *r.u16(entry + 2);
+    const std::uint64_t n = *r.u64(entry + 4);
+    std::optional<std::uint64_t> value;
+    if (n >= 1 && type == 3) value = r.u16(entry + 12);       // SHORT, stored left-justified
+    else if (n >= 1 && type == 4) value = r.u32(entry + 12);  // LONG
+    else if (n >= 1 && type == 16) value = r.u64(entry + 12); // LONG8
+    if (!value) continue;
+    const int dimension = *value <= INT_MAX ? static_cast<int>(*value) : 0;
+    if (tag == 0x0100) tags.width = dimension;
+    else if (tag == 0x0101) tags.height = dimension;
   }
   return tags;
 }
@@ -170,10 +208,13 @@ void probe_jpeg(Bytes bytes, ImageInfo* info) { walk_jpeg(bytes, info); }
 void probe_png(Bytes bytes, ImageInfo* info) {
   const ByteReader r(bytes, false);
   std::size_t pos = 8;  // after the signature
+  bool have_header = false;
   while (r.has(pos, 8)) {
     const std::size_t length = *r.u32(pos);
     const std::size_t data = pos + 8;
-    if (r.starts_with(pos + 4, "IHDR") && r.has(data, 13)) {
+    // Only the first IHDR counts: libpng refuses a second one, so its size is never decoded.
+    if (r.starts_with(pos + 4, "IHDR") && r.has(data, 13) && !have_header) {
+      have_header = true;
       info->width = to_dimension(*r.u32(data));
       info->height = to_dimension(*r.u32(data + 4));
       const std::uint32_t colour_type = *r.u8(data + 9);
@@ -351,7 +392,10 @@ ImageInfo probe_image(std::span<const std::uint8_t> bytes) {
     info.width = tags.width;
     info.height = tags.height;
   } else if (r.starts_with(0, std::string_view("II+\0", 4)) || r.starts_with(0, std::string_view("MM\0+", 4))) {
-    info.format = "tiff";  // BigTIFF: 64-bit offsets; format only
+    info.format = "tiff";  // BigTIFF: 64-bit offsets; size only, as for TIFF
+    const TiffTags tags = read_bigtiff_ifd0(bytes);
+    info.width = tags.width;
+    info.height = tags.height;
   } else if (r.starts_with(0, "BM") && probe_bmp(bytes, &info)) {
     info.format = "bmp";
   } else if (is_heif(bytes)) {

@@ -75,4 +75,12 @@ TurboJpegResult decode_jpeg_turbo(std::span<const std::uint8_t> bytes, int reduc
   return result;
 }
 
+bool jpeg_header_size(std::span<const std::uint8_t> bytes, int* width, int* height) {
+  if (bytes.empty() || bytes.size() > ULONG_MAX) return false;
+  const TurboJpegHandle handle(tjInitDecompress());
+  int subsampling = 0, colorspace = 0;
+  return handle && tjDecompressHeader3(handle.get(), bytes.data(), static_cast<unsigned long>(bytes.size()), width,
+                                       height, &subsampling, &colorspace) == 0;
+}
+
 }  // namespace facesearch::image_detail

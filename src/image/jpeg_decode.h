@@ -26,4 +26,8 @@ struct TurboJpegResult {
 // Thread-safe: one TurboJPEG handle per call.
 TurboJpegResult decode_jpeg_turbo(std::span<const std::uint8_t> bytes, int reduction_factor);
 
+// The image size libjpeg reads from the header (it skips junk between markers that probe_image
+// stops at); false when it finds none.
+bool jpeg_header_size(std::span<const std::uint8_t> bytes, int* width, int* height);
+
 }  // namespace facesearch::image_detail

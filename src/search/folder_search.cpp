@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "search/index_search.h"
 
 namespace facesearch {
@@ -22,39 +23,76 @@ std::filesystem::path canonical_or_self(const std::filesystem::path& p) {
 
 }  // namespace
 
-std::vector<std::filesystem::path> collect_images(std::span<const std::filesystem::path> targets) {
+PhotoFiles find_photo_files(std::span<const std::filesystem::path> targets) {
   namespace fs = std::filesystem;
-  std::vector<fs::path> files;
+  PhotoFiles out;
   for (const auto& target : targets) {
     std::error_code ec;
     const auto status = fs::status(target, ec);
-    if (ec || !fs::exists(status)) throw Error(ErrorCode::kNotFound, "target " + target.string() + " does not exist");
-    if (!fs::is_directory(status)) {
-      files.push_back(target.lexically_normal());
+    if (ec || !fs::exists(status)) {
+      std::string why = why_missing(target);
+      if (why.rfind("is ", 0) == 0) why.erase(0, 3);
+      out.unreadable.push_back({target.lexically_normal(), !why.empty() ? why : ec ? ec.message() : "does not exist"});
       continue;
     }
-    fs::recursive_directory_iterator it(target, fs::directory_options::skip_permission_denied, ec), end;
-    if (ec) throw Error(ErrorCode::kIo, "cannot read folder " + target.string() + ": " + ec.message());
-    for (; it != end; it.increment(ec)) {
-      if (ec) break;
-      const auto& entry = *it;
-      if (is_hidden(entry.path())) {
-        if (entry.is_directory(ec)) it.disable_recursion_pending();
+    if (!fs::is_directory(status)) {
+      out.files.push_back(target.lexically_normal());
+      continue;
+    }
+    // Depth first, one folder at a time: a folder's files and subfolders count only once all of it
+    // was listed, so a folder that fails part way is reported whole instead of looking half empty.
+    std::vector<fs::path> pending{target};
+    while (!pending.empty()) {
+      const fs::path folder = std::move(pending.back());
+      pending.pop_back();
+      std::vector<fs::path> files, folders;
+      std::error_code error;
+      fs::directory_iterator it(folder, error), end;
+      while (!error && it != end) {
+        const fs::directory_entry& entry = *it;
+        if (!is_hidden(entry.path())) {
+          const fs::file_status own = entry.symlink_status(error);  // a folder without x: EACCES here
+          if (error) break;
+          if (fs::is_directory(own)) {
+            folders.push_back(entry.path());  // symbolic links to folders are not followed
+          } else if (has_image_extension(entry.path())) {
+            std::error_code link_error;  // a broken link or one to a non-file is not a photo: skipped
+            if (fs::is_regular_file(own) || (fs::is_symlink(own) && fs::is_regular_file(entry.status(link_error))))
+              files.push_back(entry.path().lexically_normal());
+          }
+        }
+        it.increment(error);
+      }
+      if (error) {
+        out.unreadable.push_back({folder.lexically_normal(), error.message()});
         continue;
       }
-      if (entry.is_regular_file(ec) && has_image_extension(entry.path())) files.push_back(entry.path().lexically_normal());
+      out.files.insert(out.files.end(), files.begin(), files.end());
+      // Reversed, so that the walk takes them in listing order.
+      pending.insert(pending.end(), folders.rbegin(), folders.rend());
     }
   }
-  std::sort(files.begin(), files.end());
-  files.erase(std::unique(files.begin(), files.end()), files.end());
-  return files;
+  std::sort(out.files.begin(), out.files.end());
+  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  return out;
+}
+
+std::vector<std::filesystem::path> collect_images(std::span<const std::filesystem::path> targets) {
+  for (const auto& target : targets)
+    if (const std::string why = why_missing(target); !why.empty())
+      throw Error(ErrorCode::kNotFound, "target " + target.string() + " " + why);
+  PhotoFiles found = find_photo_files(targets);
+  if (!found.unreadable.empty()) {
+    const UnreadableFolder& folder = found.unreadable.front();
+    throw Error(ErrorCode::kIo, "cannot read folder " + folder.path.string() + " (" + folder.reason + ")");
+  }
+  return std::move(found.files);
 }
 
 std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
                                    const QueryFaceSelection& selection, const SearchOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(query, ec))
-    throw Error(ErrorCode::kNotFound, "query photo " + query.string() + " does not exist");
+  if (const std::string why = why_missing(query); !why.empty())
+    throw Error(ErrorCode::kNotFound, "query photo " + query.string() + " " + why);
   const DecodedImage image = decode_image_file(query, pipeline.decode_options(options.decode));
   DetectOptions detect;
   detect.min_face_px = options.min_face_px;
@@ -101,7 +139,13 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
   report.metric = metric_name(pipeline.pack().metric);
   report.threshold = options.threshold >= 0 ? options.threshold : pipeline.pack().threshold;
 
-  auto files = collect_images(targets);
+  PhotoFiles found = find_photo_files(targets);
+  auto& files = found.files;
+  for (UnreadableFolder& folder : found.unreadable) {
+    const std::string message =
+        folder.path.string() + ": cannot read this folder (" + folder.reason + "): the photos in it were not searched";
+    report.skipped.push_back({std::move(folder.path), "folder", message});
+  }
   if (!query.empty() && !options.include_query_file) {
     const auto q = canonical_or_self(query);
     std::erase_if(files, [&](const std::filesystem::path& f) { return canonical_or_self(f) == q; });
@@ -160,10 +204,9 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
 SearchReport search_folder(const FacePipeline& pipeline, const std::filesystem::path& query,
                            std::span<const std::filesystem::path> targets, const SearchOptions& options) {
   // Check the targets before spending time on the query.
-  for (const auto& t : targets) {
-    std::error_code ec;
-    if (!std::filesystem::exists(t, ec)) throw Error(ErrorCode::kNotFound, "target " + t.string() + " does not exist");
-  }
+  for (const auto& t : targets)
+    if (const std::string why = why_missing(t); !why.empty())
+      throw Error(ErrorCode::kNotFound, "target " + t.string() + " " + why);
   auto faces = embed_query(pipeline, query, options.query_face, options);
   return search_impl(pipeline, std::move(faces), query, targets, options);
 }

@@ -85,9 +85,26 @@ struct SearchReport {
   SearchStats stats;
 };
 
+// A folder under the targets (or a target) whose content could not be listed: what is in it is unknown,
+// which is not the same as empty.
+struct UnreadableFolder {
+  std::filesystem::path path;
+  std::string reason;  // "Permission denied", "does not exist", ...: the system's words, for messages
+};
+
+struct PhotoFiles {
+  std::vector<std::filesystem::path> files;       // sorted, without duplicates
+  std::vector<UnreadableFolder> unreadable;       // in walk order
+};
+
 // Image files under the targets: folders are walked recursively (files with a photo extension,
 // hidden entries skipped, symlinked folders not followed), files named explicitly are taken as they are.
-// Sorted, without duplicates. Throws Error{kNotFound} for a target that does not exist.
+// A target that does not exist, a folder that cannot be listed, or one whose entries cannot be looked
+// at is reported in `unreadable` (and nothing under it is listed); never throws for them.
+PhotoFiles find_photo_files(std::span<const std::filesystem::path> targets);
+
+// The files of find_photo_files. Throws Error{kNotFound} for a target that does not exist and
+// Error{kIo} for a folder that cannot be read: for callers that need every photo or none (tests, tools).
 std::vector<std::filesystem::path> collect_images(std::span<const std::filesystem::path> targets);
 
 // The query photo's faces selected by `selection`. Throws Error{kNotFound}/{kDecode} for an
@@ -95,7 +112,8 @@ std::vector<std::filesystem::path> collect_images(std::span<const std::filesyste
 std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
                                    const QueryFaceSelection& selection, const SearchOptions& options);
 
-// Searches the targets for the query's faces. Unreadable files are reported in `skipped`, never fatal.
+// Searches the targets for the query's faces. Unreadable files and folders are reported in `skipped`
+// (a folder with reason "folder"), never fatal.
 SearchReport search_folder(const FacePipeline& pipeline, const std::filesystem::path& query,
                            std::span<const std::filesystem::path> targets, const SearchOptions& options);
 

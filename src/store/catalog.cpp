@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -555,6 +557,30 @@ void Catalog::add_root(const std::filesystem::path& root) {
   s.bind(1, root.string()).bind(2, now_s()).run();
 }
 
+// [{"path": ..., "reason": ..., "photos_kept": N}, ...]; a value that does not parse reads as none
+// (it is a report, not data the library depends on).
+std::vector<UnreadableFolderRow> Catalog::unreadable_folders() const {
+  std::vector<UnreadableFolderRow> out;
+  const nlohmann::json list = nlohmann::json::parse(impl_->meta("unreadable_folders").value_or("[]"), nullptr, false);
+  if (!list.is_array()) return out;
+  for (const nlohmann::json& item : list) {
+    if (!item.is_object() || !item.contains("path") || !item["path"].is_string()) continue;
+    UnreadableFolderRow row;
+    row.path = item["path"].get<std::string>();
+    row.reason = item.value("reason", "");
+    row.photos_kept = item.value("photos_kept", std::int64_t{0});
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+void Catalog::set_unreadable_folders(std::span<const UnreadableFolderRow> folders) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const UnreadableFolderRow& row : folders)
+    list.push_back({{"path", row.path.string()}, {"reason", row.reason}, {"photos_kept", row.photos_kept}});
+  impl_->set_meta("unreadable_folders", list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 namespace {
 constexpr const char* kImageColumns = "id, path, size, mtime_ns, hash, width, height, status, error, indexed_at";
 ImageRow read_image(const Statement& s) {
@@ -707,6 +733,7 @@ CatalogStatus Catalog::status() const {
   st.updated_at = std::atoll(impl_->meta("updated_at").value_or("0").c_str());
   st.roots = roots();
   st.rebuild = rebuild_progress();
+  st.unreadable_folders = unreadable_folders();
   std::error_code ec;
   for (const char* suffix : {"", "-wal"}) {
     const auto size = std::filesystem::file_size(impl_->path.string() + suffix, ec);

@@ -43,6 +43,14 @@ struct FaceRow {
   std::vector<float> embedding;
 };
 
+// A folder (or root) that an `index` run could not list: what is in it is unknown, so its photos
+// stay in the library as they were instead of being taken for deleted.
+struct UnreadableFolderRow {
+  std::filesystem::path path;
+  std::string reason;            // "Permission denied", "does not exist", ...
+  std::int64_t photos_kept = 0;  // photos of the library under it, kept
+};
+
 // An `index --rebuild` that started and has not completed yet (still running, or interrupted): the
 // library holds only the photos re-read so far, so searches in it are partial.
 struct RebuildProgress {
@@ -63,6 +71,7 @@ struct CatalogStatus {
   std::int64_t created_at = 0, updated_at = 0;  // unix seconds
   std::vector<std::filesystem::path> roots;
   std::optional<RebuildProgress> rebuild;  // set while an `index --rebuild` has not completed
+  std::vector<UnreadableFolderRow> unreadable_folders;  // as unreadable_folders() gives them
 };
 
 class Catalog {
@@ -111,6 +120,11 @@ class Catalog {
   // Folders (or files) indexed before: `index` with no path re-scans them.
   std::vector<std::filesystem::path> roots() const;
   void add_root(const std::filesystem::path& root);
+
+  // Folders that `index` could not read (their photos were kept as they were), as the last runs left
+  // them: `index` replaces the entries under the roots it scanned. Kept in the meta table (JSON).
+  std::vector<UnreadableFolderRow> unreadable_folders() const;
+  void set_unreadable_folders(std::span<const UnreadableFolderRow> folders);
 
   std::vector<ImageRow> images() const;
   std::optional<ImageRow> image_by_path(const std::filesystem::path& path) const;

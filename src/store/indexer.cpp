@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "search/folder_search.h"
 
 namespace facesearch {
@@ -69,8 +70,9 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
 
   std::vector<std::filesystem::path> roots;
   for (const auto& r : roots_in) {
+    if (const std::string why = why_missing(r); !why.empty())
+      throw Error(ErrorCode::kNotFound, "folder " + r.string() + " " + why);
     std::error_code ec;
-    if (!std::filesystem::exists(r, ec)) throw Error(ErrorCode::kNotFound, "folder " + r.string() + " does not exist");
     roots.push_back(std::filesystem::weakly_canonical(std::filesystem::absolute(r), ec));
   }
   if (roots.empty()) {
@@ -84,24 +86,43 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
     t.commit();
   }
 
-  // What is on disk now. A root of an earlier run that has disappeared (an unplugged drive) is left
-  // alone rather than emptied: its photos may come back.
-  std::vector<std::filesystem::path> live_roots;
-  for (const auto& r : roots) {
-    std::error_code ec;
-    if (std::filesystem::exists(r, ec)) live_roots.push_back(r);
-  }
-  const auto files = collect_images(live_roots);
+  // What is on disk now. A folder that could not be listed, and a root of an earlier run that has
+  // disappeared (an unplugged drive), is not empty but unknown: the photos under it are left alone.
+  PhotoFiles found = find_photo_files(roots);
+  const std::vector<std::filesystem::path>& files = found.files;
   report.files = files.size();
+  for (UnreadableFolder& folder : found.unreadable)
+    report.unreadable.push_back({std::move(folder.path), std::move(folder.reason), 0});
+  const auto unreadable_folder_of = [&](const std::filesystem::path& p) -> UnreadableFolderRow* {
+    for (auto& folder : report.unreadable)
+      if (is_under(p, folder.path)) return &folder;
+    return nullptr;
+  };
 
-  // What the catalog knows under those roots.
+  // What the catalog knows under the roots that could be read.
   std::unordered_map<std::string, ImageRow> known;
-  for (auto& row : catalog.images())
-    for (const auto& r : live_roots)
+  for (auto& row : catalog.images()) {
+    if (UnreadableFolderRow* folder = unreadable_folder_of(row.path)) {
+      ++folder->photos_kept;
+      continue;
+    }
+    for (const auto& r : roots)
       if (is_under(row.path, r)) {
         known.emplace(row.path.string(), std::move(row));
         break;
       }
+  }
+  // Remembered until a run that scans those roots again.
+  {
+    std::vector<UnreadableFolderRow> remembered;
+    for (auto& earlier : catalog.unreadable_folders())
+      if (std::none_of(roots.begin(), roots.end(), [&](const auto& r) { return is_under(earlier.path, r); }))
+        remembered.push_back(std::move(earlier));
+    remembered.insert(remembered.end(), report.unreadable.begin(), report.unreadable.end());
+    Catalog::Transaction t(catalog);
+    catalog.set_unreadable_folders(remembered);
+    t.commit();
+  }
 
   struct Stat {
     std::int64_t size = 0, mtime_ns = 0;
@@ -241,9 +262,9 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   }
   // An `index --rebuild` is over once a complete run has re-read every folder of the library.
   if (!report.cancelled && catalog.rebuild_progress()) {
-    bool every_root = true;
+    bool every_root = report.unreadable.empty();
     for (const auto& root : catalog.roots())
-      every_root &= std::find(live_roots.begin(), live_roots.end(), root) != live_roots.end();
+      every_root &= std::find(roots.begin(), roots.end(), root) != roots.end();
     if (every_root) catalog.end_rebuild();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -44,11 +44,17 @@ struct IndexReport {
   double seconds = 0;
   bool cancelled = false;
   std::vector<ScanFailure> failures;
+  // Folders (and roots) that could not be listed, with the photos under them that were kept as they
+  // were: the run is incomplete, and the library remembers them (Catalog::unreadable_folders).
+  std::vector<UnreadableFolderRow> unreadable;
 };
 
 // Indexes `roots` (folders or files; empty: every root indexed before) into `catalog`.
-// Throws Error{kInvalidArgument} when there is nothing to index, Error{kNotFound} for a missing root,
-// catalog errors as they come (the transaction in flight is rolled back, earlier batches stay).
+// A folder that cannot be listed (permissions, I/O errors) or a root of an earlier run that is gone
+// (an unplugged drive) is never taken for empty: the photos under it stay as they were, and it is
+// reported in IndexReport::unreadable. Throws Error{kInvalidArgument} when there is nothing to index,
+// Error{kNotFound} for a root named in `roots` that does not exist, catalog errors as they come (the
+// transaction in flight is rolled back, earlier batches stay).
 IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::span<const std::filesystem::path> roots,
                           const IndexOptions& options);
 
