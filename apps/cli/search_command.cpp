@@ -118,8 +118,13 @@ int run_library_search(const SearchArgs& args) {
   if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{}, detection_strategy(args.detector));
 
   const auto build_start = std::chrono::steady_clock::now();
+  std::vector<SideFileWarning> side_file_warnings;
   const std::unique_ptr<VectorIndex> index =
-      build_vector_index(catalog, parse_index_kind(args.index), pack.embedder.dim);
+      build_vector_index(catalog, parse_index_kind(args.index), pack.embedder.dim, &side_file_warnings);
+  if (!args.quiet)
+    for (const auto& w : side_file_warnings)
+      std::cerr << "facesearch: warning: " << printable(w.path) << ' ' << w.problem << "; searching "
+                << (index->kind() == "exact" ? "exactly" : "without it") << " until `facesearch index` rewrites it\n";
   LibrarySearchContext library;
   library.library = catalog.path();
   library.index_kind = index->kind();
