@@ -48,7 +48,7 @@ fuzz: build
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DFACESEARCH_FUZZ=ON -DFACESEARCH_BUILD_TESTS=OFF \
 	  -DFACESEARCH_BUILD_BENCH=OFF -DFACESEARCH_BUILD_TOOLS=OFF -DFACESEARCH_ORT_ROOT=$(ORT_ROOT) >/dev/null
-	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZERS) fuzz_seed_images
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZERS) fuzz_seed_images fuzz_seed_side_files
 	bash fuzz/make_seeds.sh $(BUILD_DIR)/facesearch $(FUZZ_DIR)
 	@for f in $(FUZZERS); do bash fuzz/run.sh $(FUZZ_DIR) $$f $(FUZZ_SECONDS) || exit 1; done
 

@@ -68,6 +68,8 @@ cp "$work/library.db" "$corpus/catalog_fuzz/library.db"
 mkdir -p "$work/empty"
 "$bin" index "$work/empty" --db "$work/empty.db" --models "$models" --quiet
 cp "$work/empty.db" "$corpus/catalog_fuzz/empty.db"
+# `index` writes LIBRARY.vectors; LIBRARY.hnsw only from 200,000 faces, so a helper writes both here.
+ASAN_OPTIONS=detect_leaks=0 "$fuzz_dir/fuzz/fuzz_seed_side_files" "$work/library.db" "$models"
 for side in vectors hnsw; do
   for f in "$work"/*."$side" "$work"/*.db."$side"; do [ -f "$f" ] && cp "$f" "$corpus/${side}_fuzz/$(basename "$f")"; done
 done

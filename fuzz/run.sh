@@ -11,6 +11,8 @@ log="$fuzz_dir/logs/$name.log"
 echo "fuzz: $name for ${seconds}s (log $log)"
 # CPU time of the fuzzer (user + system), the figure docs/RELIABILITY.md records, from bash's `time`.
 TIMEFORMAT="fuzz: $name cpu %U s user %S s sys, %R s wall"
+# Leaks inside uninstrumented third-party libraries are suppressed as in `make test-sanitize`.
+export LSAN_OPTIONS="suppressions=$(dirname "$here")/tools/lsan.supp:print_suppressions=0"
 { time "$fuzz_dir/fuzz/$name" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$fuzz_dir/crashes/$name/" "${dict[@]}" "$@" "$fuzz_dir/corpus/$name" >"$log" 2>&1; } 2>"$log.cpu"
 rc=$?

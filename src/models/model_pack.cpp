@@ -91,21 +91,23 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
   } catch (const nlohmann::json::exception& e) {
     fail(manifest_path, std::string("not valid JSON: ") + e.what());
   }
-  if (j.value("format", std::string()) != "facesearch-model-pack")
-    fail(manifest_path, "not a facesearch model pack manifest");
-  if (j.value("format_version", 0) > kPackFormatVersion)
-    fail(manifest_path, "made by a newer facesearch (format_version " + std::to_string(j.value("format_version", 0)) +
-                            "); upgrade facesearch");
-
+  // Valid JSON of the wrong shape (not an object, a string where a number goes) is a manifest error too,
+  // never a nlohmann exception reaching the caller (found by fuzz/manifest_fuzz.cpp).
+  if (!j.is_object()) fail(manifest_path, "not a facesearch model pack manifest (not a JSON object)");
   ModelPack pack;
-  pack.dir = dir;
-  pack.name = j.value("name", dir.filename().string());
-  pack.description = j.value("description", std::string());
-  pack.source = j.value("source", std::string());
-  pack.license = j.value("license", std::string());
-  pack.non_commercial = j.value("non_commercial", false);
-  pack.threshold_source = j.value("threshold_source", std::string());
   try {
+    if (j.value("format", std::string()) != "facesearch-model-pack")
+      fail(manifest_path, "not a facesearch model pack manifest");
+    if (j.value("format_version", 0) > kPackFormatVersion)
+      fail(manifest_path, "made by a newer facesearch (format_version " + std::to_string(j.value("format_version", 0)) +
+                              "); upgrade facesearch");
+    pack.dir = dir;
+    pack.name = j.value("name", dir.filename().string());
+    pack.description = j.value("description", std::string());
+    pack.source = j.value("source", std::string());
+    pack.license = j.value("license", std::string());
+    pack.non_commercial = j.value("non_commercial", false);
+    pack.threshold_source = j.value("threshold_source", std::string());
     parse_detector(j.at("detector"), dir, pack.detector);
     if (j.contains("fast_detector")) {
       DetectorSpec fast;
