@@ -115,6 +115,39 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["unreadable_folders"] == [] and doc["images"] == 3, doc
 ' "$TMP/out"
+
+# ---- a root that is an empty mount point (a disk that is not mounted), and --forget ----------------
+mv "$PHOTOS" "$TMP/mounted"
+mkdir "$PHOTOS"
+fs index --db "$TMP/gone.db"
+check "root now empty (a mount point without its disk): exit 3, photos kept, --forget suggested" \
+  eval 'rc_is 3 && err_has "cannot read folder $PHOTOS (empty" && err_has "its 3 photos are kept" && err_has "index --forget $PHOTOS" && out_has "0 deleted"'
+fs status --db "$TMP/gone.db"
+check "status: still 3 images, the empty folder listed" eval 'rc_is 0 && out_has "Images       3" && out_has "$PHOTOS: empty"'
+rmdir "$PHOTOS"
+mv "$TMP/mounted" "$PHOTOS"
+fs index --db "$TMP/gone.db"
+check "disk back: exit 0, 3 unchanged" eval 'rc_is 0 && out_has "3 unchanged" && err_lacks "cannot read"'
+rm "$PHOTOS/fr_obama.jpg"
+fs index --db "$TMP/gone.db"
+check "a photo deleted from a folder that still holds others: deleted as usual" eval 'rc_is 0 && out_has "1 deleted"'
+fs index --db "$TMP/gone.db" --forget "$PHOTOS/sub" "$PHOTOS"
+check "--forget with a folder to index: usage error" eval 'rc_is 2 && err_has "--forget"'
+fs index --db "$TMP/gone.db" --forget "$TMP/not_in_the_library"
+check "--forget a folder the library has nothing from: exit 1, says so" eval 'rc_is 1 && err_has "holds no photos under"'
+fs index --db "$TMP/gone.db" --forget "$PHOTOS/sub" --format json
+py "--forget a subfolder: its 2 photos leave the library, files untouched" '
+import json, os, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["forgotten"][0]["photos"] == 2 and doc["library"]["images"] == 0, doc
+assert len(os.listdir(sys.argv[2])) == 2
+' "$TMP/out" "$PHOTOS/sub"
+rm -rf "$PHOTOS"
+fs index --db "$TMP/gone.db" --forget "$PHOTOS"
+check "--forget a root that is gone: it leaves the library's folders" eval 'rc_is 0 && out_has "Forgot $PHOTOS: 0 photos"'
+fs status --db "$TMP/gone.db"
+check "status: no folders, no unreadable folder" eval 'rc_is 0 && out_has "Folders      none yet" && ! out_has "could not read"'
+
 fs index --db "$TMP/gone.db" "$TMP/no_such_folder"
 check "index FOLDER that does not exist: still an error (exit 1)" eval 'rc_is 1 && err_has "no_such_folder" && err_has "does not exist"'
 

@@ -396,6 +396,60 @@ TEST_F(DiskInputIndex, OtherRootsProblemsAreRememberedUntilScanned) {
   EXPECT_EQ(catalog.status().images, 2);
 }
 
+// forget_folder takes "at or under" literally: a sibling whose name only starts the same way, or one
+// that LIKE's wildcards (_ and %) would match, stays.
+TEST_F(DiskInputIndex, ForgetFolderRemovesExactlyWhatIsUnderIt) {
+  TempDir dir;
+  const fs::path root = fs::canonical(dir.path());
+  const fs::path kept[] = {root / "a_b", root / "axb", root / "a_bc", root / "a%"};
+  const fs::path gone = root / "a_b" / "sub";
+  for (const auto& folder : {kept[0], kept[1], kept[2], kept[3], gone}) fs::create_directories(folder);
+  int n = 0;
+  for (const auto& folder : {kept[1], kept[2], kept[3], gone})
+    fs::copy_file(faces_dir() / "people" / "obama" / "fr_obama.jpg", folder / ("p" + std::to_string(n++) + ".jpg"));
+  Catalog catalog = Catalog::open(dir.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  const fs::path roots[] = {kept[0], kept[1], kept[2], kept[3]};
+  ASSERT_EQ(index(catalog, roots).added, 4u);
+  const std::int64_t generation = catalog.generation();
+  {
+    Catalog::Transaction t(catalog);
+    EXPECT_EQ(catalog.forget_folder(kept[0]), 1);  // a_b/sub/p3.jpg only
+    t.commit();
+  }
+  EXPECT_GT(catalog.generation(), generation);  // side files made before are stale
+  std::vector<fs::path> paths;
+  for (const auto& row : catalog.images()) paths.push_back(row.path);
+  EXPECT_EQ(paths, (std::vector<fs::path>{kept[3] / "p2.jpg", kept[2] / "p1.jpg", kept[1] / "p0.jpg"}));
+  EXPECT_EQ(catalog.roots(), (std::vector<fs::path>{kept[3], kept[2], kept[1]}));
+}
+
+// A root that lists nothing at all while the library holds photos from it is the mount point of a
+// disk that is not mounted: its photos are kept and it is reported, as for a root that is gone.
+TEST_F(DiskInputIndex, EmptyRootWithPhotosInTheLibraryIsNotTakenForDeletedPhotos) {
+  TempDir dir;
+  const fs::path photos = dir.path() / "mnt";
+  fs::create_directories(photos);
+  fs::copy_file(faces_dir() / "people" / "obama" / "fr_obama.jpg", photos / "a.jpg");
+  Catalog catalog = Catalog::open(dir.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  const fs::path roots[] = {photos};
+  ASSERT_EQ(index(catalog, roots).added, 1u);
+  fs::rename(photos / "a.jpg", dir.path() / "a.jpg");
+  const IndexReport unmounted = index(catalog, {});
+  EXPECT_EQ(unmounted.deleted, 0u);
+  ASSERT_EQ(unmounted.unreadable.size(), 1u);
+  EXPECT_EQ(unmounted.unreadable[0].photos_kept, 1);
+  EXPECT_EQ(catalog.status().images, 1);
+  // A folder that still holds something (here a subfolder) is read as usual: the photo was deleted.
+  fs::create_directories(photos / "other");
+  const IndexReport emptied = index(catalog, {});
+  EXPECT_TRUE(emptied.unreadable.empty());
+  EXPECT_EQ(emptied.deleted, 1u);
+  EXPECT_EQ(catalog.status().images, 0);
+  // An empty folder the library has nothing from is just empty.
+  fs::remove(photos / "other");
+  EXPECT_TRUE(index(catalog, {}).unreadable.empty());
+}
+
 TEST_F(DiskInputIndex, NamedRootThatDoesNotExistIsStillAnError) {
   TempDir dir;
   Catalog catalog = Catalog::open(dir.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);

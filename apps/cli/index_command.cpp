@@ -1,5 +1,6 @@
 #include "index_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -41,7 +42,10 @@ What a run reports:
   A folder that cannot be read (no permission, a disk error) and a folder indexed before that is
   missing now (an unplugged drive) are not taken for empty: their photos are kept as they were, each
   such folder is named on stderr ("facesearch: warning: cannot read folder X (WHY): its N photos are
-  kept as they were"), `facesearch status` lists them, and the exit status is 3.
+  kept as they were"), `facesearch status` lists them, and the exit status is 3. So is a folder
+  indexed before that is now completely empty (the mount point of a disk that is not mounted).
+  When such photos are gone for good (a disk thrown away, a folder deleted on purpose), say so:
+    facesearch index --forget /media/old-disk/Photos   # its photos leave the library, files untouched
 
 Limits (what is on disk is not trusted):
   Only regular files are read (a FIFO or device named .jpg is refused), files over 1 GiB are refused
@@ -88,6 +92,11 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
                     "Folders (walked recursively) or photos to index; none: every folder indexed before")
       ->type_name("PATH");
   add_db_option(*index, args.db);
+  index->add_option("--forget", args.forget,
+                    "Remove a folder (indexed before, or one inside it) and its photos from the library; the "
+                    "files on disk are not touched. Repeatable; not with folders to index or --rebuild")
+      ->type_name("FOLDER")
+      ->allow_extra_args(false);
   add_jobs_option(*index, args.jobs,
                   "Worker threads, at most " + std::to_string(kMaxJobs) + " (default 0: one per core)");
   index->add_option("--min-face", args.min_face_px,
@@ -107,7 +116,49 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
   return index;
 }
 
-void check_index_args(const CLI::App& index, const IndexArgs&) { throw_if_unknown_options(index); }
+void check_index_args(const CLI::App& index, const IndexArgs& args) {
+  throw_if_unknown_options(index);
+  if (!args.forget.empty() && (!args.roots.empty() || args.rebuild))
+    throw CLI::ValidationError("--forget", "runs on its own: not with folders to index or --rebuild");
+}
+
+namespace {
+
+// `index --forget FOLDER...`: the photos at or under each folder leave the library (one transaction),
+// and the side files are brought up to date. Nothing on disk is read or touched.
+int run_forget(const IndexArgs& args, const fs::path& db) {
+  if (!fs::exists(db))
+    throw Error(ErrorCode::kNotFound, "no library at " + fs::absolute(db).string() + "; nothing to forget");
+  const FacePipeline pipeline(load_models(args.models_dir, args.model, &db, args.quiet), RuntimeOptions{},
+                              detection_strategy(args.detector));
+  Catalog catalog = Catalog::open(db, pipeline.pack(), Catalog::Mode::kOpenExisting);
+  std::vector<std::pair<fs::path, std::int64_t>> forgotten;
+  {
+    Catalog::Transaction t(catalog);
+    const std::vector<fs::path> roots = catalog.roots();
+    for (const std::string& given : args.forget) {
+      std::error_code ec;
+      // The folder may be gone (that is often why it is forgotten): canonical as far as it exists.
+      const fs::path folder = fs::weakly_canonical(fs::absolute(given), ec).lexically_normal();
+      const bool is_root_or_holds_one = std::any_of(roots.begin(), roots.end(), [&](const fs::path& r) {
+        const auto rel = r.lexically_relative(folder);
+        return !rel.empty() && *rel.begin() != "..";
+      });
+      const std::int64_t photos = catalog.forget_folder(folder);
+      if (photos == 0 && !is_root_or_holds_one)
+        throw Error(ErrorCode::kNotFound, "the library holds no photos under " + folder.string() +
+                                              "; `facesearch status` lists its folders");
+      forgotten.emplace_back(folder, photos);
+    }
+    t.commit();
+  }
+  update_vectors_file(catalog, pipeline.embedding_dim());
+  update_approx_index_file(catalog, pipeline.embedding_dim());
+  write_forget_summary(std::cout, forgotten, catalog.status(), args.format == "json");
+  return 0;
+}
+
+}  // namespace
 
 int run_index(const IndexArgs& args) {
   const fs::path db = library_path(args.db);
@@ -118,6 +169,7 @@ int run_index(const IndexArgs& args) {
     throw Error(ErrorCode::kInvalidArgument, "no library at " + fs::absolute(db).string() +
                                                  " yet; name the folders to index: facesearch index ~/Pictures");
   }
+  if (!args.forget.empty()) return run_forget(args, db);
   for (const fs::path& root : roots) {
     if (const std::string why = why_missing(root); !why.empty())
       throw Error(ErrorCode::kNotFound, "folder " + root.string() + " " + why);

@@ -312,7 +312,10 @@ std::string unreadable_folder_line(const UnreadableFolderRow& folder) {
                            : folder.photos_kept == 1
                                ? "its photo is kept as it was"
                                : "its " + std::to_string(folder.photos_kept) + " photos are kept as they were";
-  return "cannot read folder " + printable(folder.path.string()) + " (" + printable(why) + "): " + kept;
+  // The way out when the photos are gone for good (a disk thrown away, a folder deleted on purpose).
+  const std::string forget = folder.photos_kept == 0 ? ""
+                             : "; if they are gone for good: facesearch index --forget " + printable(folder.path.string());
+  return "cannot read folder " + printable(folder.path.string()) + " (" + printable(why) + "): " + kept + forget;
 }
 
 void write_file_problems(std::ostream& err, const SearchReport& report) {
@@ -371,6 +374,23 @@ void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStat
            {"unreadable_folders", unreadable_folders_json(r.unreadable)},
            {"interrupted", r.cancelled}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+void write_forget_summary(std::ostream& out, std::span<const std::pair<std::filesystem::path, std::int64_t>> forgotten,
+                          const CatalogStatus& library, bool json) {
+  if (json) {
+    Json folders = Json::array();
+    for (const auto& [folder, photos] : forgotten) folders.push_back({{"folder", folder.string()}, {"photos", photos}});
+    Json doc{{"library", {{"path", library.path.string()}, {"images", library.images}, {"faces", library.faces}}},
+             {"forgotten", std::move(folders)}};
+    out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+    return;
+  }
+  for (const auto& [folder, photos] : forgotten)
+    out << "Forgot " << printable(folder.string()) << ": " << photos << (photos == 1 ? " photo" : " photos")
+        << " left the library (the files on disk are untouched)\n";
+  out << "Library " << printable(library.path.string()) << ": " << library.images << " images, " << library.faces
+      << " faces\n";
 }
 
 // ---- status -----------------------------------------------------------------------------------------

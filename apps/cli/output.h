@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "models/pack_registry.h"
 #include "search/folder_search.h"
@@ -62,6 +63,9 @@ std::string unreadable_folder_line(const UnreadableFolderRow& folder);
 // ..." after Ctrl-C). `library`: the catalog after the run.
 void write_index_summary(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
 void write_index_json(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
+// `index --forget`: each folder and how many photos left the library with it.
+void write_forget_summary(std::ostream& out, std::span<const std::pair<std::filesystem::path, std::int64_t>> forgotten,
+                          const CatalogStatus& library, bool json);
 
 // ---- status -----------------------------------------------------------------------------------------
 

@@ -557,6 +557,32 @@ void Catalog::add_root(const std::filesystem::path& root) {
   s.bind(1, root.string()).bind(2, now_s()).run();
 }
 
+std::int64_t Catalog::forget_folder(const std::filesystem::path& folder) {
+  // "At or under": the path itself, or one that continues it after a '/' (no LIKE: paths may hold % and _).
+  std::string at = folder.string();
+  while (at.size() > 1 && at.back() == '/') at.pop_back();
+  const std::string under = at == "/" ? at : at + "/";
+  constexpr const char* kAtOrUnder = " WHERE path = ?1 OR substr(path, 1, length(?2)) = ?2";
+  std::int64_t photos = 0;
+  {
+    Statement s(impl_->db, (std::string("SELECT count(*) FROM images") + kAtOrUnder).c_str(), impl_->path);
+    s.bind(1, at).bind(2, under);
+    if (s.step()) photos = s.i64(0);
+  }
+  for (const char* table : {"images", "roots"}) {
+    Statement s(impl_->db, (std::string("DELETE FROM ") + table + kAtOrUnder).c_str(), impl_->path);
+    s.bind(1, at).bind(2, under).run();
+  }
+  std::vector<UnreadableFolderRow> remembered = unreadable_folders();
+  std::erase_if(remembered, [&](const UnreadableFolderRow& f) {
+    const std::string p = f.path.string();
+    return p == at || p.compare(0, under.size(), under) == 0;
+  });
+  set_unreadable_folders(remembered);
+  touch_updated();
+  return photos;
+}
+
 // [{"path": ..., "reason": ..., "photos_kept": N}, ...]; a value that does not parse reads as none
 // (it is a report, not data the library depends on).
 std::vector<UnreadableFolderRow> Catalog::unreadable_folders() const {

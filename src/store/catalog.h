@@ -120,6 +120,10 @@ class Catalog {
   // Folders (or files) indexed before: `index` with no path re-scans them.
   std::vector<std::filesystem::path> roots() const;
   void add_root(const std::filesystem::path& root);
+  // Forgets `folder` (absolute): every photo at or under it and its faces, the roots at or under it, and
+  // what was remembered about it being unreadable. Files on disk are not touched. Returns the number of
+  // photos forgotten. Call inside a Transaction.
+  std::int64_t forget_folder(const std::filesystem::path& folder);
 
   // Folders that `index` could not read (their photos were kept as they were), as the last runs left
   // them: `index` replaces the entries under the roots it scanned. Kept in the meta table (JSON).

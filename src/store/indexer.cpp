@@ -99,9 +99,22 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
     return nullptr;
   };
 
+  // A root that lists nothing at all while the library holds photos from it is taken for a disk that is
+  // not mounted (its empty mount point), not for a folder whose photos were all deleted: those are kept
+  // too, until the disk is back or the user says `index --forget FOLDER`. A folder emptied on purpose
+  // still holds something in practice (subfolders, other files), and then deletions go ahead as usual.
+  std::vector<ImageRow> rows = catalog.images();
+  for (const auto& r : roots) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(r, ec) || !std::filesystem::is_empty(r, ec) || ec) continue;
+    if (unreadable_folder_of(r)) continue;
+    if (std::any_of(rows.begin(), rows.end(), [&](const ImageRow& row) { return is_under(row.path, r); }))
+      report.unreadable.push_back({r, "empty, though the library has photos from it: a disk that is not mounted?", 0});
+  }
+
   // What the catalog knows under the roots that could be read.
   std::unordered_map<std::string, ImageRow> known;
-  for (auto& row : catalog.images()) {
+  for (auto& row : rows) {
     if (UnreadableFolderRow* folder = unreadable_folder_of(row.path)) {
       ++folder->photos_kept;
       continue;
