@@ -16,9 +16,10 @@ export LSAN_OPTIONS="suppressions=$(dirname "$here")/tools/lsan.supp:print_suppr
 { time "$fuzz_dir/fuzz/$name" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$fuzz_dir/crashes/$name/" "${dict[@]}" "$@" "$fuzz_dir/corpus/$name" >"$log" 2>&1; } 2>"$log.cpu"
 rc=$?
-cat "$log.cpu"
-grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -n 1
-grep -E '^stat::' "$log" | tr '\n' ' '; echo
+# One summary per run, kept across runs (logs/NAME.history): CPU time, the last stats line, the totals.
+{ cat "$log.cpu"
+  grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -n 1
+  grep -E '^stat::' "$log" | tr '\n' ' '; echo; } | tee -a "$fuzz_dir/logs/$name.history"
 if [ $rc -ne 0 ]; then
   echo "fuzz: $name found a problem (exit $rc): $(ls "$fuzz_dir/crashes/$name" | tail -n 1)" >&2
   grep -m1 -E 'ERROR|SUMMARY|runtime error|deadly signal' "$log" >&2
