@@ -2,6 +2,7 @@
 // ModelProto.graph (field 7) -> GraphProto.node (field 1) -> NodeProto.name (3) / op_type (4). Protobuf
 // writes fields in number order, so the graph's nodes come before its weights (initializer, field 5)
 // and the first megabytes of the file hold them.
+#include <algorithm>
 #include "models/onnx_graph_head.h"
 
 #include <cstdint>
@@ -70,7 +71,10 @@ class WireReader {
 std::vector<OnnxNodeHead> read_onnx_graph_head(const std::filesystem::path& file, size_t max_nodes) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(ErrorCode::kNotFound, file.string() + ": cannot open");
-  std::string data(kReadLimit, '\0');
+  // No more than the file holds: zero-filling 16 MiB for a small file costs more than reading it.
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(file, ec);
+  std::string data(ec ? kReadLimit : std::min<size_t>(kReadLimit, static_cast<size_t>(file_bytes)), '\0');
   in.read(data.data(), static_cast<std::streamsize>(data.size()));
   data.resize(static_cast<size_t>(in.gcount()));
   auto bad = [&](const std::string& why) { return Error(ErrorCode::kModel, file.string() + ": not an ONNX model (" + why + ")"); };
