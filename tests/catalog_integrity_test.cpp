@@ -90,16 +90,8 @@ bool side_files_left(const fs::path& db) {
   return fs::exists(db.string() + "-wal") || fs::exists(db.string() + "-shm") || fs::exists(db.string() + "-journal");
 }
 
-class CatalogIntegrity : public ::testing::Test {
+class CatalogIntegrity : public testing::DefaultPipelineSuite {
  protected:
-  static void SetUpTestSuite() {
-    pack_ = new ModelPack(load_model_pack(testing::models_dir()));
-    pipeline_ = new FacePipeline(*pack_, {});
-  }
-  static void TearDownTestSuite() {
-    delete pipeline_;
-    delete pack_;
-  }
   // Indexes `root` into `catalog`; `stop_after` > 0 cancels the run once that many photos are done
   // (the indexer stops after the batch in flight, as after Ctrl-C).
   // No roots: the library's own folders.
@@ -113,8 +105,6 @@ class CatalogIntegrity : public ::testing::Test {
     };
     return index_library(catalog, *pipeline_, roots, o);
   }
-  static inline ModelPack* pack_ = nullptr;
-  static inline FacePipeline* pipeline_ = nullptr;
 };
 
 TEST_F(CatalogIntegrity, DamagedFacesPageIsFoundAndRebuildRepairsIt) {

@@ -323,23 +323,13 @@ TEST(DiskInput, WalkKeepsItsRules) {
   EXPECT_EQ(found.files, expected);
 }
 
-class DiskInputIndex : public ::testing::Test {
+class DiskInputIndex : public testing::DefaultPipelineSuite {
  protected:
-  static void SetUpTestSuite() {
-    pack_ = new ModelPack(load_model_pack(testing::models_dir()));
-    pipeline_ = new FacePipeline(*pack_, {});
-  }
-  static void TearDownTestSuite() {
-    delete pipeline_;
-    delete pack_;
-  }
   static IndexReport index(Catalog& c, std::span<const fs::path> roots) {
     IndexOptions o;
     o.jobs = 1;
     return index_library(c, *pipeline_, roots, o);
   }
-  static inline ModelPack* pack_ = nullptr;
-  static inline FacePipeline* pipeline_ = nullptr;
 };
 
 TEST_F(DiskInputIndex, RootThatIsGoneKeepsItsPhotosAndIsReported) {

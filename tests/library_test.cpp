@@ -54,24 +54,14 @@ fs::path copy_people(const fs::path& dst, std::initializer_list<const char*> peo
   return photos;
 }
 
-class Library : public ::testing::Test {
+class Library : public testing::DefaultPipelineSuite {
  protected:
-  static void SetUpTestSuite() {
-    pack_ = new ModelPack(load_model_pack(testing::models_dir()));
-    pipeline_ = new FacePipeline(*pack_, {});
-  }
-  static void TearDownTestSuite() {
-    delete pipeline_;
-    delete pack_;
-  }
   static IndexReport index(Catalog& c, const fs::path& root) {
     const fs::path roots[] = {root};
     IndexOptions o;
     o.batch_images = 4;
     return index_library(c, *pipeline_, roots, o);
   }
-  static inline ModelPack* pack_ = nullptr;
-  static inline FacePipeline* pipeline_ = nullptr;
 };
 
 ErrorCode open_error(const fs::path& db, const ModelPack& pack, std::string* message = nullptr) {

@@ -20,6 +20,16 @@ std::filesystem::path models_dir() {
   return std::filesystem::path(home ? home : ".") / ".local" / "share" / "facesearch" / "models" / "dlib-faceapi";
 }
 
+void DefaultPipelineSuite::SetUpTestSuite() {
+  pack_ = std::make_unique<ModelPack>(load_model_pack(models_dir()));
+  pipeline_ = std::make_unique<FacePipeline>(*pack_, RuntimeOptions{});
+}
+
+void DefaultPipelineSuite::TearDownTestSuite() {
+  pipeline_.reset();
+  pack_.reset();
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "facesearch-test-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed in " + tmpl);

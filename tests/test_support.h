@@ -2,7 +2,13 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include "models/model_pack.h"
+#include "pipeline/face_pipeline.h"
 
 namespace facesearch::testing {
 
@@ -24,6 +30,16 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// A suite whose tests share the default model pack and one pipeline over it, loaded once per suite
+// (loading the ONNX models takes about a second).
+class DefaultPipelineSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  static inline std::unique_ptr<ModelPack> pack_;
+  static inline std::unique_ptr<FacePipeline> pipeline_;
 };
 
 }  // namespace facesearch::testing
