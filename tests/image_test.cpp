@@ -55,18 +55,7 @@ Bytes encode(const std::string& ext, const cv::Mat& image, const std::vector<int
 
 Bytes to_bytes(const std::string& text) { return Bytes(text.begin(), text.end()); }
 
-// Runs `action`, expects facesearch::Error with `code` and a message containing every fragment.
-void expect_error(const std::function<void()>& action, ErrorCode code, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an Error (" << error_code_name(code) << ")";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << "'" << fragment << "' not in: " << e.what();
-    }
-  }
-}
+using testing::expect_error;
 
 bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
   return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;

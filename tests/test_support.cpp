@@ -20,6 +20,18 @@ std::filesystem::path models_dir() {
   return std::filesystem::path(home ? home : ".") / ".local" / "share" / "facesearch" / "models" / "dlib-faceapi";
 }
 
+void expect_error(const std::function<void()>& action, ErrorCode code, const std::vector<std::string>& fragments) {
+  try {
+    action();
+    ADD_FAILURE() << "expected an Error (" << error_code_name(code) << ")";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const std::string& fragment : fragments) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << "'" << fragment << "' not in: " << e.what();
+    }
+  }
+}
+
 void DefaultPipelineSuite::SetUpTestSuite() {
   pack_ = std::make_unique<ModelPack>(load_model_pack(models_dir()));
   pipeline_ = std::make_unique<FacePipeline>(*pack_, RuntimeOptions{});

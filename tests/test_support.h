@@ -2,11 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "models/model_pack.h"
 #include "pipeline/face_pipeline.h"
 
@@ -31,6 +34,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Runs `action`, expects facesearch::Error with `code` and a message containing every fragment.
+void expect_error(const std::function<void()>& action, ErrorCode code, const std::vector<std::string>& fragments);
 
 // A suite whose tests share the default model pack and one pipeline over it, loaded once per suite
 // (loading the ONNX models takes about a second).
