@@ -5,7 +5,7 @@ SETUP := tools/setup.sh
 ORT_ROOT = $(shell $(SETUP) print-ort-root)
 DEMO_DIR = $(shell $(SETUP) print-demo)
 
-.PHONY: all setup configure build demo test test-sanitize fuzz bench clean
+.PHONY: all setup configure build demo test test-sanitize fuzz fuzz-budget bench clean
 
 all: build
 
@@ -57,6 +57,13 @@ fuzz: build
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(FUZZERS) fuzz_seed_images fuzz_seed_side_files
 	bash fuzz/make_seeds.sh $(BUILD_DIR)/facesearch $(FUZZ_DIR)
 	@for f in $(FUZZERS); do bash fuzz/run.sh $(FUZZ_DIR) $$f $(FUZZ_SECONDS) || exit 1; done
+
+# The same harnesses run until each has had FUZZ_CPU_SECONDS of CPU time in all (summed over the runs in
+# build-fuzz/logs/NAME.history), so a budget holds on a busy machine too: `make fuzz-budget`.
+FUZZ_CPU_SECONDS ?= 1800
+fuzz-budget: FUZZ_SECONDS = 1
+fuzz-budget: fuzz
+	@for f in $(FUZZERS); do bash fuzz/budget.sh $(FUZZ_DIR) $$f $(FUZZ_CPU_SECONDS) || exit 1; done
 
 # Speed figures (not tests): folder search serial vs pipelined, library indexing and re-scan, and vector
 # search at 10k/100k/1M faces against FAISS (the last takes several minutes). See docs/PERFORMANCE.md.

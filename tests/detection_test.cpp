@@ -123,12 +123,13 @@ TEST_F(Detection, TrickyFilesInBad) {
 TEST_F(Detection, TinyAndHugePhotosAreHandled) {
   // 16x16: too small for any face, and no crash.
   EXPECT_TRUE(faces_of("bad/tiny_16x16_angelina_img5.jpg").empty());
-  // 48 megapixels: decoded at half size (so its full pixel buffer never exists), reported at full size.
-  // Its ~100-px face (pasted at x=5200, y=1400, MANIFEST.tsv) is found by the tiled passes.
+  // 48 megapixels: decoded at a quarter, 2000x1500 (DecodeOptions: the longer side at least 2000 px),
+  // so its full pixel buffer never exists; reported at full size. Its ~100-px face (pasted at x=5200,
+  // y=1400, MANIFEST.tsv) is found by the tiled passes.
   const auto big = decode_image_file(testing::testdata_dir() / "faces" / "bad" / "large_8000x6000_mark_img14.jpg");
   EXPECT_EQ(big.width, 8000);
   EXPECT_EQ(big.height, 6000);
-  EXPECT_EQ(big.scale, 2.f);
+  EXPECT_EQ(big.scale, 4.f);
   const auto faces = pipeline_->analyze(big, {});
   ASSERT_EQ(faces.size(), 1u);
   const Box& b = faces[0].face.box;
@@ -208,12 +209,12 @@ TEST(DetectionTiles, CoverThePhotoAndHoldEverySmallSquareWhole) {
 
 TEST(DetectionStrategies, NamesParseAndAutoResolvesByPack) {
   for (const auto s : {DetectionStrategy::kAuto, DetectionStrategy::kSsd, DetectionStrategy::kMediapipe,
-                       DetectionStrategy::kCascade})
+                       DetectionStrategy::kCascade, DetectionStrategy::kHybrid})
     EXPECT_EQ(parse_detection_strategy(strategy_name(s)), s);
   EXPECT_FALSE(parse_detection_strategy("fastest"));
   ModelPack pack = load_model_pack(testing::models_dir());
   ASSERT_TRUE(pack.fast_detector);
-  EXPECT_EQ(resolve_strategy(pack, DetectionStrategy::kAuto), DetectionStrategy::kMediapipe);
+  EXPECT_EQ(resolve_strategy(pack, DetectionStrategy::kAuto), DetectionStrategy::kHybrid);
   EXPECT_EQ(resolve_strategy(pack, DetectionStrategy::kCascade), DetectionStrategy::kCascade);
   pack.fast_detector.reset();  // a pack with one detector
   EXPECT_EQ(resolve_strategy(pack, DetectionStrategy::kAuto), DetectionStrategy::kSsd);

@@ -103,7 +103,7 @@ CLI::Option* add_detector_option(CLI::App& command, std::string& detector) {
                   "mediapipe when the model pack has it, else the pack's own detector (SSD; SCRFD or YuNet for "
                   "InsightFace and OpenCV zoo packs, which take no other)")
       ->type_name("auto|mediapipe|ssd|cascade")
-      ->check(CLI::IsMember({"auto", "mediapipe", "ssd", "cascade"}).description(""));
+      ->check(CLI::IsMember({"auto", "hybrid", "mediapipe", "ssd", "cascade"}).description(""));
 }
 
 CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px) {

@@ -42,9 +42,16 @@ class TiledCascade final : public Detector {
  public:
   // Where the photo and its tiles gave nothing: the fast detector on the padded photo (one session
   // for both), then `last_resort` when given; each only on the images still without a face.
+  // `whole_photo` (the hybrid strategy: SSD) runs on every photo as well; the tile levels then stop
+  // where its smallest face begins (whole_photo_min_face of the long side). Frame-filling faces, which
+  // SSD finds only padded, are the padded fast pass's, as in the mediapipe strategy.
   TiledCascade(std::unique_ptr<Detector> fast, int fast_input_px, std::unique_ptr<Detector> last_resort,
-               const TilingParams& params)
-      : fast_(std::move(fast)), fast_input_px_(fast_input_px), params_(params) {
+               std::unique_ptr<Detector> whole_photo, float whole_photo_min_face, const TilingParams& params)
+      : fast_(std::move(fast)),
+        fast_input_px_(fast_input_px),
+        whole_photo_(std::move(whole_photo)),
+        whole_photo_min_face_(whole_photo_min_face),
+        params_(params) {
     fallbacks_.push_back(with_padding(*fast_));
     if (last_resort) fallbacks_.push_back(std::move(last_resort));
   }
@@ -52,11 +59,25 @@ class TiledCascade final : public Detector {
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
     auto result = fast_->detect_batch(images, options);
+    std::vector<std::vector<Detection>> whole;
+    if (whole_photo_) whole = whole_photo_->detect_batch(images, options);
     for (size_t i = 0; i < images.size(); ++i) {
-      auto tiled = detect_in_tiles(images[i], options);
-      if (tiled.empty()) continue;
       auto& found = result[i];
-      found.insert(found.end(), std::make_move_iterator(tiled.begin()), std::make_move_iterator(tiled.end()));
+      if (!whole.empty()) {
+        // The main detector's doubtful boxes (under whole_photo_score) that the fast detector did not
+        // find get the tiles' second look.
+        std::vector<Detection> doubtful;
+        for (auto& d : whole[i]) {
+          const bool seen = d.score >= params_.whole_photo_score ||
+                            std::any_of(found.begin(), found.end(), [&](const Detection& f) { return iou(f.box, d.box) > 0.3f; });
+          (seen ? found : doubtful).push_back(std::move(d));
+        }
+        for (auto& d : verify(images[i], std::move(doubtful), options)) found.push_back(std::move(d));
+      }
+      if (wants_tiles(images[i], found)) {
+        auto tiled = detect_in_tiles(images[i], options);
+        found.insert(found.end(), std::make_move_iterator(tiled.begin()), std::make_move_iterator(tiled.end()));
+      }
       found = non_max_suppression(std::move(found), params_.merge_iou, params_.max_faces);
     }
     for (const auto& fallback : fallbacks_) {
@@ -73,6 +94,19 @@ class TiledCascade final : public Detector {
   }
 
  private:
+  // Without a whole-photo detector, tiles always run (the mediapipe and cascade strategies). With one,
+  // only in photos where the whole-photo passes found nothing (a lone small face: tiles are what finds
+  // it) or a face smaller than tile_gate times the whole-photo detector's smallest (people at a
+  // distance, where smaller ones are likely too). Not in a photo whose faces are all larger: a small
+  // face beside them is found only from that size up (docs/ACCURACY.md).
+  bool wants_tiles(const cv::Mat& image, const std::vector<Detection>& found) const {
+    if (!whole_photo_ || found.empty()) return true;
+    const float floor = whole_photo_min_face_ * float(std::max(image.cols, image.rows));
+    return std::any_of(found.begin(), found.end(), [&](const Detection& d) {
+      return std::min(d.box.width(), d.box.height()) < params_.tile_gate * floor;
+    });
+  }
+
   // Level 0's tiles make a face of options.smallest_face_px appear params_.fast_min_face_px wide in the
   // detector's input. A tile's detector sees whole only the faces that fit in the overlap (a sixth of
   // the tile), so coarser levels follow, each tile_growth times larger, until a tile would cover the
@@ -88,8 +122,14 @@ class TiledCascade final : public Detector {
     tile = std::max(tile, fast_input_px_);
     // A level whose tiles are at least 0.8 of the photo adds nothing (with the default parameters): the
     // previous level sees faces whole up to 1.5 * (tile / 2.5) / 6 = tile / 10 >= long_side / 12.5, and the
-    // whole-photo pass sees them from 12 / 192 = long_side / 16.
-    for (; float(tile) < 0.8f * float(long_side); tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
+    // whole-photo pass sees them from 12 / 192 = long_side / 16. With a whole-photo detector that sees
+    // faces from whole_photo_min_face_ of the long side, a level whose smallest face is that large adds
+    // nothing either.
+    const float level_limit = whole_photo_ ? std::min(0.8f * float(long_side),
+                                                      whole_photo_min_face_ * float(long_side) * float(fast_input_px_) /
+                                                          params_.fast_min_face_px)
+                                           : 0.8f * float(long_side);
+    for (; float(tile) < level_limit; tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
       const int overlap = tile / 6;
       const float largest = 1.5f * float(overlap);
       const auto rects = plan_tiles(image.size(), tile, overlap);
@@ -163,6 +203,8 @@ class TiledCascade final : public Detector {
 
   std::unique_ptr<Detector> fast_;
   int fast_input_px_;
+  std::unique_ptr<Detector> whole_photo_;
+  float whole_photo_min_face_ = 0;
   std::vector<std::unique_ptr<Detector>> fallbacks_;
   TilingParams params_;
 };
@@ -175,20 +217,21 @@ const char* strategy_name(DetectionStrategy strategy) {
     case DetectionStrategy::kSsd: return "ssd";
     case DetectionStrategy::kMediapipe: return "mediapipe";
     case DetectionStrategy::kCascade: return "cascade";
+    case DetectionStrategy::kHybrid: return "hybrid";
   }
   return "?";
 }
 
 std::optional<DetectionStrategy> parse_detection_strategy(std::string_view name) {
   for (const auto s : {DetectionStrategy::kAuto, DetectionStrategy::kSsd, DetectionStrategy::kMediapipe,
-                       DetectionStrategy::kCascade})
+                       DetectionStrategy::kCascade, DetectionStrategy::kHybrid})
     if (name == strategy_name(s)) return s;
   return std::nullopt;
 }
 
 DetectionStrategy resolve_strategy(const ModelPack& pack, DetectionStrategy strategy) {
   if (strategy != DetectionStrategy::kAuto) return strategy;
-  return pack.fast_detector ? DetectionStrategy::kMediapipe : DetectionStrategy::kSsd;
+  return pack.fast_detector ? DetectionStrategy::kHybrid : DetectionStrategy::kSsd;
 }
 
 std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, DetectionStrategy strategy,
@@ -200,9 +243,11 @@ std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, Detecti
                                        strategy_name(strategy) + " strategy; use --detector ssd, or rebuild the " +
                                        "pack with tools/setup.sh");
   const DetectorSpec& fast = *pack.fast_detector;
+  const bool hybrid = strategy == DetectionStrategy::kHybrid;
   return std::make_unique<TiledCascade>(make_detector(fast, runtime), fast.input.width,
                                         strategy == DetectionStrategy::kCascade ? make_detector(pack, runtime) : nullptr,
-                                        tiling);
+                                        hybrid ? make_detector(pack.detector, runtime) : nullptr,
+                                        hybrid ? tiling.ssd_min_face_px / float(pack.detector.input.width) : 0.f, tiling);
 }
 
 }  // namespace facesearch

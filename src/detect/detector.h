@@ -79,12 +79,14 @@ std::vector<cv::Rect> plan_tiles(cv::Size image, int tile_side, int overlap);
 
 // How the pack's detectors are combined (docs/ACCURACY.md, "Detection strategy", has the measurements).
 enum class DetectionStrategy {
-  kAuto,       // the best measured one the pack supports: kMediapipe with a fast detector, else kSsd
+  kAuto,       // the best measured one the pack supports: kHybrid with a fast detector, else kSsd
   kSsd,        // the main detector (SSD) with its padded retry: the pipeline before the fast detector
   kMediapipe,  // the fast detector over the photo and, for large photos, over tiles; padded where nothing found
   kCascade,    // kMediapipe, then the main detector with its padded retry where that found nothing
+  kHybrid,     // the main detector (SSD, padded retry) and the fast detector on every photo, and the fast
+               // detector on tiles only for faces smaller than the main detector sees
 };
-const char* strategy_name(DetectionStrategy strategy);  // "auto", "ssd", "mediapipe", "cascade"
+const char* strategy_name(DetectionStrategy strategy);  // "auto", "ssd", "mediapipe", "cascade", "hybrid"
 // nullopt for an unknown name.
 std::optional<DetectionStrategy> parse_detection_strategy(std::string_view name);
 
@@ -105,6 +107,15 @@ struct TilingParams {
   float verify_context = 4.f;
   float verify_score = 0.75f;
   int max_faces = 300;
+  // The hybrid strategy's main detector (SSD at 512) finds faces down to about this many pixels of its
+  // input (shorter box side); tiles look only for faces smaller than that share of the photo.
+  // Measured on the phone-size set (docs/ACCURACY.md): SSD's smallest faces there are 7-8 px.
+  float ssd_min_face_px = 8;
+  // The hybrid strategy tiles a photo only where the whole-photo passes found a face smaller than
+  // tile_gate times the main detector's smallest (people at a distance).
+  float tile_gate = 2.f;
+  // The hybrid's whole-photo SSD pass keeps boxes from this score (SSD alone: the pack's 0.5). 
+  float whole_photo_score = 0.7f;
 };
 
 // The detector for `strategy`. Throws Error{kModel} when the pack lacks what it needs (kMediapipe and

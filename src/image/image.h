@@ -40,7 +40,7 @@ struct DecodeOptions {
   // Decode JPEGs reduced by the largest factor (2, 4 or 8) that keeps the longer side at least this
   // many pixels. 0 decodes at full resolution. HEIF images over 40 megapixels are reduced the same way
   // right after decoding (libheif cannot decode reduced); smaller HEIF images and other formats never.
-  int min_long_side_px = 2048;
+  int min_long_side_px = 2000;
   // Refuse images whose header says more pixels than this (full resolution, whatever the reduction),
   // and images whose header does not say their size, before decoding anything.
   std::int64_t max_pixels = kDefaultMaxPixels;
