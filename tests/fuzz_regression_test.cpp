@@ -51,5 +51,42 @@ TEST(FuzzRegression, ManifestsOfTheWrongJsonShapeAreModelPackErrors) {
   }
 }
 
+// manifest_fuzz, second finding: a number too large for an int where the manifest wants a whole number
+// (an input size of 7.8e35) was cast by nlohmann's get<int>: undefined behaviour, reported by UBSan. Each
+// integer field of the real manifest, set to such numbers, is now a model pack error naming the field;
+// the fuzzer's input (tests/data/fuzz/manifest_numbers/) too, read next to the real pack's files.
+TEST(FuzzRegression, ManifestNumbersOutOfIntRangeAreModelPackErrors) {
+  const fs::path dir = testing::models_dir();
+  const std::string real = read_text(dir / "manifest.json");
+  ASSERT_NO_THROW(model_pack_from_manifest(real, dir, "fuzz/manifest.json"));
+  size_t cases = 0;
+  for (const std::string field : {"\"max_faces\": ", "\"input_size\": [", "\"size\": ", "\"dim\": ", "\"batch\": "}) {
+    const size_t at = real.find(field);
+    if (at == std::string::npos) continue;
+    const size_t start = real.find_first_not_of(" \n", at + field.size());
+    const size_t end = real.find_first_not_of("0123456789", start);
+    for (const char* bad : {"7.8e35", "-1e300", "4294967296", "2.5"}) {
+      const std::string text = real.substr(0, start) + bad + real.substr(end);
+      ++cases;
+      try {
+        model_pack_from_manifest(text, dir, "fuzz/manifest.json");
+        ADD_FAILURE() << field << bad << " accepted";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kModel);
+        EXPECT_NE(std::string(e.what()).find("whole number"), std::string::npos) << e.what();
+      }
+    }
+  }
+  EXPECT_GE(cases, 16u);
+  for (const auto& file : fuzz_inputs("manifest_numbers")) {
+    try {
+      model_pack_from_manifest(read_text(file), dir, "fuzz/manifest.json");
+      ADD_FAILURE() << file << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModel) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace facesearch

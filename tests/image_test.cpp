@@ -528,12 +528,13 @@ TEST(DecodeImage, LargeJpegIsDecodedReducedButReportsFullSize) {
   const DecodedImage image = decode_image_file(bad_file("large_8000x6000_mark_img14.jpg"));
   EXPECT_EQ(image.width, 8000);
   EXPECT_EQ(image.height, 6000);
-  EXPECT_EQ(image.scale, 2.f);
-  ASSERT_EQ(image.bgr.size(), cv::Size(4000, 3000));
-  // The pasted 600x400 photo at (5200, 1400) full-resolution is at (2600, 700) in decoded pixels.
+  // The default keeps the longer side at least 2000 px: a quarter, 2000x1500.
+  EXPECT_EQ(image.scale, 4.f);
+  ASSERT_EQ(image.bgr.size(), cv::Size(2000, 1500));
+  // The pasted 600x400 photo at (5200, 1400) full-resolution is at (1300, 350) in decoded pixels.
   cv::Scalar mean, photo_stddev, canvas_stddev;
-  cv::meanStdDev(image.bgr(cv::Rect(5200 / 2, 1400 / 2, 600 / 2, 400 / 2)), mean, photo_stddev);
-  cv::meanStdDev(image.bgr(cv::Rect(500, 500, 1000, 1000)), mean, canvas_stddev);
+  cv::meanStdDev(image.bgr(cv::Rect(5200 / 4, 1400 / 4, 600 / 4, 400 / 4)), mean, photo_stddev);
+  cv::meanStdDev(image.bgr(cv::Rect(250, 250, 500, 500)), mean, canvas_stddev);
   EXPECT_GT(photo_stddev[0], 20.0);
   EXPECT_LT(canvas_stddev[0], 3.0);
 

@@ -98,11 +98,13 @@ CLI::Option* add_model_option(CLI::App& command, std::string& model_name, CLI::O
 CLI::Option* add_detector_option(CLI::App& command, std::string& detector) {
   return command
       .add_option("--detector", detector,
-                  "Face detection: mediapipe (fast BlazeFace over the photo and tiles of large photos), ssd "
-                  "(the slower SSD), cascade (mediapipe, then SSD where it finds nothing); auto (default): "
-                  "mediapipe when the model pack has it, else the pack's own detector (SSD; SCRFD or YuNet for "
+                  "Face detection: hybrid (SSD and the fast BlazeFace over the whole photo, and BlazeFace over "
+                  "tiles of large photos where small faces are likely or none was found), mediapipe (BlazeFace "
+                  "alone, over the photo and tiles: faster, misses faces in crowds and in profile), ssd (SSD "
+                  "alone), cascade (mediapipe, then SSD where it finds nothing); auto (default): hybrid when the "
+                  "model pack has both detectors, else the pack's own detector (SSD; SCRFD or YuNet for "
                   "InsightFace and OpenCV zoo packs, which take no other)")
-      ->type_name("auto|mediapipe|ssd|cascade")
+      ->type_name("auto|hybrid|mediapipe|ssd|cascade")
       ->check(CLI::IsMember({"auto", "hybrid", "mediapipe", "ssd", "cascade"}).description(""));
 }
 

@@ -59,11 +59,24 @@ class TiledCascade final : public Detector {
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
     auto result = fast_->detect_batch(images, options);
-    std::vector<std::vector<Detection>> whole;
-    if (whole_photo_) whole = whole_photo_->detect_batch(images, options);
+    std::vector<std::vector<Detection>> whole(images.size());
+    if (whole_photo_) {
+      // The main detector runs on every photo but a portrait: one face, found by the fast detector,
+      // at least portrait_face of the longer side.
+      std::vector<size_t> todo;
+      std::vector<cv::Mat> batch;
+      for (size_t i = 0; i < images.size(); ++i) {
+        const float long_side = float(std::max(images[i].cols, images[i].rows));
+        const bool portrait = params_.portrait_face > 0 && result[i].size() == 1 &&
+                              std::min(result[i][0].box.width(), result[i][0].box.height()) >= params_.portrait_face * long_side;
+        if (!portrait) todo.push_back(i), batch.push_back(images[i]);
+      }
+      auto found = whole_photo_->detect_batch(batch, options);
+      for (size_t k = 0; k < todo.size(); ++k) whole[todo[k]] = std::move(found[k]);
+    }
     for (size_t i = 0; i < images.size(); ++i) {
       auto& found = result[i];
-      if (!whole.empty()) {
+      if (whole_photo_) {
         // The main detector's doubtful boxes (under whole_photo_score) that the fast detector did not
         // find get the tiles' second look.
         std::vector<Detection> doubtful;

@@ -116,6 +116,9 @@ struct TilingParams {
   float tile_gate = 2.f;
   // The hybrid's whole-photo SSD pass keeps boxes from this score (SSD alone: the pack's 0.5). 
   float whole_photo_score = 0.7f;
+  // The hybrid skips its main detector on a portrait: a photo where the fast detector found exactly one
+  // face, at least this share of the longer side (0: never skips).
+  float portrait_face = 0.f;
 };
 
 // The detector for `strategy`. Throws Error{kModel} when the pack lacks what it needs (kMediapipe and

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -21,12 +22,31 @@ const char* kSetupHint = "run `make setup` (tools/setup.sh) to build the default
   throw Error(ErrorCode::kModel, "model pack " + where.string() + ": " + what);
 }
 
+// An integer field: a JSON integer within int's range, else the manifest's error. nlohmann's get<int>
+// (and value(key, int)) casts whatever number it finds, and a float such as 7.8e35 cast to int is
+// undefined behaviour (found by fuzz/manifest_fuzz.cpp under UBSan).
+int as_int(const nlohmann::json& v, const char* name, const std::filesystem::path& manifest) {
+  if (v.is_number_unsigned()) {
+    if (v.get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<int>::max())) return int(v.get<std::uint64_t>());
+  } else if (v.is_number_integer()) {
+    const auto x = v.get<std::int64_t>();
+    if (x >= std::numeric_limits<int>::min() && x <= std::numeric_limits<int>::max()) return int(x);
+  }
+  fail(manifest, std::string(name) + " must be a whole number of a sensible size, not " + v.dump());
+}
+
+// obj[key] as an int (as_int), or `fallback` when obj has no such key.
+int int_value(const nlohmann::json& obj, const char* key, int fallback, const std::filesystem::path& manifest) {
+  const auto it = obj.find(key);
+  return it == obj.end() ? fallback : as_int(*it, key, manifest);
+}
+
 InputSpec parse_input(const nlohmann::json& j, const std::filesystem::path& manifest) {
   InputSpec in;
   try {
     const auto& size = j.at("input_size");
-    in.width = size.at(0).get<int>();
-    in.height = size.at(1).get<int>();
+    in.width = as_int(size.at(0), "input_size", manifest);
+    in.height = as_int(size.at(1), "input_size", manifest);
     in.rgb = j.value("color", std::string("rgb")) == "rgb";
     const auto& mean = j.at("mean");
     for (int c = 0; c < 3; ++c) in.mean[c] = mean.at(c).get<float>();
@@ -55,7 +75,7 @@ void parse_detector(const nlohmann::json& j, const std::filesystem::path& dir, D
   det.letterbox = j.value("letterbox", std::string("pad_bottom_right"));
   det.score_threshold = j.value("score_threshold", 0.5f);
   det.nms_iou = j.value("nms_iou", 0.5f);
-  det.max_faces = j.value("max_faces", 100);
+  det.max_faces = int_value(j, "max_faces", 100, dir / "manifest.json");
   det.small_face_px = j.value("small_face_px", 0.f);
   det.small_face_score = j.value("small_face_score", 0.f);
 }
@@ -98,8 +118,9 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
   try {
     if (j.value("format", std::string()) != "facesearch-model-pack")
       fail(manifest_path, "not a facesearch model pack manifest");
-    if (j.value("format_version", 0) > kPackFormatVersion)
-      fail(manifest_path, "made by a newer facesearch (format_version " + std::to_string(j.value("format_version", 0)) +
+    const int format_version = int_value(j, "format_version", 0, manifest_path);
+    if (format_version > kPackFormatVersion)
+      fail(manifest_path, "made by a newer facesearch (format_version " + std::to_string(format_version) +
                               "); upgrade facesearch");
     pack.dir = dir;
     pack.name = j.value("name", dir.filename().string());
@@ -117,17 +138,17 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
     if (j.contains("landmarker")) {
       LandmarkerSpec lm;
       parse_network(j["landmarker"], dir, lm);
-      lm.points = j["landmarker"].value("points", 68);
+      lm.points = int_value(j["landmarker"], "points", 68, manifest_path);
       pack.landmarker = lm;
     }
     const auto& a = j.at("aligner");
     pack.aligner.kind = a.value("kind", std::string("dlib_chip"));
-    pack.aligner.size = a.value("size", 150);
+    pack.aligner.size = int_value(a, "size", 150, manifest_path);
     pack.aligner.padding = a.value("padding", 0.25f);
     const auto& e = j.at("embedder");
     parse_network(e, dir, pack.embedder);
-    pack.embedder.dim = e.value("dim", 128);
-    pack.embedder.batch = std::max(1, e.value("batch", 8));
+    pack.embedder.dim = int_value(e, "dim", 128, manifest_path);
+    pack.embedder.batch = std::max(1, int_value(e, "batch", 8, manifest_path));
     const std::string metric = j.value("metric", std::string("cosine"));
     if (metric != "cosine") fail(manifest_path, "unknown metric '" + metric + "'");
     pack.metric = Metric::kCosine;
