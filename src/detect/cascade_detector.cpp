@@ -71,8 +71,10 @@ class TiledCascade final : public Detector {
                               std::min(result[i][0].box.width(), result[i][0].box.height()) >= params_.portrait_face * long_side;
         if (!portrait) todo.push_back(i), batch.push_back(images[i]);
       }
-      auto found = whole_photo_->detect_batch(batch, options);
-      for (size_t k = 0; k < todo.size(); ++k) whole[todo[k]] = std::move(found[k]);
+      if (!batch.empty()) {
+        auto found = whole_photo_->detect_batch(batch, options);
+        for (size_t k = 0; k < todo.size(); ++k) whole[todo[k]] = std::move(found[k]);
+      }
     }
     for (size_t i = 0; i < images.size(); ++i) {
       auto& found = result[i];
@@ -257,9 +259,12 @@ std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, Detecti
                                        "pack with tools/setup.sh");
   const DetectorSpec& fast = *pack.fast_detector;
   const bool hybrid = strategy == DetectionStrategy::kHybrid;
+  // The hybrid's SSD keeps as many faces as the strategy does (a crowd photo has more than face-api's 100).
+  DetectorSpec main = pack.detector;
+  main.max_faces = std::max(main.max_faces, tiling.max_faces);
   return std::make_unique<TiledCascade>(make_detector(fast, runtime), fast.input.width,
                                         strategy == DetectionStrategy::kCascade ? make_detector(pack, runtime) : nullptr,
-                                        hybrid ? make_detector(pack.detector, runtime) : nullptr,
+                                        hybrid ? make_detector(main, runtime) : nullptr,
                                         hybrid ? tiling.ssd_min_face_px / float(pack.detector.input.width) : 0.f, tiling);
 }
 

@@ -118,7 +118,7 @@ struct TilingParams {
   float whole_photo_score = 0.7f;
   // The hybrid skips its main detector on a portrait: a photo where the fast detector found exactly one
   // face, at least this share of the longer side (0: never skips).
-  float portrait_face = 0.f;
+  float portrait_face = 0.1f;
 };
 
 // The detector for `strategy`. Throws Error{kModel} when the pack lacks what it needs (kMediapipe and
