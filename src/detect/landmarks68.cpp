@@ -19,7 +19,22 @@ class Landmarks68 final : public Landmarker {
 
   int points() const override { return spec_.points; }
 
+  // In batches of at most kBatch faces: a crowd photo's 300 faces in one call would hold the network's
+  // activations for all of them at once (measured: peak memory +70 MB for 127 faces).
+  static constexpr size_t kBatch = 16;
+
   std::vector<std::vector<Point>> landmarks(const cv::Mat& image, std::span<const Box> boxes) const override {
+    std::vector<std::vector<Point>> result;
+    result.reserve(boxes.size());
+    for (size_t start = 0; start < boxes.size(); start += kBatch) {
+      auto part = landmarks_batch(image, boxes.subspan(start, std::min(kBatch, boxes.size() - start)));
+      for (auto& p : part) result.push_back(std::move(p));
+    }
+    return result;
+  }
+
+ private:
+  std::vector<std::vector<Point>> landmarks_batch(const cv::Mat& image, std::span<const Box> boxes) const {
     std::vector<std::vector<Point>> result(boxes.size());
     if (boxes.empty()) return result;
     const int w = spec_.input.width, h = spec_.input.height;
@@ -64,7 +79,6 @@ class Landmarks68 final : public Landmarker {
     return result;
   }
 
- private:
   LandmarkerSpec spec_;
   OnnxSession session_;
 };
