@@ -65,10 +65,15 @@ fuzz-budget: FUZZ_SECONDS = 1
 fuzz-budget: fuzz
 	@for f in $(FUZZERS); do bash fuzz/budget.sh $(FUZZ_DIR) $$f $(FUZZ_CPU_SECONDS) || exit 1; done
 
-# Speed figures (not tests): folder search serial vs pipelined, library indexing and re-scan, and vector
-# search at 10k/100k/1M faces against FAISS (the last takes several minutes). See docs/PERFORMANCE.md.
+# Speed figures (not tests): folder search serial vs pipelined on testdata and on phone-size copies of it
+# (written into build/phone-photos at bench time: 4032 px, JPEG 90; with completeness against SSD),
+# library indexing and re-scan, and vector search at 10k/100k/1M faces against FAISS (the last takes
+# several minutes). See docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
+	./$(BUILD_DIR)/bench/facesearch_phone_bench --out $(BUILD_DIR)/phone-photos
+	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/photos
+	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/noface
 	./$(BUILD_DIR)/bench/facesearch_detection_bench --data ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_index_bench

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   print_row("pipelined, --detector ssd", ssd, ssd_rss);
   std::printf("\nstage columns: milliseconds per analysed image, summed over threads (CPU time spent in the stage)\n");
   std::printf("pipelining speed-up: %.2fx\n", serial.seconds / piped.seconds);
-  std::printf("default detection (fast detector, tiles) against the SSD-only pipeline: %.2fx the images/s, "
+  std::printf("default detection against the SSD-only pipeline: %.2fx the images/s, "
               "%zu against %zu faces\n", (piped.analysed / piped.seconds) / (ssd.analysed / ssd.seconds), piped.faces,
               ssd.faces);
   return 0;
