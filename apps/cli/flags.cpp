@@ -112,8 +112,9 @@ CLI::Option* add_smallest_face_option(CLI::App& command, float& smallest_face_px
   return command
       .add_option("--smallest-face", smallest_face_px,
                   "Look for faces down to PX pixels (shorter side) in large photos, with tiled passes of the "
-                  "fast detector; smaller finds more faces in crowds and costs more time (default 0: the larger of "
-                  "24 px and 1% of the photo's longer side)")
+                  "fast detector (hybrid: in photos where nothing else was found or people are at a distance); "
+                  "smaller finds more faces in crowds and costs more time (default 0: the larger of 24 px and 1% "
+                  "of the photo's longer side)")
       ->type_name("PX")
       ->check(non_negative_number());
 }
