@@ -88,5 +88,26 @@ TEST(FuzzRegression, ManifestNumbersOutOfIntRangeAreModelPackErrors) {
   }
 }
 
+// manifest_fuzz, third finding: a network "file" whose name the file system refuses (longer than
+// NAME_MAX) made std::filesystem::is_regular_file throw filesystem_error past every caller, which ended
+// the program. It is a missing file now, named in a model pack error.
+TEST(FuzzRegression, ManifestFileNamesTheFileSystemRefusesAreModelPackErrors) {
+  testing::TempDir dir;
+  std::vector<std::string> manifests;
+  for (const auto& file : fuzz_inputs("manifest_names")) manifests.push_back(read_text(file));
+  manifests.push_back(R"({"format": "facesearch-model-pack", "detector": {"kind": "ssd_mobilenetv1", "file": ")" +
+                      std::string(5000, 'x') + R"("}})");
+  ASSERT_GE(manifests.size(), 2u);
+  for (const auto& text : manifests) {
+    try {
+      model_pack_from_manifest(text, dir.path(), "fuzz/manifest.json");
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModel) << e.what();
+      EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace facesearch

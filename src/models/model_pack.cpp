@@ -64,8 +64,11 @@ void parse_network(const nlohmann::json& j, const std::filesystem::path& dir, Ne
   const std::string file = j.value("file", std::string());
   if (net.kind.empty() || file.empty()) fail(manifest, "every network needs a kind and a file");
   net.file = dir / file;
-  if (!std::filesystem::is_regular_file(net.file))
-    fail(dir, "missing " + file + "; " + kSetupHint);
+  // The error_code form: a name the file system refuses (too long, say) is a missing file, not a
+  // filesystem_error thrown past the caller (found by fuzz/manifest_fuzz.cpp).
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(net.file, ec))
+    fail(dir, "missing " + file + (ec ? " (" + ec.message() + ")" : std::string()) + "; " + kSetupHint);
   net.sha256 = j.value("sha256", std::string());
   net.input = parse_input(j, manifest);
 }
@@ -93,7 +96,7 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
   std::error_code ec;
   const auto dir = std::filesystem::absolute(dir_in, ec);
   const auto manifest_path = dir / "manifest.json";
-  if (!std::filesystem::is_directory(dir))
+  if (!std::filesystem::is_directory(dir, ec))
     throw Error(ErrorCode::kModel, "models folder " + dir.string() + " does not exist; " + kSetupHint);
   std::ifstream in(manifest_path);
   if (!in) throw Error(ErrorCode::kModel, "no manifest.json in " + dir.string() + "; " + kSetupHint);
