@@ -11,6 +11,10 @@ log="$fuzz_dir/logs/$name.log"
 echo "fuzz: $name for ${seconds}s (log $log)"
 # CPU time of the fuzzer (user + system), the figure docs/RELIABILITY.md records, from bash's `time`.
 TIMEFORMAT="fuzz: $name cpu %U s user %S s sys, %R s wall"
+# Harnesses that take a path write each input to a scratch file under $TMPDIR: on tmpfs that is about
+# 20 times faster than on a disk's file system (onnx_head_fuzz: 6,000 against 300 inputs a second, the
+# rest of the time waiting for the journal), so /dev/shm is used when TMPDIR is not set.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 # Leaks inside uninstrumented third-party libraries are suppressed as in `make test-sanitize`.
 export LSAN_OPTIONS="suppressions=$(dirname "$here")/tools/lsan.supp:print_suppressions=0"
 { time "$fuzz_dir/fuzz/$name" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
