@@ -24,7 +24,7 @@ using namespace facesearch;
 namespace {
 
 // Writes OUT/photos/<part>_<name>.jpg and OUT/noface/<name>.jpg unless present.
-std::vector<fs::path> write_set(const fs::path& data, const fs::path& out, const std::string& part, const fs::path& dir) {
+std::vector<fs::path> write_set(const fs::path& data, const std::string& part, const fs::path& dir) {
   fs::create_directories(dir);
   std::vector<fs::path> files;
   for (const auto& rel : eval::phone_set_sources(data, part)) {
@@ -39,7 +39,6 @@ std::vector<fs::path> write_set(const fs::path& data, const fs::path& out, const
     }
     files.push_back(dst);
   }
-  (void)out;
   return files;
 }
 
@@ -79,9 +78,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<fs::path> photos = write_set(data, out, "scenes", out / "photos");
-  for (auto& p : write_set(data, out, "people", out / "photos")) photos.push_back(p);
-  auto noface = write_set(data, out, "noface", out / "noface");
+  std::vector<fs::path> photos = write_set(data, "scenes", out / "photos");
+  for (auto& p : write_set(data, "people", out / "photos")) photos.push_back(p);
+  auto noface = write_set(data, "noface", out / "noface");
   if (!only.empty()) {
     std::erase_if(photos, [&](const fs::path& p) { return p.filename().string().find(only) == std::string::npos; });
     noface.clear();
