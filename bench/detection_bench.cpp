@@ -16,6 +16,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pipeline/face_pipeline.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 #include "testdata_manifest.h"
 

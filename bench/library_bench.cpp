@@ -9,7 +9,8 @@
 #include <cstring>
 #include <random>
 
-#include "search/index_search.h"
+#include "search/library_search.h"
+#include "store/vector_files.h"
 #include "store/indexer.h"
 
 namespace fs = std::filesystem;
@@ -98,7 +99,6 @@ int main(int argc, char** argv) {
         f.face.detector = "synthetic";
         catalog.replace_faces(catalog.put_image(row), std::span<const FaceRow>(&f, 1));
       }
-      catalog.touch_updated();
       t.commit();
     }
     std::vector<float> query(dim);

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "pipeline/image_scanner.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 
 namespace facesearch::eval {

@@ -16,6 +16,8 @@
 #include "bench/phone_photos.h"
 #include "core/file_io.h"
 #include "pipeline/face_pipeline.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 
 namespace fs = std::filesystem;

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 
 namespace {

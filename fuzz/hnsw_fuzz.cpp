@@ -1,4 +1,4 @@
-// Fuzzes the LIBRARY.hnsw reader (parse_approx_index_file, src/search/side_files.h) on arbitrary bytes,
+// Fuzzes the LIBRARY.hnsw reader (parse_approx_index_file, src/store/side_files.h) on arbitrary bytes,
 // with the payload checksum off so that mutations reach the graph checks: a graph it accepts must be
 // safe to search with both walks (facesearch's own and faiss's), whatever its links say. Anything
 // thrown, a result that is not one of the graph's ids, or a sanitizer report is a finding.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "index/hnsw_index.h"
-#include "search/side_files.h"
+#include "store/side_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<std::int64_t> storage((size + 7) / 8);

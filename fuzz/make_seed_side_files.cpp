@@ -5,7 +5,8 @@
 
 #include "core/error.h"
 #include "models/model_pack.h"
-#include "search/index_search.h"
+#include "search/library_search.h"
+#include "store/vector_files.h"
 #include "store/catalog.h"
 
 int main(int argc, char** argv) {

@@ -1,4 +1,4 @@
-// Fuzzes the LIBRARY.vectors reader (parse_vectors_file, src/search/side_files.h) on arbitrary bytes, as
+// Fuzzes the LIBRARY.vectors reader (parse_vectors_file, src/store/side_files.h) on arbitrary bytes, as
 // a search maps them: it must say kNone only for a whole file (sizes that add up, both checksums) and
 // then give views inside the bytes, or report the damage; an exact search over a file it accepts must
 // run. Anything thrown, a view outside the input, or a sanitizer report is a finding.
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "index/vector_index.h"
-#include "search/side_files.h"
+#include "store/side_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // A mapping is page-aligned: hand the parser the bytes at an 8-byte-aligned address, as it requires.

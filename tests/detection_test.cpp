@@ -10,6 +10,8 @@
 
 #include "core/error.h"
 #include "pipeline/face_pipeline.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 #include "bench/testdata_manifest.h"
 #include "test_support.h"
@@ -223,7 +225,7 @@ TEST(DetectionStrategies, NamesParseAndAutoResolvesByPack) {
     ADD_FAILURE() << "no fast detector, yet a mediapipe strategy";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
-    EXPECT_NE(std::string(e.what()).find("--detector ssd"), std::string::npos) << e.what();
+    EXPECT_EQ(e.hint().remedy, Remedy::kDetectorSsdOrRebuild) << e.what();  // the CLI words it as --detector ssd
   }
 }
 

@@ -18,6 +18,8 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "image/image.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 #include "store/indexer.h"
 #include "test_support.h"

@@ -11,6 +11,7 @@
 #include "detect/detector.h"
 #include "detect/landmarker.h"
 #include "embed/embedder.h"
+#include "index/vector_index.h"
 #include "pipeline/face_pipeline.h"
 #include "models/model_pack.h"
 #include "test_support.h"

@@ -3,6 +3,7 @@
 // decoding on synthetic tensors, and detection on the real photos of ../shared/testdata/faces against
 // the annotations and against the SSD detector. Figures: docs/ACCURACY.md, "MediaPipe full-range detector".
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -23,6 +24,8 @@
 #include "image/image.h"
 #include "models/model_pack.h"
 #include "models/onnx_session.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 #include "bench/testdata_manifest.h"
 #include "test_support.h"
@@ -121,8 +124,44 @@ TEST(MediapipeConversion, MatchesTheTfjsRuntimeOnRealPhotos) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Decoding (MediaPipe's calculators) on synthetic tensors.
+// Decoding (MediaPipe's calculators) on hand-built tensors. The expected numbers are worked out here by
+// hand from MediaPipe's definitions (face_detection_full_range_common.pbtxt), never from the decoder's
+// constants:
+//  - the face head ("Identity", [1, 2304, 17], the shape the conversion test finds in the real model)
+//    holds per anchor the score logit, then 16 regressors: box x, y, w, h (reverse_output_order), then
+//    6 keypoints x, y;
+//  - SsdAnchorsCalculator: a 192 x 192 input and one layer of stride 4 make a 48 x 48 grid, row-major,
+//    anchor_offset 0.5 and fixed_anchor_size: anchor (row, col) is centred at ((col + 0.5) / 48,
+//    (row + 0.5) / 48) of the input and is 1 x 1;
+//  - TensorsToDetectionsCalculator: x_scale = y_scale = w_scale = h_scale = 192, so the box centre is
+//    the anchor centre + regressor / 192 of the input and its size regressor / 192 of the input (times
+//    192 for input pixels); the score is sigmoid(logit), the logit clipped to +-100.
 // ---------------------------------------------------------------------------------------------------
+constexpr int kHeadAnchors = 2304, kHeadValues = 17, kGridSide = 48;
+
+// One image's face head where every anchor is background (logit -20: score 2e-9).
+std::vector<float> background_head() {
+  std::vector<float> head(kHeadAnchors * kHeadValues, 0.f);
+  for (int a = 0; a < kHeadAnchors; ++a) head[a * kHeadValues] = -20.f;
+  return head;
+}
+
+// Sets anchor (row, col): its logit, box regressors (x, y, w, h), and keypoint regressors that are
+// far off, to show that they never move the box.
+void set_anchor(std::vector<float>& head, int row, int col, float logit, std::array<float, 4> box) {
+  float* v = &head[(row * kGridSide + col) * kHeadValues];
+  v[0] = logit;
+  std::copy(box.begin(), box.end(), v + 1);
+  for (int k = 5; k < kHeadValues; ++k) v[k] = 500.f + 37.f * k;
+}
+
+void expect_box(const Box& got, const Box& want, const char* what, float tolerance = 1e-4f) {
+  EXPECT_NEAR(got.x1, want.x1, tolerance) << what;
+  EXPECT_NEAR(got.y1, want.y1, tolerance) << what;
+  EXPECT_NEAR(got.x2, want.x2, tolerance) << what;
+  EXPECT_NEAR(got.y2, want.y2, tolerance) << what;
+}
+
 TEST(MediapipeDecoding, AnchorsSitAtTheCentresOfA48x48Grid) {
   // 192 / 48 = 4 pixels per cell, anchor_offset 0.5: the first anchor at (2, 2), row-major order.
   EXPECT_FLOAT_EQ(mp::anchor_centre(0).x, 2.f);
@@ -133,32 +172,77 @@ TEST(MediapipeDecoding, AnchorsSitAtTheCentresOfA48x48Grid) {
   EXPECT_FLOAT_EQ(mp::anchor_centre(2303).y, 190.f);
 }
 
-TEST(MediapipeDecoding, OneAnchorDecodesToTheHandComputedBox) {
-  std::vector<float> head(mp::kAnchors * mp::kValuesPerAnchor, 0.f);
-  for (int a = 0; a < mp::kAnchors; ++a) head[a * mp::kValuesPerAnchor] = -8.f;  // sigmoid ~ 0.0003
-  // Anchor at row 10, column 20: centre ((20 + 0.5) * 4, (10 + 0.5) * 4) = (82, 42).
-  const int a = 10 * 48 + 20;
-  float* v = &head[a * mp::kValuesPerAnchor];
-  v[0] = 2.f;  // logit: score sigmoid(2) = 0.880797
-  // reverse_output_order: x, y, w, h offsets in input pixels (scale 192 over a 192-pixel input).
-  v[1] = 3.f, v[2] = -2.f, v[3] = 40.f, v[4] = 36.f;
-  // Centre (85, 40), 40 x 36 -> (65, 22) - (105, 58).
-  const auto d = mp::decode(head, 0.5f);
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_NEAR(d[0].score, 0.880797f, 1e-5f);
-  EXPECT_FLOAT_EQ(d[0].box.x1, 65.f);
-  EXPECT_FLOAT_EQ(d[0].box.y1, 22.f);
-  EXPECT_FLOAT_EQ(d[0].box.x2, 105.f);
-  EXPECT_FLOAT_EQ(d[0].box.y2, 58.f);
-  // Below the threshold it is dropped; a huge logit is clipped at 100 (score 1, no overflow).
-  EXPECT_TRUE(mp::decode(head, 0.9f).empty());
-  v[0] = 1e30f;
+TEST(MediapipeDecoding, HandBuiltHeadDecodesToTheBoxesWorkedOutFromTheAnchorGrid) {
+  std::vector<float> head = background_head();
+  // Anchor (row 10, col 20): centre (20.5 / 48, 10.5 / 48) of 192 px = (82, 42). Regressors (3, -2, 40,
+  // 36) px: centre (85, 40), 40 x 36 -> (65, 22) - (105, 58). Row and column differ, and so do x and y:
+  // a swap would show.
+  set_anchor(head, 10, 20, 2.f, {3.f, -2.f, 40.f, 36.f});
+  // The first anchor (row 0, col 0): centre (2, 2). (-1.5, 4, 10, 12): centre (0.5, 6) -> (-4.5, 0) -
+  // (5.5, 12); a box may reach past the input's edge (the detector clips it to the photo).
+  set_anchor(head, 0, 0, 0.5f, {-1.5f, 4.f, 10.f, 12.f});
+  // Row 47, col 5: centre (5.5 * 4, 47.5 * 4) = (22, 190). (0, -30, 64, 80): centre (22, 160) ->
+  // (-10, 120) - (54, 200).
+  set_anchor(head, 47, 5, -1.f, {0.f, -30.f, 64.f, 80.f});
+  // The last anchor (row 47, col 47): centre (190, 190). (-10, -10, 20, 20): (170, 170) - (190, 190).
+  set_anchor(head, 47, 47, 4.f, {-10.f, -10.f, 20.f, 20.f});
+
+  // Everything at or over a score of 0.25, in anchor order (row-major): (0, 0), (10, 20), (47, 5),
+  // (47, 47). Scores: sigmoid(0.5) = 0.622459, sigmoid(2) = 0.880797, sigmoid(-1) = 0.268941,
+  // sigmoid(4) = 0.982014.
+  const auto d = mp::decode(head, 0.25f);
+  ASSERT_EQ(d.size(), 4u);
+  expect_box(d[0].box, {-4.5f, 0.f, 5.5f, 12.f}, "row 0, col 0");
+  expect_box(d[1].box, {65.f, 22.f, 105.f, 58.f}, "row 10, col 20");
+  expect_box(d[2].box, {-10.f, 120.f, 54.f, 200.f}, "row 47, col 5");
+  expect_box(d[3].box, {170.f, 170.f, 190.f, 190.f}, "row 47, col 47");
+  EXPECT_NEAR(d[0].score, 0.622459f, 1e-5f);
+  EXPECT_NEAR(d[1].score, 0.880797f, 1e-5f);
+  EXPECT_NEAR(d[2].score, 0.268941f, 1e-5f);
+  EXPECT_NEAR(d[3].score, 0.982014f, 1e-5f);
+}
+
+TEST(MediapipeDecoding, ScoresUnderTheThresholdAreDropped) {
+  std::vector<float> head = background_head();
+  set_anchor(head, 3, 4, -1.f, {0.f, 0.f, 20.f, 20.f});    // 0.268941
+  set_anchor(head, 5, 6, 0.f, {0.f, 0.f, 20.f, 20.f});     // 0.5
+  set_anchor(head, 7, 8, 0.5f, {0.f, 0.f, 20.f, 20.f});    // 0.622459
+  set_anchor(head, 9, 10, 2.f, {0.f, 0.f, 20.f, 20.f});    // 0.880797
+  auto scores = [&](float min_score) {
+    std::vector<float> out;
+    for (const auto& d : mp::decode(head, min_score)) out.push_back(d.score);
+    return out;
+  };
+  EXPECT_EQ(scores(0.2f).size(), 4u);
+  // A score that reaches the threshold is kept: sigmoid(0) = 0.5 at 0.5.
+  ASSERT_EQ(scores(0.5f).size(), 3u);
+  EXPECT_FLOAT_EQ(scores(0.5f)[0], 0.5f);
+  ASSERT_EQ(scores(0.6f).size(), 2u);
+  EXPECT_NEAR(scores(0.6f)[0], 0.622459f, 1e-5f);
+  ASSERT_EQ(scores(0.88f).size(), 1u);
+  EXPECT_NEAR(scores(0.88f)[0], 0.880797f, 1e-5f);
+  EXPECT_TRUE(scores(0.9f).empty());
+  // All background (score 2e-9) at the pack's threshold: nothing.
+  EXPECT_TRUE(mp::decode(background_head(), 0.6f).empty());
+}
+
+TEST(MediapipeDecoding, HugeLogitsAreClippedAndImpossibleBoxesAndShortHeadsGiveNothing) {
+  std::vector<float> head = background_head();
+  // A huge logit is clipped at 100: score 1, no overflow.
+  set_anchor(head, 10, 20, 1e30f, {3.f, -2.f, 40.f, 36.f});
   const auto clipped = mp::decode(head, 0.5f);
   ASSERT_EQ(clipped.size(), 1u);
   EXPECT_FLOAT_EQ(clipped[0].score, 1.f);
-  // Degenerate sizes are no box.
-  v[3] = -1.f;
+  expect_box(clipped[0].box, {65.f, 22.f, 105.f, 58.f}, "clipped logit");
+  // Sizes of zero or below are no box.
+  set_anchor(head, 10, 20, 2.f, {3.f, -2.f, -1.f, 36.f});
   EXPECT_TRUE(mp::decode(head, 0.5f).empty());
+  set_anchor(head, 10, 20, 2.f, {3.f, -2.f, 40.f, 0.f});
+  EXPECT_TRUE(mp::decode(head, 0.5f).empty());
+  // A head one value short of 2304 x 17 is not read at all (never past its end).
+  set_anchor(head, 10, 20, 2.f, {3.f, -2.f, 40.f, 36.f});
+  ASSERT_EQ(mp::decode(head, 0.5f).size(), 1u);
+  EXPECT_TRUE(mp::decode(std::span<const float>(head).first(head.size() - 1), 0.5f).empty());
 }
 
 TEST(MediapipeDecoding, WeightedNmsAveragesTheOverlappingBoxesByScore) {
@@ -180,13 +264,21 @@ TEST(MediapipeDecoding, WeightedNmsAveragesTheOverlappingBoxesByScore) {
   EXPECT_EQ(mp::weighted_nms(in, 0.3f, 1).size(), 1u);
 }
 
-TEST(MediapipeDecoding, CalibrationMakesTheSquareBoxSsdLike) {
-  // 100 x 100 at (0, 0): width 0.8652 x, height 1.1451 x, centre moved by (-0.0061, -0.0675) of the size.
-  const Box b = mp::to_ssd_box({0, 0, 100, 100});
-  EXPECT_NEAR(b.width(), 86.52f, 1e-3f);
-  EXPECT_NEAR(b.height(), 114.51f, 1e-3f);
-  EXPECT_NEAR((b.x1 + b.x2) / 2, 49.39f, 1e-3f);
-  EXPECT_NEAR((b.y1 + b.y2) / 2, 43.25f, 1e-3f);
+TEST(MediapipeDecoding, CalibrationFramesTheSquareBoxTallerAndHigherLikeSsd) {
+  // What the calibration is for (the fit itself is checked on real faces in
+  // CalibratedBoxesOverlapTheSsdBoxesOfTheSameFaces): face-api.js's SSD frames a face taller than wide
+  // (height / width 1.08..1.57, median 1.33) and higher up the forehead than BlazeFace's square box.
+  const Box square{40, 60, 140, 160};
+  const Box ssd = mp::to_ssd_box(square);
+  EXPECT_NEAR(ssd.height() / ssd.width(), 1.33f, 0.1f);
+  EXPECT_LT(ssd.y1, square.y1);
+  EXPECT_LT((ssd.y1 + ssd.y2) / 2, (square.y1 + square.y2) / 2);
+  EXPECT_GT(iou(ssd, square), 0.7f);  // the same face
+  // A framing, not a place: a face moved or twice the size gets its box moved or twice the size.
+  const Box moved = mp::to_ssd_box({65, 50, 165, 150});
+  expect_box(moved, {ssd.x1 + 25, ssd.y1 - 10, ssd.x2 + 25, ssd.y2 - 10}, "moved by (25, -10)", 1e-3f);
+  const Box doubled = mp::to_ssd_box({80, 120, 280, 320});
+  expect_box(doubled, {2 * ssd.x1, 2 * ssd.y1, 2 * ssd.x2, 2 * ssd.y2}, "twice the size", 1e-3f);
 }
 
 // ---------------------------------------------------------------------------------------------------

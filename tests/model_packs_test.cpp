@@ -27,9 +27,12 @@
 
 #include "align/aligner.h"
 #include "core/error.h"
+#include "index/vector_index.h"
 #include "detect/detector.h"
 #include "embed/embedder.h"
+#include "library/pack_verify.h"
 #include "models/onnx_graph_head.h"
+#include "models/pack_description.h"
 #include "models/pack_registry.h"
 #include "pipeline/face_pipeline.h"
 #include "test_support.h"

@@ -22,7 +22,7 @@ TEST(SearchQuality, PeopleFolderAtTheDefaultThreshold) {
   std::printf("threshold %.2f: precision %.4f recall %.4f (TP %zu FP %zu FN %zu)\n", pr.threshold, pr.precision,
               pr.recall, pr.true_pos, pr.false_pos, pr.false_neg);
   EXPECT_FLOAT_EQ(pipeline.pack().threshold, 0.92f);
-  // Measured with the default detection (mediapipe): precision 0.9968, recall 0.9719; the SSD pipeline
+  // Measured with the default detection (hybrid): precision 0.9968, recall 0.9719; the SSD pipeline
   // of the first release gave 0.9966 / 0.9579.
   EXPECT_GE(pr.precision, 0.996);
   EXPECT_GE(pr.recall, 0.97);

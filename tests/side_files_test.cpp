@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -15,8 +16,9 @@
 
 #include "core/error.h"
 #include "index/hnsw_index.h"
-#include "search/index_search.h"
-#include "search/side_files.h"
+#include "search/library_search.h"
+#include "store/vector_files.h"
+#include "store/side_files.h"
 #include "store/indexer.h"
 #include "test_support.h"
 
@@ -48,12 +50,16 @@ void remove_db(const fs::path& db) {
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 }
 
-// Commits empty changes until the catalog's generation is `generation`: two libraries that count their
-// changes from 1 meet at the same generation sooner or later, this makes it now.
+// Commits changes that leave the rows as they were (an image added and deleted) until the catalog's
+// generation is `generation`: two libraries that count their changes from 1 meet at the same
+// generation sooner or later, this makes it now.
 void bump_generation_to(Catalog& c, std::int64_t generation) {
   while (c.generation() < generation) {
     Catalog::Transaction t(c);
-    c.touch_updated();
+    ImageRow row;
+    row.path = "/synthetic/bump.jpg";
+    row.status = "ok";
+    c.delete_image(c.put_image(row));
     t.commit();
   }
 }
@@ -88,7 +94,7 @@ class SideFiles : public ::testing::Test {
   // Every match of each of the person's photos (those with a face), with any similarity.
   static std::vector<Match> search_photos_of(const Catalog& c, const VectorIndex& index, const char* who) {
     std::vector<Match> all;
-    IndexSearchOptions o;
+    SearchOptions o;
     o.threshold = 0;
     for (const auto& e : fs::directory_iterator(person(who))) {
       try {
@@ -189,6 +195,64 @@ TEST_F(SideFiles, VectorsFileOfADeletedLibraryIsNotUsedByTheNewOneAndIndexRewrit
   for (const auto& m : search_photos_of(c, *mapped, "obama")) EXPECT_LT(m.similarity, 0.99f) << m.path;
   const auto tony = search_photos_of(c, *mapped, "Tony_Blair");
   EXPECT_GE(tony.size(), 4u);
+}
+
+// Every way of changing images or faces moves the generation on when it is committed, without the caller
+// doing anything else: the side files written before are not used until they are written again.
+TEST_F(SideFiles, EveryCommittedChangeOfRowsMakesTheSideFilesStaleUntilRefreshed) {
+  TempDir tmp;
+  const fs::path db = tmp.path() / "lib.db";
+  copy_db(obama_template(), db);
+  Catalog c = Catalog::open(db, *pack_, Catalog::Mode::kOpenExisting);
+  const std::vector<ImageRow> images = c.images();
+  ASSERT_GE(images.size(), 4u);
+  const std::vector<FaceRow> first_faces = c.faces_of_image(images[0].id);
+  ASSERT_FALSE(first_faces.empty());
+  ImageRow added;
+  added.path = "/synthetic/added.jpg";
+  added.status = "ok";
+
+  const std::vector<std::pair<const char*, std::function<void()>>> changes = {
+      {"put_image", [&] { c.put_image(added); }},
+      {"replace_faces", [&] { c.replace_faces(images[0].id, first_faces); }},
+      {"move_image", [&] { c.move_image(images[1].id, "/synthetic/moved.jpg", 1, 1); }},
+      {"delete_image", [&] { c.delete_image(images[2].id); }},
+      {"forget_folder", [&] { c.forget_folder(images[3].path.parent_path() / "no-such-subfolder"); }},
+  };
+  std::vector<std::int64_t> ids;
+  std::vector<float> vectors;
+  for (const bool in_transaction : {true, false}) {
+    for (const auto& [name, change] : changes) {
+      ASSERT_TRUE(update_vectors_file(c, dim()));
+      ASSERT_TRUE(load_current_vectors(c, dim(), ids, vectors)) << name;
+      const std::int64_t before = c.generation();
+      if (in_transaction) {
+        Catalog::Transaction t(c);
+        change();
+        EXPECT_EQ(c.generation(), before) << name << ": bumped before the commit";
+        t.commit();
+      } else {
+        change();  // a statement outside a transaction commits at once
+      }
+      EXPECT_GT(c.generation(), before) << name << (in_transaction ? " in a transaction" : " on its own");
+      EXPECT_FALSE(load_current_vectors(c, dim(), ids, vectors))
+          << name << ": the vectors file was taken for current after a change";
+    }
+  }
+  // A transaction rolled back changes nothing, and neither does a commit that changed no rows.
+  ASSERT_TRUE(update_vectors_file(c, dim()));
+  const std::int64_t before = c.generation();
+  { Catalog::Transaction t(c); c.put_image(added); }
+  { Catalog::Transaction t(c); t.commit(); }
+  EXPECT_EQ(c.generation(), before);
+  EXPECT_TRUE(load_current_vectors(c, dim(), ids, vectors));
+  // Refreshed: current again, holding the catalog's faces.
+  c.put_image(added);
+  ASSERT_TRUE(update_vectors_file(c, dim()));
+  ASSERT_TRUE(load_current_vectors(c, dim(), ids, vectors));
+  std::vector<float> want_vectors;
+  EXPECT_EQ(ids, catalog_ids(c, &want_vectors));
+  EXPECT_EQ(vectors, want_vectors);
 }
 
 // Another library's .db copied over this one: its side files are not matched with it.

@@ -24,6 +24,8 @@
 #include "embed/embedder.h"
 #include "image/image.h"
 #include "pipeline/face_pipeline.h"
+#include "index/vector_index.h"
+#include "pipeline/photo_files.h"
 #include "search/folder_search.h"
 
 namespace {

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "flags.h"
 #include "output.h"
-#include "store/catalog.h"
+#include "library/library.h"
 
 namespace facesearch::cli {
 namespace {
@@ -54,24 +54,14 @@ void check_faces_args(const CLI::App& faces, const FacesArgs& args) {
 }
 
 int run_faces(const FacesArgs& args) {
-  const std::filesystem::path db = existing_library_path(args.db);
-  const Catalog catalog = Catalog::inspect(db);  // no models needed to list what is stored
-  // The catalog keys images by absolute path with symlinks and ".." resolved, as the indexer stores them.
-  std::error_code ec;
-  const fs::path path = fs::weakly_canonical(fs::absolute(args.photo), ec);
-  const std::optional<ImageRow> image = catalog.image_by_path(ec ? fs::absolute(args.photo) : path);
-  if (!image) {
-    if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, "photo " + args.photo + " does not exist");
-    throw Error(ErrorCode::kNotFound, "photo " + path.string() + " is not in library " + catalog.path().string() +
-                                          "; run `facesearch index` on its folder first");
-  }
-  const std::vector<FaceRow> faces = catalog.faces_of_image(image->id);
-  const std::optional<RebuildProgress> rebuild = catalog.rebuild_progress();
+  const Library library = Library::open_for_reading(library_path(args.db));  // no models needed
+  const PhotoFaces photo = library.faces_of_photo(args.photo);
+  const std::optional<RebuildProgress> rebuild = library.rebuild_progress();
   if (rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*rebuild) << '\n';
   if (args.format == "json") {
-    write_faces_json(std::cout, catalog.path(), *image, faces, rebuild);
+    write_faces_json(std::cout, library.path(), photo.image, photo.faces, rebuild);
   } else {
-    write_faces_table(std::cout, catalog.path(), *image, faces);
+    write_faces_table(std::cout, library.path(), photo.image, photo.faces);
   }
   return 0;
 }

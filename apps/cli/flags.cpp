@@ -3,13 +3,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
-#include <optional>
-#include <system_error>
 
 #include "core/error.h"
 #include "image/image.h"
-#include "models/pack_registry.h"
-#include "store/catalog.h"
 #include "terminal_text.h"
 
 namespace facesearch::cli {
@@ -136,13 +132,6 @@ CLI::Option* add_det_size_option(CLI::App& command, int& det_size) {
           ""));
 }
 
-void check_det_size(const ModelPack& pack, int det_size) {
-  if (det_size > 0 && pack.detector.kind != "scrfd" && pack.detector.kind != "yunet")
-    throw Error(ErrorCode::kInvalidArgument, "--det-size is for the SCRFD and YuNet detectors of InsightFace and "
-                                             "OpenCV zoo packs; model pack " + pack.name + " detects with " +
-                                             pack.detector.kind + " (see --smallest-face)");
-}
-
 CLI::Option* add_max_pixels_option(CLI::App& command, double& max_megapixels) {
   return command
       .add_option("--max-pixels", max_megapixels,
@@ -185,18 +174,11 @@ void throw_if_unknown_options(const CLI::App& command) {
 }
 
 std::filesystem::path library_path(const std::string& db_flag) {
-  return db_flag.empty() ? default_catalog_path() : std::filesystem::path(db_flag);
+  return db_flag.empty() ? default_library_path() : std::filesystem::path(db_flag);
 }
 
-std::filesystem::path existing_library_path(const std::string& db_flag, const std::string& alternative) {
-  const std::filesystem::path db = library_path(db_flag);
-  std::error_code ec;
-  if (!std::filesystem::exists(db, ec)) {
-    throw Error(ErrorCode::kNotFound, "no library at " + std::filesystem::absolute(db, ec).string() +
-                                          "; build one first with `facesearch index FOLDER`" +
-                                          (alternative.empty() ? "" : ", " + alternative));
-  }
-  return db;
+PackRequest pack_request(const std::string& models_flag, const std::string& model_flag) {
+  return PackRequest{models_flag, model_flag};
 }
 
 std::string licence_note(const ModelPack& pack) {
@@ -204,43 +186,10 @@ std::string licence_note(const ModelPack& pack) {
   return "model pack " + pack.name + ": " + pack.license;
 }
 
-namespace {
-
-ModelPack choose_pack(const std::string& models_flag, const std::string& model_flag,
-                      const std::filesystem::path* library) {
-  if (!models_flag.empty()) return load_model_pack(models_flag);
-  if (!model_flag.empty()) return load_named_pack(model_flag);
-  if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return load_model_pack(env);
-  std::error_code ec;
-  if (library && std::filesystem::exists(*library, ec)) {
-    // The library remembers its pack: a later `index` or `search` needs no --model.
-    std::string name;
-    try {
-      name = Catalog::inspect(*library).model_name();  // not status(): its counts fail on a damaged library
-    } catch (const Error&) {
-      // A damaged or foreign library: opening it reports that, with the pack chosen below.
-    }
-    if (!name.empty() && name != kDefaultPackName) {
-      if (const auto entry = find_pack(name)) return load_pack_folder(entry->dir, entry->name);
-      throw Error(ErrorCode::kModel, "library " + library->string() + " was built with model pack " + name +
-                                         ", which is not installed or found (see `facesearch models list`); add it " +
-                                         "with `facesearch models add`, or re-index with another pack: " +
-                                         "`facesearch index --rebuild --model NAME`");
-    }
-  }
-  return load_model_pack(resolve_models_dir(std::nullopt));
-}
-
-}  // namespace
-
-ModelPack load_models(const std::string& models_flag, const std::string& model_flag,
-                      const std::filesystem::path* library, bool quiet) {
-  ModelPack pack = choose_pack(models_flag, model_flag, library);
-  if (!quiet) {
-    if (const std::string note = licence_note(pack); !note.empty())
-      std::cerr << "facesearch: note: " << printable(note) << '\n';
-  }
-  return pack;
+void note_licence(const ModelPack& pack, bool quiet) {
+  if (quiet) return;
+  if (const std::string note = licence_note(pack); !note.empty())
+    std::cerr << "facesearch: note: " << printable(note) << '\n';
 }
 
 }  // namespace facesearch::cli

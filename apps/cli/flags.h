@@ -1,5 +1,5 @@
-// What several commands share: value checks for numeric flags, the --db and --models flags, and
-// turning those flags into a library path and a model pack.
+// What several commands share: value checks for numeric flags, the --db, --model and --models flags,
+// and what they name for the core (a library path, a PackRequest).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "detect/detector.h"
+#include "library/library.h"
 #include "models/model_pack.h"
 
 namespace facesearch::cli {
@@ -45,8 +46,6 @@ CLI::Option* add_det_size_option(CLI::App& command, int& det_size);
 CLI::Option* add_max_pixels_option(CLI::App& command, double& max_megapixels);
 // DecodeOptions::max_pixels for a --max-pixels value: kDefaultMaxPixels when it was not given (0).
 std::int64_t max_pixels_from_flag(double max_megapixels);
-// Throws Error{kInvalidArgument} when --det-size is given for a pack whose detector has a fixed size.
-void check_det_size(const ModelPack& pack, int det_size);
 // The strategy a validated --detector value names.
 DetectionStrategy detection_strategy(const std::string& detector_flag);
 // --format, limited to `choices` (e.g. {"table", "json"}).
@@ -57,19 +56,14 @@ CLI::Option* add_format_option(CLI::App& command, std::string& format, const std
 // typo is reported as such rather than as a missing flag.
 void throw_if_unknown_options(const CLI::App& command);
 
-// The library --db names, else default_catalog_path().
+// The library --db names, else default_library_path().
 std::filesystem::path library_path(const std::string& db_flag);
 
-// Same, for the commands that read a library: throws Error{kNotFound} saying how to build one when it
-// does not exist, before the models are loaded (which would fail first when they are missing too).
-// `alternative` ends the message: another way forward, e.g. "or search folders with --target FOLDER".
-std::filesystem::path existing_library_path(const std::string& db_flag, const std::string& alternative = "");
+// The pack --models DIR or --model NAME asks for (library/library.h chooses the pack from it).
+PackRequest pack_request(const std::string& models_flag, const std::string& model_flag);
 
-// The model pack to use, first found: --models DIR, --model NAME, $FACESEARCH_MODELS, the pack the
-// library at `library` (when given and there) was built with, the default pack. A pack whose weights are
-// licensed for non-commercial use only gets a one-line note on stderr unless `quiet`.
-ModelPack load_models(const std::string& models_flag, const std::string& model_flag = "",
-                      const std::filesystem::path* library = nullptr, bool quiet = false);
+// A pack whose weights are licensed for non-commercial use only gets a one-line note on stderr unless `quiet`.
+void note_licence(const ModelPack& pack, bool quiet);
 
 // The licence note for `pack` ("" for packs without restrictions).
 std::string licence_note(const ModelPack& pack);

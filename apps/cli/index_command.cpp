@@ -11,11 +11,8 @@
 #include "flags.h"
 #include "interrupt.h"
 #include "output.h"
-#include "pipeline/face_pipeline.h"
+#include "library/library.h"
 #include "progress.h"
-#include "store/catalog.h"
-#include "search/index_search.h"
-#include "store/indexer.h"
 
 namespace facesearch::cli {
 namespace {
@@ -124,37 +121,28 @@ void check_index_args(const CLI::App& index, const IndexArgs& args) {
 
 namespace {
 
-// `index --forget FOLDER...`: the photos at or under each folder leave the library (one transaction),
-// and the side files are brought up to date. Nothing on disk is read or touched.
+IndexRequest index_request(const IndexArgs& args, const std::atomic<bool>* cancel) {
+  IndexRequest request;
+  request.pack = pack_request(args.models_dir, args.model);
+  request.detection = detection_strategy(args.detector);
+  request.rebuild = args.rebuild;
+  request.analysis.detect.min_face_px = args.min_face_px;
+  request.analysis.detect.smallest_face_px = args.smallest_face_px;
+  request.analysis.detect.input_px = args.det_size;
+  request.analysis.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
+  request.cancel = cancel;
+  return request;
+}
+
+// `index --forget FOLDER...`: the photos at or under each folder leave the library. Nothing on disk is
+// read or touched.
 int run_forget(const IndexArgs& args, const fs::path& db) {
-  if (!fs::exists(db))
-    throw Error(ErrorCode::kNotFound, "no library at " + fs::absolute(db).string() + "; nothing to forget");
-  const FacePipeline pipeline(load_models(args.models_dir, args.model, &db, args.quiet), RuntimeOptions{},
-                              detection_strategy(args.detector));
-  Catalog catalog = Catalog::open(db, pipeline.pack(), Catalog::Mode::kOpenExisting);
-  std::vector<std::pair<fs::path, std::int64_t>> forgotten;
-  {
-    Catalog::Transaction t(catalog);
-    const std::vector<fs::path> roots = catalog.roots();
-    for (const std::string& given : args.forget) {
-      std::error_code ec;
-      // The folder may be gone (that is often why it is forgotten): canonical as far as it exists.
-      const fs::path folder = fs::weakly_canonical(fs::absolute(given), ec).lexically_normal();
-      const bool is_root_or_holds_one = std::any_of(roots.begin(), roots.end(), [&](const fs::path& r) {
-        const auto rel = r.lexically_relative(folder);
-        return !rel.empty() && *rel.begin() != "..";
-      });
-      const std::int64_t photos = catalog.forget_folder(folder);
-      if (photos == 0 && !is_root_or_holds_one)
-        throw Error(ErrorCode::kNotFound, "the library holds no photos under " + folder.string() +
-                                              "; `facesearch status` lists its folders");
-      forgotten.emplace_back(folder, photos);
-    }
-    t.commit();
-  }
-  update_vectors_file(catalog, pipeline.embedding_dim());
-  update_approx_index_file(catalog, pipeline.embedding_dim());
-  write_forget_summary(std::cout, forgotten, catalog.status(), args.format == "json");
+  require_library(db);
+  Library library = *Library::open_for_indexing(db, index_request(args, nullptr), /*create=*/false);
+  note_licence(*library.pack(), args.quiet);
+  std::vector<fs::path> folders(args.forget.begin(), args.forget.end());
+  const ForgetReport report = library.forget(folders);
+  write_forget_summary(std::cout, report.folders, library.status(), args.format == "json");
   return 0;
 }
 
@@ -162,63 +150,47 @@ int run_forget(const IndexArgs& args, const fs::path& db) {
 
 int run_index(const IndexArgs& args) {
   const fs::path db = library_path(args.db);
-  std::vector<fs::path> roots(args.roots.begin(), args.roots.end());
-  std::error_code ec;
-  if (roots.empty() && !fs::exists(db, ec)) {
-    // Checked before the library is created, so a mistaken run leaves no empty library behind.
-    throw Error(ErrorCode::kInvalidArgument, "no library at " + fs::absolute(db).string() +
-                                                 " yet; name the folders to index: facesearch index ~/Pictures");
-  }
   if (!args.forget.empty()) return run_forget(args, db);
+  std::vector<fs::path> roots(args.roots.begin(), args.roots.end());
   for (const fs::path& root : roots) {
     if (const std::string why = why_missing(root); !why.empty())
       throw Error(ErrorCode::kNotFound, "folder " + root.string() + " " + why);
   }
 
   const InterruptGuard sigint;  // Ctrl-C and SIGTERM
-  // The models are loaded and checked before the library is opened: a --rebuild empties it, which must
-  // not happen when the pack or the --detector choice turns out not to work.
-  const FacePipeline pipeline(load_models(args.models_dir, args.model, &db, args.quiet), RuntimeOptions{},
-                              detection_strategy(args.detector));
-  if (sigint.interrupted()) {  // Ctrl-C while the models loaded: nothing indexed yet
+  const IndexRequest request = index_request(args, sigint.flag());
+  // With no folders named, the run updates the library indexed before: it must exist.
+  std::optional<Library> library = Library::open_for_indexing(db, request, /*create=*/!roots.empty());
+  if (!library) {  // Ctrl-C while the models loaded: nothing indexed yet
     std::cerr << "facesearch: interrupted before indexing started\n";
     return sigint.exit_status();
   }
-  check_det_size(pipeline.pack(), args.det_size);
-  Catalog catalog = Catalog::open(db, pipeline.pack(), Catalog::Mode::kOpenOrCreate, args.rebuild);
+  note_licence(*library->pack(), args.quiet);
 
   ProgressLine progress(!args.quiet, stderr, "index");
   IndexOptions options;
   options.jobs = args.jobs;
-  options.min_face_px = args.min_face_px;
-  options.smallest_face_px = args.smallest_face_px;
-  options.detector_input_px = args.det_size;
-  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
+  options.analysis = request.analysis;
   options.cancel = sigint.flag();
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
   if (!args.quiet) {
-    options.on_failure = [&progress](const ScanFailure& f) { progress.print_line(skipped_file_line(f.path, f.message)); };
+    options.on_failure = [&progress](const ScanFailure& f) { progress.print_line(skipped_file_line(f.path, f.message, f.hint, "index"));
+    };
     options.on_warning = [&progress](const std::filesystem::path& path, const std::string& message) {
       progress.print_line("facesearch: warning: " + path.string() + ": " + message);
     };
+    options.on_building_approx_index = [](size_t faces) {
+      std::cerr << "facesearch: building the approximate index for " << faces << " faces (minutes per million)\n";
+    };
   }
 
-  const IndexReport report = index_library(catalog, pipeline, roots, options);
+  const IndexReport report = library->index(roots, options);
   progress.finish();
-  if (!report.cancelled) {
-    // Every face's vector is saved next to the catalog in one flat file (the exact index loads it in one
-    // read), and large libraries also get an approximate (HNSW) index; smaller ones are searched exactly.
-    const auto faces = static_cast<size_t>(catalog.status().faces);
-    if (faces >= kApproxThreshold && !args.quiet)
-      std::cerr << "facesearch: building the approximate index for " << faces << " faces (minutes per million)\n";
-    update_vectors_file(catalog, pipeline.embedding_dim());
-    update_approx_index_file(catalog, pipeline.embedding_dim());
-  }
-  const CatalogStatus library = catalog.status();
+  const LibraryStatus status = library->status();
   if (args.format == "json") {
-    write_index_json(std::cout, report, library);
+    write_index_json(std::cout, report, status);
   } else {
-    write_index_summary(std::cout, report, library);
+    write_index_summary(std::cout, report, status);
   }
   std::cout.flush();
 

@@ -15,6 +15,7 @@
 #include "faces_command.h"
 #include "index_command.h"
 #include "models_command.h"
+#include "remedies.h"
 #include "search_command.h"
 #include "status_command.h"
 #include "stdout_buffer.h"
@@ -132,7 +133,7 @@ int run_command_line(int argc, char** argv) {
     exit_status = chosen->run();
   } catch (const facesearch::Error& e) {
     // The core's messages quote file names, which may hold control characters.
-    std::string message = cli::printable(e.what());
+    std::string message = cli::printable(e.what()) + cli::remedy_text(e.hint(), chosen->app->get_name());
     if (const std::string hint = hint_for(e.code(), chosen->app->get_name()); !hint.empty()) {
       message += " (" + hint + ")";
     }

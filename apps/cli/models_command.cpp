@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "flags.h"
-#include "models/pack_registry.h"
+#include "library/model_packs.h"
 #include "output.h"
 #include "progress.h"
 #include "terminal_text.h"

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "remedies.h"
 #include "terminal_text.h"
 
 namespace facesearch::cli {
@@ -301,9 +302,11 @@ std::string_view without_path_prefix(std::string_view message, const std::string
 
 }  // namespace
 
-std::string skipped_file_line(const std::filesystem::path& path, std::string_view message) {
+std::string skipped_file_line(const std::filesystem::path& path, std::string_view message, const Hint& hint,
+                              std::string_view command) {
   const std::string name = path.string();
-  return "facesearch: skipped " + printable(name) + ": " + printable(without_path_prefix(message, name));
+  return "facesearch: skipped " + printable(name) + ": " + printable(without_path_prefix(message, name)) +
+         remedy_text(hint, command);
 }
 
 std::string unreadable_folder_line(const UnreadableFolderRow& folder) {
@@ -319,7 +322,7 @@ std::string unreadable_folder_line(const UnreadableFolderRow& folder) {
 }
 
 void write_file_problems(std::ostream& err, const SearchReport& report) {
-  for (const SkippedFile& f : report.skipped) err << skipped_file_line(f.path, f.message) << '\n';
+  for (const SkippedFile& f : report.skipped) err << skipped_file_line(f.path, f.message, f.hint, "search") << '\n';
   for (const FileWarning& w : report.warnings) {
     const std::string path = w.path.string();
     err << "facesearch: warning: " << printable(path) << ": " << printable(without_path_prefix(w.message, path))
@@ -329,7 +332,7 @@ void write_file_problems(std::ostream& err, const SearchReport& report) {
 
 // ---- index ------------------------------------------------------------------------------------------
 
-void write_index_summary(std::ostream& out, const IndexReport& r, const CatalogStatus& library) {
+void write_index_summary(std::ostream& out, const IndexReport& r, const LibraryStatus& library) {
   if (r.cancelled) {
     out << "Interrupted after " << fixed(r.seconds, 1) << " s (" << plural(r.files, "file", "files") << " found): ";
   } else {
@@ -354,7 +357,7 @@ Json unreadable_folders_json(std::span<const UnreadableFolderRow> folders) {
 }
 }  // namespace
 
-void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStatus& library) {
+void write_index_json(std::ostream& out, const IndexReport& r, const LibraryStatus& library) {
   Json failures = Json::array();
   for (const ScanFailure& f : r.failures) {
     failures.push_back({{"path", f.path.string()}, {"reason", f.reason}, {"message", f.message}});
@@ -377,7 +380,7 @@ void write_index_json(std::ostream& out, const IndexReport& r, const CatalogStat
 }
 
 void write_forget_summary(std::ostream& out, std::span<const std::pair<std::filesystem::path, std::int64_t>> forgotten,
-                          const CatalogStatus& library, bool json) {
+                          const LibraryStatus& library, bool json) {
   if (json) {
     Json folders = Json::array();
     for (const auto& [folder, photos] : forgotten) folders.push_back({{"folder", folder.string()}, {"photos", photos}});
@@ -399,7 +402,7 @@ namespace {
 constexpr size_t kStatusErrorsShown = 20;  // the table's list; JSON has them all
 }
 
-void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<const ImageRow> errors) {
+void write_status_table(std::ostream& out, const LibraryStatus& st, std::span<const ImageRow> errors) {
   out << "Library      " << printable(st.path) << '\n';
   out << "Size         " << human_bytes(st.file_bytes) << " on disk\n";
   out << "Schema       version " << st.schema_version << '\n';
@@ -437,7 +440,7 @@ void write_status_table(std::ostream& out, const CatalogStatus& st, std::span<co
   }
 }
 
-void write_status_json(std::ostream& out, const CatalogStatus& st, std::span<const ImageRow> errors) {
+void write_status_json(std::ostream& out, const LibraryStatus& st, std::span<const ImageRow> errors) {
   Json roots = Json::array();
   for (const auto& root : st.roots) roots.push_back(root.string());
   Json error_list = Json::array();

@@ -12,10 +12,9 @@
 #include <string_view>
 #include <utility>
 
-#include "models/pack_registry.h"
-#include "search/folder_search.h"
-#include "store/catalog.h"
-#include "store/indexer.h"
+#include "library/library.h"
+#include "library/model_packs.h"
+#include "search/search_report.h"
 
 namespace facesearch::cli {
 
@@ -52,8 +51,10 @@ void write_csv(std::ostream& out, const SearchReport& report);
 // One line per skipped file ("facesearch: skipped PATH: MESSAGE") and per warning.
 void write_file_problems(std::ostream& err, const SearchReport& report);
 
-// "facesearch: skipped PATH: MESSAGE", the path named once even when the core's message starts with it.
-std::string skipped_file_line(const std::filesystem::path& path, std::string_view message);
+// "facesearch: skipped PATH: MESSAGE", the path named once even when the core's message starts with it,
+// and the remedy as `command` words it (remedies.h).
+std::string skipped_file_line(const std::filesystem::path& path, std::string_view message, const Hint& hint = {},
+                              std::string_view command = "");
 // "cannot read folder PATH (WHY): its N photos are kept as they were", for `index` on stderr.
 std::string unreadable_folder_line(const UnreadableFolderRow& folder);
 
@@ -61,17 +62,17 @@ std::string unreadable_folder_line(const UnreadableFolderRow& folder);
 
 // "Indexed N files in X s: ...; library PATH (I images, K faces)" ("Interrupted after X s (N files found):
 // ..." after Ctrl-C). `library`: the catalog after the run.
-void write_index_summary(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
-void write_index_json(std::ostream& out, const IndexReport& report, const CatalogStatus& library);
+void write_index_summary(std::ostream& out, const IndexReport& report, const LibraryStatus& library);
+void write_index_json(std::ostream& out, const IndexReport& report, const LibraryStatus& library);
 // `index --forget`: each folder and how many photos left the library with it.
 void write_forget_summary(std::ostream& out, std::span<const std::pair<std::filesystem::path, std::int64_t>> forgotten,
-                          const CatalogStatus& library, bool json);
+                          const LibraryStatus& library, bool json);
 
 // ---- status -----------------------------------------------------------------------------------------
 
 // `errors`: the images recorded with status "error"; the table lists the first 20, JSON all of them.
-void write_status_table(std::ostream& out, const CatalogStatus& status, std::span<const ImageRow> errors);
-void write_status_json(std::ostream& out, const CatalogStatus& status, std::span<const ImageRow> errors);
+void write_status_table(std::ostream& out, const LibraryStatus& status, std::span<const ImageRow> errors);
+void write_status_json(std::ostream& out, const LibraryStatus& status, std::span<const ImageRow> errors);
 
 // ---- faces ------------------------------------------------------------------------------------------
 

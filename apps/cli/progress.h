@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "search/folder_search.h"
+#include "pipeline/image_scanner.h"
 
 namespace facesearch::cli {
 

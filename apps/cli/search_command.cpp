@@ -10,10 +10,8 @@
 #include "core/error.h"
 #include "flags.h"
 #include "interrupt.h"
-#include "pipeline/face_pipeline.h"
+#include "library/library.h"
 #include "progress.h"
-#include "search/index_search.h"
-#include "store/catalog.h"
 #include "terminal_text.h"
 
 namespace facesearch::cli {
@@ -42,8 +40,10 @@ Examples:
     facesearch search -q me.jpg -t ~/Pictures -t /media/phone/DCIM holiday/beach.jpg
 
 Similarity:
-  Each face becomes a 128-number dlib ResNet descriptor; the similarity of two faces is the cosine
-  similarity of their descriptors, from -1 to 1, and HIGHER MEANS MORE ALIKE. A face matches when
+  Each face becomes an embedding, a vector of numbers from the model pack's recognition network (128
+  from dlib's ResNet in the default dlib-faceapi pack, 512 from InsightFace's ArcFace, 128 from SFace).
+  The similarity of two faces is the cosine similarity of their embeddings, from -1 to 1, and
+  HIGHER MEANS MORE ALIKE. A face matches when
   its similarity to a query face is at least the threshold: the model pack's default (0.92 for
   dlib-faceapi) unless --threshold is given. Raise it (0.94) for fewer wrong matches, lower it (0.90)
   to find more photos of the person in hard poses or light. Matches are listed best first, one per
@@ -106,56 +106,55 @@ void write_report(const SearchReport& report, OutputFormat format, bool interrup
   std::cout.flush();
 }
 
-int run_library_search(const SearchArgs& args) {
-  const OutputFormat format = parse_output_format(args.format);
-  const fs::path db =
-      existing_library_path(args.db, "or search folders without a library with --target FOLDER");
-  const ModelPack pack = load_models(args.models_dir, args.model, &db, args.quiet);
-  check_det_size(pack, args.det_size);
-  const Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kReadOnly);  // never writes, see inspect()
-  // A query photo needs the networks; a --face-id query only needs the stored embedding.
-  std::optional<FacePipeline> pipeline;
-  if (args.face_id < 0) pipeline.emplace(pack, RuntimeOptions{}, detection_strategy(args.detector));
-
-  const auto build_start = std::chrono::steady_clock::now();
-  std::vector<SideFileWarning> side_file_warnings;
-  const std::unique_ptr<VectorIndex> index =
-      build_vector_index(catalog, parse_index_kind(args.index), pack.embedder.dim, &side_file_warnings);
-  if (!args.quiet)
-    for (const auto& w : side_file_warnings)
-      std::cerr << "facesearch: warning: " << printable(w.path) << ' ' << w.problem << "; searching "
-                << (index->kind() == "exact" ? "exactly" : "without it") << " until `facesearch index` rewrites it\n";
-  LibrarySearchContext library;
-  library.library = catalog.path();
-  library.index_kind = index->kind();
-  library.rebuild = catalog.rebuild_progress();
-  if (!args.quiet && library.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*library.rebuild) << '\n';
-  library.index_build_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
-
-  IndexSearchOptions options;
+// The flags every search shares, in the core's one options type.
+SearchOptions search_options(const SearchArgs& args) {
+  SearchOptions options;
   options.threshold = args.threshold;
   options.top_k = args.top_k;
   options.all_faces = args.all_faces;
-  options.index = parse_index_kind(args.index);
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
-  options.min_face_px = args.min_face_px;
-  options.smallest_face_px = args.smallest_face_px;
-  options.detector_input_px = args.det_size;
-  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
+  options.analysis.detect.min_face_px = args.min_face_px;
+  options.analysis.detect.smallest_face_px = args.smallest_face_px;
+  options.analysis.detect.input_px = args.det_size;
+  options.analysis.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
+  options.jobs = args.jobs;
+  return options;
+}
 
+int run_library_search(const SearchArgs& args) {
+  const OutputFormat format = parse_output_format(args.format);
+  SearchRequest request;
+  request.pack = pack_request(args.models_dir, args.model);
+  request.detection = detection_strategy(args.detector);
+  request.index = parse_index_kind(args.index);
+  request.photo_queries = args.face_id < 0;
+  const Library library = Library::open_for_search(library_path(args.db), request);
+  note_licence(*library.pack(), args.quiet);
+  const SearchContext& where = library.search_context();
+  if (!args.quiet)
+    for (const auto& w : where.side_file_warnings)
+      std::cerr << "facesearch: warning: " << printable(w.path) << ' ' << w.problem << "; searching "
+                << (where.index_kind == "exact" ? "exactly" : "without it") << " until `facesearch index` rewrites it\n";
+  LibrarySearchContext context;
+  context.library = where.library;
+  context.index_kind = where.index_kind;
+  context.rebuild = where.rebuild;
+  context.index_build_ms = where.index_build_ms;
+  if (!args.quiet && context.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*context.rebuild) << '\n';
+
+  const SearchOptions options = search_options(args);
   SearchReport report;
   if (args.face_id >= 0) {
-    library.query_face_id = args.face_id;
-    report = search_index_by_face(catalog, *index, pack, args.face_id, options);
+    context.query_face_id = args.face_id;
+    report = library.search_face(args.face_id, options);
   } else {
-    report = search_index(catalog, *index, *pipeline, fs::path(args.query), options);
+    report = library.search_photo(fs::path(args.query), options);
   }
-  if (!args.quiet && index->size() == 0) {
-    std::cerr << "facesearch: warning: library " << printable(catalog.path())
+  if (!args.quiet && report.stats.faces == 0) {
+    std::cerr << "facesearch: warning: library " << printable(library.path())
               << " holds no faces yet; add photos with `facesearch index FOLDER`\n";
   }
-  write_report(report, format, false, &library);
+  write_report(report, format, false, &context);
   return 0;
 }
 
@@ -164,31 +163,20 @@ int run_folder_search(const SearchArgs& args) {
   targets.insert(targets.end(), args.extra_targets.begin(), args.extra_targets.end());
   const OutputFormat format = parse_output_format(args.format);
 
-  SearchOptions options;
-  options.threshold = args.threshold;
-  options.min_face_px = args.min_face_px;
-  options.smallest_face_px = args.smallest_face_px;
-  options.detector_input_px = args.det_size;
-  options.decode.max_pixels = max_pixels_from_flag(args.max_megapixels);
-  options.top_k = args.top_k;
-  options.all_faces = args.all_faces;
-  options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
-  options.jobs = args.jobs;
-
+  SearchOptions options = search_options(args);
   const InterruptGuard interrupt;
   options.cancel = interrupt.flag();
   ProgressLine progress(!args.quiet, stderr);
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };
 
-  const FacePipeline pipeline(load_models(args.models_dir, args.model, nullptr, args.quiet), RuntimeOptions{},
-                              detection_strategy(args.detector));
-  check_det_size(pipeline.pack(), args.det_size);
+  const FolderSearch searcher(pack_request(args.models_dir, args.model), detection_strategy(args.detector));
+  note_licence(searcher.pack(), args.quiet);
   if (interrupt.interrupted()) {  // Ctrl-C or SIGTERM while the models loaded: nothing searched yet
     std::cerr << "facesearch: interrupted before the search started\n";
     return interrupt.exit_status();
   }
 
-  const SearchReport report = search_folder(pipeline, fs::path(args.query), targets, options);
+  const SearchReport report = searcher.search(fs::path(args.query), targets, options);
   progress.finish();
   const bool interrupted = interrupt.interrupted();
 

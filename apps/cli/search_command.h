@@ -12,7 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "output.h"
-#include "search/folder_search.h"
+#include "pipeline/query_faces.h"
 
 namespace facesearch::cli {
 

@@ -6,7 +6,7 @@
 
 #include "flags.h"
 #include "output.h"
-#include "store/catalog.h"
+#include "library/library.h"
 
 namespace facesearch::cli {
 namespace {
@@ -42,17 +42,11 @@ CLI::App* add_status_command(CLI::App& app, StatusArgs& args) {
 void check_status_args(const CLI::App& status, const StatusArgs&) { throw_if_unknown_options(status); }
 
 int run_status(const StatusArgs& args) {
-  const std::filesystem::path db = existing_library_path(args.db);
-  const Catalog catalog = Catalog::inspect(db);  // works whichever models are installed
-  catalog.check_integrity();                      // PRAGMA quick_check: damage is said here, with the remedy
-  const CatalogStatus status = catalog.status();
+  const Library library = Library::open_for_reading(library_path(args.db));  // whichever models are installed
+  library.check_integrity();  // PRAGMA quick_check: damage is said here, with the remedy
+  const LibraryStatus status = library.status();
   if (status.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*status.rebuild) << '\n';
-  std::vector<ImageRow> errors;
-  if (status.images_error > 0) {
-    for (ImageRow& row : catalog.images()) {
-      if (row.status == "error") errors.push_back(std::move(row));
-    }
-  }
+  const std::vector<ImageRow> errors = library.unreadable_photos();
   if (args.format == "json") {
     write_status_json(std::cout, status, errors);
   } else {

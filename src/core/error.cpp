@@ -16,4 +16,29 @@ const char* error_code_name(ErrorCode code) {
   return "unknown";
 }
 
+const char* remedy_name(Remedy remedy) {
+  switch (remedy) {
+    case Remedy::kNone: return "none";
+    case Remedy::kIndexFirst: return "index_first";
+    case Remedy::kNameFolders: return "name_folders";
+    case Remedy::kIndexFolder: return "index_folder";
+    case Remedy::kSeeFolders: return "see_folders";
+    case Remedy::kRebuild: return "rebuild";
+    case Remedy::kRebuildElseNewLibrary: return "rebuild_else_new_library";
+    case Remedy::kRebuildWhenAlone: return "rebuild_when_alone";
+    case Remedy::kUseLibraryPack: return "use_library_pack";
+    case Remedy::kInstallPackOrRebuild: return "install_pack_or_rebuild";
+    case Remedy::kNewLibrary: return "new_library";
+    case Remedy::kMoveAwayOrNewLibrary: return "move_away_or_new_library";
+    case Remedy::kUpgrade: return "upgrade";
+    case Remedy::kRaisePixelLimit: return "raise_pixel_limit";
+    case Remedy::kPickQueryFace: return "pick_query_face";
+    case Remedy::kLeaveDetectorDefault: return "leave_detector_default";
+    case Remedy::kDetectorSsdOrRebuild: return "detector_ssd_or_rebuild";
+    case Remedy::kSetupModels: return "setup_models";
+    case Remedy::kDetectorSizeFixed: return "detector_size_fixed";
+  }
+  return "none";
+}
+
 }  // namespace facesearch

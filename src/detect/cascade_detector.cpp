@@ -254,9 +254,10 @@ std::unique_ptr<Detector> make_detection_strategy(const ModelPack& pack, Detecti
   strategy = resolve_strategy(pack, strategy);
   if (strategy == DetectionStrategy::kSsd) return make_detector(pack, runtime);
   if (!pack.fast_detector)
-    throw Error(ErrorCode::kModel, std::string("model pack ") + pack.name + " has no fast detector for the " +
-                                       strategy_name(strategy) + " strategy; use --detector ssd, or rebuild the " +
-                                       "pack with tools/setup.sh");
+    throw Error(ErrorCode::kModel,
+                std::string("model pack ") + pack.name + " has no fast detector for the " + strategy_name(strategy) +
+                    " strategy",
+                Hint{Remedy::kDetectorSsdOrRebuild, strategy_name(strategy)});
   const DetectorSpec& fast = *pack.fast_detector;
   const bool hybrid = strategy == DetectionStrategy::kHybrid;
   // The hybrid's SSD keeps as many faces as the strategy does (a crowd photo has more than face-api's 100).

@@ -164,9 +164,11 @@ namespace image_detail {
 
 void check_pixel_limit(long long width, long long height, std::int64_t max_pixels, const std::string& name) {
   if (max_pixels <= 0 || width * height <= max_pixels) return;
-  throw decode_error(name, std::to_string(width) + "x" + std::to_string(height) + " pixels (" +
-                               megapixels(width * height) + " megapixels) is over the limit of " +
-                               megapixels(max_pixels) + " megapixels for one image; not decoded (--max-pixels raises it)");
+  throw Error(ErrorCode::kDecode,
+              name + ": " + std::to_string(width) + "x" + std::to_string(height) + " pixels (" +
+                  megapixels(width * height) + " megapixels) is over the limit of " + megapixels(max_pixels) +
+                  " megapixels for one image; not decoded",
+              Hint{Remedy::kRaisePixelLimit});
 }
 
 }  // namespace image_detail

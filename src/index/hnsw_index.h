@@ -9,13 +9,9 @@
 
 namespace facesearch::index_detail {
 
-// Defaults chosen by measurement (bench/index_bench.cpp, 1M 128-d faces shaped like the default
-// pack's embeddings, 2-core AMD EPYC, faiss 1.7.3):
-//   M = 32: at equal latency it beat M = 16 on recall (100k: 0.995 at 0.24 ms vs 0.994 at 0.33 ms).
-//   efConstruction = 48: at 1M, 24 left recall@10 at 0.968 (efSearch 128) and 0.983 (256); 48 reaches
-//     0.991 (128) and 0.995 (256). Building costs ~0.9 ms of CPU per face at 1M (15 min of CPU,
-//     ~8 min on 2 cores), roughly linear in efConstruction.
-//   efSearch = 128: recall@10 0.991 at 1M, p50 1.2 ms single query; 96 would give 0.989 at 0.9 ms.
+// Defaults chosen by measurement with bench/index_bench.cpp on 1M faces shaped like the default pack's
+// embeddings (docs/PERFORMANCE.md, "HNSW parameters", has the sweep; its library-search table has the
+// current latency and recall): M 32, efConstruction 48, efSearch 128.
 struct HnswParams {
   int m = 32;                // graph degree (2*m links per node on level 0), faiss's HNSW "M"
   int ef_construction = 48;  // candidate list while inserting: build time vs graph quality

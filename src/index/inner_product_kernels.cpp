@@ -2,6 +2,7 @@
 // (__builtin_cpu_supports + per-function target attributes, so the library itself stays baseline
 // x86-64 and runs on any CPU). Each row's sum is computed by the same sequence of operations wherever
 // the row falls in a batch, so equal rows always get bit-identical scores (ties stay ties).
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -193,6 +194,12 @@ const KernelSet& kernels() {
 void inner_products(const float* query, const float* base, size_t n, int dim, float* out) {
   static const index_detail::InnerProductKernel best = kernels().batch.back().fn;
   best(query, base, n, dim, out);
+}
+
+float similarity(std::span<const float> a, std::span<const float> b) {
+  float out = 0;
+  inner_products(a.data(), b.data(), 1, static_cast<int>(std::min(a.size(), b.size())), &out);
+  return out;
 }
 
 namespace index_detail {

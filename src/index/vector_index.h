@@ -60,4 +60,8 @@ std::unique_ptr<VectorIndex> make_index(IndexKind kind, int dim, size_t expected
 void inner_products_scalar(const float* query, const float* base, size_t n, int dim, float* out);
 void inner_products(const float* query, const float* base, size_t n, int dim, float* out);
 
+// The similarity of two embeddings (cosine: the inner product of L2-normalised vectors; higher = more
+// alike), with the kernel inner_products uses: every search and evaluation scores faces this one way.
+float similarity(std::span<const float> a, std::span<const float> b);
+
 }  // namespace facesearch

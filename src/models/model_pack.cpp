@@ -16,7 +16,6 @@ namespace facesearch {
 namespace {
 
 constexpr int kPackFormatVersion = 1;
-const char* kSetupHint = "run `make setup` (tools/setup.sh) to build the default pack, or pass --models DIR";
 
 [[noreturn]] void fail(const std::filesystem::path& where, const std::string& what) {
   throw Error(ErrorCode::kModel, "model pack " + where.string() + ": " + what);
@@ -68,7 +67,9 @@ void parse_network(const nlohmann::json& j, const std::filesystem::path& dir, Ne
   // filesystem_error thrown past the caller (found by fuzz/manifest_fuzz.cpp).
   std::error_code ec;
   if (!std::filesystem::is_regular_file(net.file, ec))
-    fail(dir, "missing " + file + (ec ? " (" + ec.message() + ")" : std::string()) + "; " + kSetupHint);
+    throw Error(ErrorCode::kModel,
+                "model pack " + dir.string() + ": missing " + file + (ec ? " (" + ec.message() + ")" : std::string()),
+                Hint{Remedy::kSetupModels});
   net.sha256 = j.value("sha256", std::string());
   net.input = parse_input(j, manifest);
 }
@@ -97,9 +98,9 @@ ModelPack load_model_pack(const std::filesystem::path& dir_in) {
   const auto dir = std::filesystem::absolute(dir_in, ec);
   const auto manifest_path = dir / "manifest.json";
   if (!std::filesystem::is_directory(dir, ec))
-    throw Error(ErrorCode::kModel, "models folder " + dir.string() + " does not exist; " + kSetupHint);
+    throw Error(ErrorCode::kModel, "models folder " + dir.string() + " does not exist", Hint{Remedy::kSetupModels});
   std::ifstream in(manifest_path);
-  if (!in) throw Error(ErrorCode::kModel, "no manifest.json in " + dir.string() + "; " + kSetupHint);
+  if (!in) throw Error(ErrorCode::kModel, "no manifest.json in " + dir.string(), Hint{Remedy::kSetupModels});
   std::stringstream text;
   text << in.rdbuf();
   return model_pack_from_manifest(text.str(), dir, manifest_path.string());

@@ -62,7 +62,7 @@ struct ModelPack {
   std::string source;   // where the weights came from
   std::string license;
   bool non_commercial = false;  // the weights' licence forbids commercial use (InsightFace's packs)
-  bool described = false;       // no manifest.json: described from its ONNX files (pack_registry.h)
+  bool described = false;       // no manifest.json: described from its ONNX files (pack_description.h)
   DetectorSpec detector;
   // An optional second, faster detector (MediaPipe's full-range BlazeFace in dlib-faceapi), whose boxes
   // are calibrated to look like `detector`'s so the same landmarker can follow it. Not in the fingerprint.

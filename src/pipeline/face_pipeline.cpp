@@ -22,10 +22,10 @@ namespace {
 // implementation does; the strategies that combine SSD with the fast detector are the dlib pack's.
 DetectionStrategy checked_strategy(const ModelPack& pack, DetectionStrategy detection) {
   if (detection != DetectionStrategy::kAuto && pack.detector.kind != "ssd_mobilenetv1")
-    throw Error(ErrorCode::kInvalidArgument, std::string("--detector ") + strategy_name(detection) +
-                                                 " is for the dlib-faceapi pack; model pack " + pack.name +
-                                                 " has its own detector (" + pack.detector.kind +
-                                                 "): leave --detector out");
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("detection strategy ") + strategy_name(detection) + " is for the dlib-faceapi pack; model pack " +
+                    pack.name + " has its own detector (" + pack.detector.kind + ")",
+                Hint{Remedy::kLeaveDetectorDefault, strategy_name(detection)});
   return resolve_strategy(pack, detection);
 }
 
@@ -122,11 +122,12 @@ std::vector<FaceRecord> FacePipeline::analyze(const DecodedImage& image, const D
   return records;
 }
 
-float similarity(std::span<const float> a, std::span<const float> b) {
-  float dot = 0;
-  const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
-  return dot;
+void check_analysis_options(const ModelPack& pack, const AnalysisOptions& options) {
+  if (options.detect.input_px > 0 && pack.detector.kind != "scrfd" && pack.detector.kind != "yunet")
+    throw Error(ErrorCode::kInvalidArgument,
+                "the detector input size is for the SCRFD and YuNet detectors of InsightFace and OpenCV zoo packs; "
+                "model pack " + pack.name + " detects with " + pack.detector.kind,
+                Hint{Remedy::kDetectorSizeFixed, pack.detector.kind});
 }
 
 void l2_normalize(std::span<float> v) {

@@ -49,6 +49,17 @@ struct FaceRecord {
 inline constexpr float kDefaultSmallestFacePx = 24;
 inline constexpr float kDefaultSmallestFaceFraction = 0.01f;
 
+// How faces are looked for in a photo: one options type for every caller (indexing, folder search,
+// library search's query photo, benchmarks), passed whole.
+struct AnalysisOptions {
+  DetectOptions detect;  // sizes in full-resolution pixels (min_face_px, smallest_face_px, input_px)
+  DecodeOptions decode;  // reduced JPEG decoding, the pixel limit
+};
+
+// Throws Error{kInvalidArgument} for options the pack cannot honour: a detector input size
+// (detect.input_px) for a pack whose detector has a fixed size.
+void check_analysis_options(const ModelPack& pack, const AnalysisOptions& options);
+
 class FacePipeline {
  public:
   FacePipeline(ModelPack pack, const RuntimeOptions& runtime, DetectionStrategy detection = DetectionStrategy::kAuto);
@@ -86,10 +97,6 @@ class FacePipeline {
   std::unique_ptr<Aligner> aligner_;
   std::unique_ptr<Embedder> embedder_;
 };
-
-// Similarity of two embeddings under the pack's metric (cosine: dot of normalised vectors), higher =
-// more alike.
-float similarity(std::span<const float> a, std::span<const float> b);
 
 // Scales `v` to unit length in place (left as is when it is all zeros).
 void l2_normalize(std::span<float> v);

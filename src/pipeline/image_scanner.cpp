@@ -42,18 +42,18 @@ LocatedImage locate_file(const FacePipeline& pipeline, const std::filesystem::pa
       out.analysed = false;
       return out;
     }
-    DecodedImage image = decode_image(bytes, path.string(), pipeline.decode_options(options.decode));
+    DecodedImage image = decode_image(bytes, path.string(), pipeline.decode_options(options.analysis.decode));
     times.decode_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     out.width = image.width;
     out.height = image.height;
     out.warnings = std::move(image.warnings);
-    out.faces = pipeline.locate(image, options.detect, &times);
+    out.faces = pipeline.locate(image, options.analysis.detect, &times);
   } catch (const Error& e) {
-    out.failure = ScanFailure{path, error_code_name(e.code()), e.what(), out.hash};
+    out.failure = ScanFailure{path, error_code_name(e.code()), e.what(), out.hash, e.hint()};
   } catch (const cv::Exception& e) {
-    out.failure = ScanFailure{path, "decode", path.string() + ": image processing failed: " + e.what(), out.hash};
+    out.failure = ScanFailure{path, "decode", path.string() + ": image processing failed: " + e.what(), out.hash, {}};
   } catch (const std::bad_alloc&) {
-    out.failure = ScanFailure{path, "memory", path.string() + ": out of memory while processing this image", out.hash};
+    out.failure = ScanFailure{path, "memory", path.string() + ": out of memory while processing this image", out.hash, {}};
   }
   return out;
 }
@@ -127,7 +127,7 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       pipeline.embed(chips, vectors, &embed_times);
     } catch (const Error& e) {
       for (auto& img : gathered) {
-        on_failure(ScanFailure{img.path, error_code_name(e.code()), img.path.string() + ": " + e.what(), img.hash});
+        on_failure(ScanFailure{img.path, error_code_name(e.code()), img.path.string() + ": " + e.what(), img.hash, e.hint()});
         ++progress.done;
       }
       gathered.clear();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "pipeline/face_pipeline.h"
 
 namespace facesearch {
@@ -25,8 +26,7 @@ struct Progress {
 struct ScanOptions {
   int jobs = 0;           // worker threads; 0: one per core
   bool pipelined = true;  // false: all stages on the calling thread, one image after another
-  DetectOptions detect;   // min_face_px in full-resolution pixels
-  DecodeOptions decode;
+  AnalysisOptions analysis;
   std::function<void(const Progress&)> on_progress;  // called on the calling thread
   const std::atomic<bool>* cancel = nullptr;         // stops after the images in flight
   // Called on a worker thread with the file's content hash after reading it and before decoding;
@@ -50,6 +50,7 @@ struct ScanFailure {
   std::string reason;   // stable code (error_code_name): "decode", "not_found", "io", "inference", ...
   std::string message;  // names the file and the problem
   std::string hash;     // content hash when the file could be read
+  Hint hint;            // what the user can do about it, when the core knows (e.g. raise the pixel limit)
 };
 
 struct ScanSummary {

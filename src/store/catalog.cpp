@@ -118,13 +118,10 @@ class Statement {
                                     "again: nothing already stored was lost");
   switch (code & 0xff) {
     case SQLITE_NOTADB:
-      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library or is corrupted (" + msg +
-                                           "); move it away, or index into a new --db");
+      throw Error(ErrorCode::kCatalog, prefix + "is not a facesearch library or is corrupted (" + msg + ")",
+                  Hint{Remedy::kMoveAwayOrNewLibrary});
     case SQLITE_CORRUPT:
-      throw Error(ErrorCode::kCatalog, prefix + "is damaged (" + msg +
-                                           "); run `facesearch index --rebuild` on it to re-read every photo into "
-                                           "a fresh copy (its folders are kept); if that fails too, move it away "
-                                           "and index your folders into a new library");
+      throw Error(ErrorCode::kCatalog, prefix + "is damaged (" + msg + ")", Hint{Remedy::kRebuildElseNewLibrary});
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN:
@@ -201,6 +198,7 @@ struct Catalog::Impl {
   std::filesystem::path path;
   sqlite3* db = nullptr;
   int dim = 0;
+  bool rows_changed = false;  // images or faces changed in the open transaction
   ~Impl() {
     if (db) sqlite3_close_v2(db);
   }
@@ -218,6 +216,21 @@ struct Catalog::Impl {
     if (s.step()) return s.text(0);
     return std::nullopt;
   }
+  // Records "last update" = now and bumps the generation: files derived from the catalog name the
+  // generation they were made at, so any change of images or faces makes them stale.
+  void bump_generation() {
+    set_meta("updated_at", std::to_string(now_s()));
+    set_meta("generation", std::to_string(std::atoll(meta("generation").value_or("0").c_str()) + 1));
+  }
+  // Called by every method that changes images or faces: inside a transaction the bump comes with the
+  // commit (Transaction::commit), outside one (each statement its own transaction) at once.
+  void changed_rows() {
+    if (sqlite3_get_autocommit(db)) {
+      bump_generation();
+    } else {
+      rows_changed = true;
+    }
+  }
   void set_meta(const std::string& key, const std::string& value) {
     Statement s(db, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 path);
@@ -229,11 +242,10 @@ struct Catalog::Impl {
     const std::string where = "library " + path.string();
     const std::string fingerprint = meta("model_fingerprint").value_or("");
     if (fingerprint != pack.fingerprint)
-      throw Error(ErrorCode::kCatalog, where + " holds faces of model pack " + meta("model_name").value_or("?") + " (" +
-                                           fingerprint + "), not of pack " + pack.name + " (" + pack.fingerprint +
-                                           "): a library is bound to one pack; use the pack it was built with (`--model " +
-                                           meta("model_name").value_or("?") + "`, or the --models DIR it came from), or re-index it with " +
-                                           pack.name + ": `facesearch index --rebuild --model " + pack.name + "`");
+      throw Error(ErrorCode::kCatalog,
+                  where + " holds faces of model pack " + meta("model_name").value_or("?") + " (" + fingerprint +
+                      "), not of pack " + pack.name + " (" + pack.fingerprint + ")",
+                  Hint{Remedy::kUseLibraryPack, meta("model_name").value_or("?"), pack.name});
     dim = std::atoi(meta("embedding_dim").value_or("0").c_str());
     if (dim != pack.embedder.dim) throw Error(ErrorCode::kCatalog, where + ": embedding size does not match the pack");
   }
@@ -334,8 +346,7 @@ struct Catalog::Impl {
     if (description_lost)
       throw Error(ErrorCode::kCatalog, message + "it cannot be repaired: move it away and index your folders into "
                                                  "a new library (`facesearch index FOLDER...`)");
-    throw Error(ErrorCode::kCatalog, message + "run `facesearch index --rebuild` to re-read every photo into a fresh "
-                                               "copy of it (its folders are kept)");
+    throw Error(ErrorCode::kCatalog, message.substr(0, message.size() - 2), Hint{Remedy::kRebuild});
   }
 
   // Replaces a damaged catalog by a new file holding its description (meta) and folders, with no
@@ -375,8 +386,8 @@ struct Catalog::Impl {
     db = nullptr;
     if (size_or_zero(path.string() + "-wal") > 0) {
       std::filesystem::remove(fresh_path, ec);
-      throw Error(ErrorCode::kIo, where + " is open in another facesearch (its -wal file is in use); stop it and run "
-                                          "`facesearch index --rebuild` again");
+      throw Error(ErrorCode::kIo, where + " is open in another facesearch (its -wal file is in use)",
+                  Hint{Remedy::kRebuildWhenAlone});
     }
     for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(path.string() + suffix, ec);
     std::filesystem::rename(fresh_path, path, ec);
@@ -406,20 +417,20 @@ Catalog Catalog::inspect(const std::filesystem::path& db_path) {
   impl->path = std::filesystem::absolute(db_path, ec);
   const std::string where = "library " + impl->path.string();
   if (!std::filesystem::exists(impl->path, ec))
-    throw Error(ErrorCode::kNotFound, where + " does not exist; build it with `facesearch index FOLDER`");
+    throw Error(ErrorCode::kNotFound, where + " does not exist", Hint{Remedy::kIndexFirst});
   if (std::filesystem::is_directory(impl->path, ec))
-    throw Error(ErrorCode::kInvalidArgument, where + " is a folder; --db names a file");
+    throw Error(ErrorCode::kInvalidArgument, where + " is a folder, not a library file");
   if (std::filesystem::is_regular_file(impl->path, ec) && std::filesystem::file_size(impl->path, ec) == 0 && !ec)
-    throw Error(ErrorCode::kCatalog, where + " is an empty file (0 bytes), not a facesearch library; choose another "
-                                             "--db, or make it one with `facesearch index FOLDER` on it");
+    throw Error(ErrorCode::kCatalog, where + " is an empty file (0 bytes), not a facesearch library",
+                Hint{Remedy::kNewLibrary});
   impl->open_for_reading();
   {
     Statement s(impl->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", impl->path);
     if (!(s.step() && s.i64(0) == 1))
-      throw Error(ErrorCode::kCatalog, where + " is not a facesearch library; choose another --db");
+      throw Error(ErrorCode::kCatalog, where + " is not a facesearch library", Hint{Remedy::kNewLibrary});
   }
   if (impl->meta("format").value_or("") != kFormatName)
-    throw Error(ErrorCode::kCatalog, where + " is not a facesearch library; choose another --db");
+    throw Error(ErrorCode::kCatalog, where + " is not a facesearch library", Hint{Remedy::kNewLibrary});
   const int version = std::atoi(impl->meta("schema_version").value_or("0").c_str());
   if (version > kCatalogSchemaVersion)
     throw Error(ErrorCode::kCatalog, where + " was written by a newer facesearch (schema " + std::to_string(version) +
@@ -442,7 +453,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
     throw Error(ErrorCode::kNotFound, "library " + impl->path.string() +
                                           " does not exist; build it with `facesearch index FOLDER`");
   if (exists && std::filesystem::is_directory(impl->path, ec))
-    throw Error(ErrorCode::kInvalidArgument, "library " + impl->path.string() + " is a folder; --db names a file");
+    throw Error(ErrorCode::kInvalidArgument, "library " + impl->path.string() + " is a folder, not a library file");
   if (!exists) {
     std::filesystem::create_directories(impl->path.parent_path(), ec);
     if (ec)
@@ -467,7 +478,8 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   }
   if (!has_meta && !empty)
     throw Error(ErrorCode::kCatalog, "library " + impl->path.string() +
-                                         " is an SQLite database but not a facesearch library; choose another --db");
+                                         " is an SQLite database but not a facesearch library",
+                Hint{Remedy::kNewLibrary});
   // Checked before anything is written: writing into a damaged b-tree spreads the damage. A rebuild
   // starts from a fresh file instead, as deleting the old rows would walk the damaged pages.
   std::int64_t images_before = 0;
@@ -505,12 +517,13 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
     t.commit();
   }
   if (c.meta("format").value_or("") != kFormatName)
-    throw Error(ErrorCode::kCatalog, where + " is not a facesearch library; choose another --db");
+    throw Error(ErrorCode::kCatalog, where + " is not a facesearch library", Hint{Remedy::kNewLibrary});
   const int version = std::atoi(c.meta("schema_version").value_or("0").c_str());
   if (version > kCatalogSchemaVersion)
     throw Error(ErrorCode::kCatalog, where + " was written by a newer facesearch (schema " + std::to_string(version) +
                                          ", this one reads " + std::to_string(kCatalogSchemaVersion) +
-                                         "); upgrade facesearch, or use --rebuild to re-index it with this version");
+                                         ")",
+                Hint{Remedy::kUpgrade});
   if (version < 1) throw Error(ErrorCode::kCatalog, where + " has no valid schema version; it is damaged");
   // A library made before library ids gets one now; where that cannot be written (a read-only file) it
   // stays without one, which only means that its side files are not used.
@@ -524,7 +537,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
     Transaction t(catalog);
     c.exec("DELETE FROM faces; DELETE FROM images;");
     c.set_meta(kRebuildKey, std::to_string(images_before));
-    catalog.touch_updated();
+    c.changed_rows();
     c.set_meta("model_name", pack.name);
     c.set_meta("model_fingerprint", pack.fingerprint);
     c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
@@ -536,12 +549,21 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   return catalog;
 }
 
-Catalog::Transaction::Transaction(Catalog& catalog) : catalog_(&catalog) { catalog_->impl_->exec("BEGIN IMMEDIATE"); }
+Catalog::Transaction::Transaction(Catalog& catalog) : catalog_(&catalog) {
+  catalog_->impl_->exec("BEGIN IMMEDIATE");
+  catalog_->impl_->rows_changed = false;
+}
 Catalog::Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(catalog_->impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!done_) {
+    sqlite3_exec(catalog_->impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    catalog_->impl_->rows_changed = false;
+  }
 }
 void Catalog::Transaction::commit() {
-  catalog_->impl_->exec("COMMIT");
+  Impl& impl = *catalog_->impl_;
+  if (impl.rows_changed) impl.bump_generation();  // in the same transaction: a change never lands without it
+  impl.exec("COMMIT");
+  impl.rows_changed = false;
   done_ = true;
 }
 
@@ -579,7 +601,7 @@ std::int64_t Catalog::forget_folder(const std::filesystem::path& folder) {
     return p == at || p.compare(0, under.size(), under) == 0;
   });
   set_unreadable_folders(remembered);
-  touch_updated();
+  impl_->changed_rows();
   return photos;
 }
 
@@ -674,6 +696,7 @@ std::int64_t Catalog::put_image(const ImageRow& r) {
   const std::int64_t id = s.i64(0);
   while (s.step()) {
   }
+  impl_->changed_rows();
   return id;
 }
 
@@ -695,17 +718,20 @@ void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> face
     ins.bind_blob(10, f.embedding.data(), f.embedding.size() * sizeof(float));
     ins.run();
   }
+  impl_->changed_rows();
 }
 
 void Catalog::move_image(std::int64_t image_id, const std::filesystem::path& new_path, std::int64_t size,
                          std::int64_t mtime_ns) {
   Statement s(impl_->db, "UPDATE images SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", impl_->path);
   s.bind(1, new_path.string()).bind(2, size).bind(3, mtime_ns).bind(4, image_id).run();
+  impl_->changed_rows();
 }
 
 void Catalog::delete_image(std::int64_t image_id) {
   Statement s(impl_->db, "DELETE FROM images WHERE id = ?", impl_->path);
   s.bind(1, image_id).run();
+  impl_->changed_rows();
 }
 
 std::vector<FaceRow> Catalog::faces_of_image(std::int64_t image_id) const {
@@ -731,7 +757,8 @@ void Catalog::for_each_embedding(const std::function<void(std::int64_t, std::spa
     const auto v = s.float_view(1);
     if (static_cast<int>(v.size()) != impl_->dim)
       throw Error(ErrorCode::kCatalog, "library " + impl_->path.string() + ": face " + std::to_string(s.i64(0)) +
-                                           " has a damaged embedding; re-index with --rebuild");
+                                           " has a damaged embedding",
+                  Hint{Remedy::kRebuild});
     fn(s.i64(0), v);
   }
 }
@@ -766,11 +793,6 @@ CatalogStatus Catalog::status() const {
     if (!ec) st.file_bytes += static_cast<std::int64_t>(size);
   }
   return st;
-}
-
-void Catalog::touch_updated() {
-  impl_->set_meta("updated_at", std::to_string(now_s()));
-  impl_->set_meta("generation", std::to_string(generation() + 1));
 }
 
 std::int64_t Catalog::generation() const { return std::atoll(impl_->meta("generation").value_or("0").c_str()); }

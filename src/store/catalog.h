@@ -103,7 +103,8 @@ class Catalog {
 
   const std::filesystem::path& path() const;
 
-  // RAII write transaction (BEGIN IMMEDIATE ... COMMIT; rolled back if not committed).
+  // RAII write transaction (BEGIN IMMEDIATE ... COMMIT; rolled back if not committed). A commit that
+  // changed images or faces bumps the generation in the same transaction.
   class Transaction {
    public:
     explicit Transaction(Catalog& catalog);
@@ -156,9 +157,9 @@ class Catalog {
   // Set from the start of `index --rebuild` until an index run completes over every folder.
   std::optional<RebuildProgress> rebuild_progress() const;
   void end_rebuild();  // that run has completed
-  void touch_updated();  // records "last update" = now and bumps the generation
-  // Bumped by every committed change of images or faces: files derived from the catalog (the saved
-  // approximate index) record it and are stale when it moved on.
+  // Bumped, with "last update", by every committed change of images or faces, whichever method made it
+  // (Transaction::commit, or at once outside a transaction): files derived from the catalog (the side
+  // files of store/vector_files.h) record it and are stale when it moved on.
   std::int64_t generation() const;
   std::string model_fingerprint() const;
   std::string model_name() const;  // the pack the library was built with (its meta row: no table scan)

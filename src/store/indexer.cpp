@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "search/folder_search.h"
+#include "pipeline/photo_files.h"
 
 namespace facesearch {
 namespace {
@@ -30,7 +33,9 @@ bool is_under(const std::filesystem::path& path, const std::filesystem::path& ro
 // Groups writes into transactions of a bounded size and age.
 class BatchWriter {
  public:
-  BatchWriter(Catalog& catalog, const IndexOptions& options) : catalog_(catalog), options_(options) {}
+  BatchWriter(Catalog& catalog, const IndexOptions& options) : catalog_(catalog), options_(options) {
+    if (const char* n = std::getenv("FACESEARCH_TEST_PAUSE_AFTER_BATCHES"); n && *n) pause_after_batches_ = std::atol(n);
+  }
   ~BatchWriter() = default;  // an uncommitted batch rolls back with its Transaction
   Catalog& begin() {
     if (!tx_) {
@@ -42,23 +47,36 @@ class BatchWriter {
   }
   void done_one() {
     ++pending_;
+    if (pending_ == 1 && committed_batches_ == pause_after_batches_) pause_for_test();
     if (pending_ >= options_.batch_images ||
         std::chrono::duration<double>(Clock::now() - started_).count() >= options_.batch_seconds)
       commit();
   }
   void commit() {
     if (!tx_) return;
-    catalog_.touch_updated();
     tx_->commit();
     tx_.reset();
+    ++committed_batches_;
   }
 
  private:
+  // Test-only, for tests that stop a run at a known point on any machine (the kill -9 test in
+  // tests/library_test.cpp, the Ctrl-C test in tests/cli_library_smoke.sh): with
+  // FACESEARCH_TEST_PAUSE_AFTER_BATCHES=N, once N batches are committed and one more photo is written
+  // into the next batch (not committed), the run says so on stderr and waits until it is cancelled
+  // (Ctrl-C, SIGTERM) or killed. Unset, as outside tests, it changes nothing.
+  void pause_for_test() const {
+    std::fprintf(stderr, "facesearch: test pause after batch %ld\n", pause_after_batches_);
+    while (!(options_.cancel && options_.cancel->load())) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
   Catalog& catalog_;
   const IndexOptions& options_;
   std::optional<Catalog::Transaction> tx_;
   Clock::time_point started_;
   size_t pending_ = 0;
+  long committed_batches_ = 0;
+  long pause_after_batches_ = -1;  // FACESEARCH_TEST_PAUSE_AFTER_BATCHES, read once above; -1: unset
 };
 
 }  // namespace
@@ -175,10 +193,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   std::unordered_map<std::string, Verdict> verdicts;
   ScanOptions scan;
   scan.jobs = options.jobs;
-  scan.detect.min_face_px = options.min_face_px;
-  scan.detect.smallest_face_px = options.smallest_face_px;
-  scan.detect.input_px = options.detector_input_px;
-  scan.decode = options.decode;
+  scan.analysis = options.analysis;
   scan.on_progress = options.on_progress;
   scan.cancel = options.cancel;
   scan.should_analyze = [&](const std::filesystem::path& path, const std::string& hash) {
@@ -269,7 +284,6 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   if (!report.cancelled && !missing.empty()) {
     Catalog::Transaction t(catalog);
     for (const auto& [id, path] : missing) catalog.delete_image(id);
-    catalog.touch_updated();
     t.commit();
     report.deleted = missing.size();
   }

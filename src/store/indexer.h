@@ -19,16 +19,18 @@ namespace facesearch {
 
 struct IndexOptions {
   int jobs = 0;                // worker threads; 0: one per core
-  float min_face_px = 0;       // faces smaller than this (shorter box side) are not stored
-  float smallest_face_px = 0;  // look for faces down to this size in large photos (0: the pipeline's default)
-  int detector_input_px = 0;   // DetectOptions::input_px
+  // How faces are found; analysis.detect.min_face_px: faces smaller than this (shorter box side) are
+  // not stored.
+  AnalysisOptions analysis;
   size_t batch_images = 32;    // commit after this many images...
   double batch_seconds = 2.0;  // ...or this many seconds, whichever comes first
-  DecodeOptions decode;
   std::function<void(const Progress&)> on_progress;   // calling thread
   std::function<void(const ScanFailure&)> on_failure;  // calling thread, as files fail
   std::function<void(const std::filesystem::path&, const std::string&)> on_warning;  // e.g. truncated JPEG
   const std::atomic<bool>* cancel = nullptr;           // stop after the batch in flight
+  // Library::index only: called before the approximate index is rebuilt after the run (minutes per
+  // million faces), with the number of faces.
+  std::function<void(size_t faces)> on_building_approx_index;
 };
 
 struct IndexReport {

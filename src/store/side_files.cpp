@@ -1,4 +1,4 @@
-#include "search/side_files.h"
+#include "store/side_files.h"
 
 #include <cstdio>
 #include <cstring>

@@ -1,9 +1,7 @@
-#include "search/index_search.h"
+#include "store/vector_files.h"
 
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <set>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -14,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "search/side_files.h"
+#include "store/side_files.h"
 
 namespace facesearch {
 
@@ -303,106 +301,6 @@ std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKin
     return build_in_memory(catalog, IndexKind::kExact, dim, false, warnings);  // the vectors file was just tried
   }
   return build_in_memory(catalog, IndexKind::kApprox, dim, true, warnings);
-}
-
-void keep_best_match_per_image(std::vector<Match>& matches) {
-  std::map<std::pair<std::filesystem::path, int>, size_t> best;
-  std::vector<Match> kept;
-  for (const auto& m : matches) {
-    const auto key = std::make_pair(m.path, m.query_face);
-    const auto it = best.find(key);
-    if (it == best.end()) {
-      best[key] = kept.size();
-      kept.push_back(m);
-    } else if (m.similarity > kept[it->second].similarity) {
-      kept[it->second] = m;
-    }
-  }
-  matches = std::move(kept);
-}
-
-namespace {
-
-SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
-                         std::vector<QueryFace> query_faces, std::optional<std::int64_t> exclude_image,
-                         const IndexSearchOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  SearchReport report;
-  report.query_faces = std::move(query_faces);
-  report.model = pack.name;
-  report.metric = metric_name(pack.metric);
-  report.threshold = options.threshold >= 0 ? options.threshold : pack.threshold;
-
-  std::map<std::int64_t, std::optional<ImageRow>> images;
-  for (const auto& q : report.query_faces) {
-    // Every neighbour over the threshold: ask for more until the list ends below it (grouping by image
-    // and top-k happen afterwards, so they must not cut the candidates).
-    size_t k = std::min(index.size(), std::max<size_t>(options.top_k * 8, 1000));
-    std::vector<Neighbor> found;
-    while (true) {
-      found = std::move(index.search(q.embedding, k, report.threshold).front());
-      if (found.size() < k || k >= index.size()) break;
-      k = std::min(index.size(), k * 4);
-    }
-    for (const auto& n : found) {
-      const auto face = catalog.face_by_id(n.id);
-      if (!face) continue;  // deleted since the index was built
-      if (exclude_image && face->image_id == *exclude_image) continue;
-      auto& image = images[face->image_id];
-      if (!image) image = catalog.image_by_id(face->image_id);
-      if (!image) continue;
-      report.matches.push_back({image->path, face->face_index, face->face.box, n.score, face->face.score, q.index});
-    }
-  }
-  if (!options.all_faces) keep_best_match_per_image(report.matches);
-  std::sort(report.matches.begin(), report.matches.end(), [](const Match& a, const Match& b) {
-    if (a.similarity != b.similarity) return a.similarity > b.similarity;
-    return a.path != b.path ? a.path < b.path : a.face_index < b.face_index;
-  });
-  if (options.top_k > 0 && report.matches.size() > options.top_k) report.matches.resize(options.top_k);
-  const auto st = catalog.status();
-  report.stats.images = static_cast<size_t>(st.images);
-  report.stats.images_analysed = static_cast<size_t>(st.images_ok);
-  report.stats.faces = index.size();
-  report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return report;
-}
-
-}  // namespace
-
-SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
-                          const std::filesystem::path& query, const IndexSearchOptions& options) {
-  SearchOptions so;
-  so.min_face_px = options.min_face_px;
-  so.smallest_face_px = options.smallest_face_px;
-  so.detector_input_px = options.detector_input_px;
-  so.decode = options.decode;
-  auto faces = embed_query(pipeline, query, options.query_face, so);
-  std::optional<std::int64_t> exclude;
-  if (!options.include_query_file) {
-    std::error_code ec;
-    if (const auto row = catalog.image_by_path(std::filesystem::weakly_canonical(std::filesystem::absolute(query), ec)))
-      exclude = row->id;
-  }
-  auto report = run_queries(catalog, index, pipeline.pack(), std::move(faces), exclude, options);
-  report.query = query;
-  return report;
-}
-
-SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
-                                  std::int64_t face_id, const IndexSearchOptions& options) {
-  const auto face = catalog.face_by_id(face_id);
-  if (!face)
-    throw Error(ErrorCode::kNotFound, "face " + std::to_string(face_id) + " is not in library " +
-                                          catalog.path().string() + "; `facesearch faces PHOTO` lists face ids");
-  const auto image = catalog.image_by_id(face->image_id);
-  QueryFace q;
-  q.index = face->face_index;
-  q.face = face->face;
-  q.embedding = face->embedding;
-  auto report = run_queries(catalog, index, pack, {q}, face->image_id, options);
-  if (image) report.query = image->path;
-  return report;
 }
 
 }  // namespace facesearch

@@ -1,5 +1,6 @@
-// Search against an indexed library: the query's faces are embedded (or taken from the catalog by
-// face id) and looked up in a vector index built from the catalog's embeddings.
+// The files a library keeps next to its catalog (LIBRARY.vectors, LIBRARY.hnsw; their byte format is
+// store/side_files.h): when each is current, writing them after an index run, and the vector index a
+// search uses, from them or from the catalog.
 #pragma once
 
 #include <cstdint>
@@ -9,23 +10,9 @@
 #include <vector>
 
 #include "index/vector_index.h"
-#include "search/folder_search.h"
 #include "store/catalog.h"
 
 namespace facesearch {
-
-struct IndexSearchOptions {
-  float threshold = -1;  // < 0: the pack's default
-  size_t top_k = 0;      // 0: every match over the threshold
-  bool all_faces = false;  // false: at most one match (the best face) per image and query
-  IndexKind index = IndexKind::kAuto;
-  QueryFaceSelection query_face;
-  float min_face_px = 0;  // for the query photo
-  float smallest_face_px = 0;  // for the query photo (0: the pipeline's default)
-  int detector_input_px = 0;   // for the query photo: DetectOptions::input_px
-  bool include_query_file = false;
-  DecodeOptions decode;        // for the query photo (its pixel limit)
-};
 
 // A side file (LIBRARY.vectors, LIBRARY.hnsw) that is there but was not used because it is damaged or
 // belongs to another library. Searches still answer, from the catalog (more slowly); the remedy is a
@@ -43,7 +30,7 @@ struct SideFileWarning {
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
                                                 std::vector<SideFileWarning>* warnings = nullptr);
 
-// Side files are bound to the catalog as it is now (search/side_files.h has their format): each
+// Side files are bound to the catalog as it is now (store/side_files.h has their format): each
 // carries the library id, the model fingerprint, the catalog generation, the face count and checksums
 // of the ids and of the whole payload, and the catalog keeps a record of the last file written
 // (Catalog::derived_file_record). A file is used only when all of them match and its checksum verifies.
@@ -72,18 +59,5 @@ bool update_vectors_file(Catalog& catalog, int dim);
 // verified); false otherwise (missing, stale, damaged: the caller reads the catalog).
 bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors,
                           std::vector<SideFileWarning>* warnings = nullptr);
-
-// Faces of `query` (a photo) looked up in `index`. Matches carry the catalog's paths and boxes.
-SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
-                          const std::filesystem::path& query, const IndexSearchOptions& options);
-
-// "More photos of this face": the query is an indexed face. Its own image is left out.
-// Throws Error{kNotFound} for an unknown face id.
-// Needs no models beyond the pack's description (name, metric, default threshold).
-SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
-                                  std::int64_t face_id, const IndexSearchOptions& options);
-
-// Keeps the best match per (image, query face) — the default grouping of both search modes.
-void keep_best_match_per_image(std::vector<Match>& matches);
 
 }  // namespace facesearch

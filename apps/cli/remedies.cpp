@@ -1,0 +1,42 @@
+#include "remedies.h"
+
+namespace facesearch::cli {
+
+std::string remedy_text(const Hint& hint, std::string_view command) {
+  const std::string& d = hint.detail;
+  switch (hint.remedy) {
+    case Remedy::kNone: return {};
+    case Remedy::kIndexFirst:
+      return std::string("; build one first with `facesearch index FOLDER`") +
+             (command == "search" ? ", or search folders without a library with --target FOLDER" : "");
+    case Remedy::kNameFolders: return "; name the folders to index: facesearch index ~/Pictures";
+    case Remedy::kIndexFolder: return "; run `facesearch index` on its folder first";
+    case Remedy::kSeeFolders: return "; `facesearch status` lists its folders";
+    case Remedy::kRebuild:
+      return "; run `facesearch index --rebuild` to re-read every photo into a fresh copy of it (its folders are kept)";
+    case Remedy::kRebuildElseNewLibrary:
+      return "; run `facesearch index --rebuild` on it to re-read every photo into a fresh copy (its folders are "
+             "kept); if that fails too, move it away and index your folders into a new library";
+    case Remedy::kRebuildWhenAlone: return "; stop it and run `facesearch index --rebuild` again";
+    case Remedy::kUseLibraryPack:
+      return ": a library is bound to one pack; use the pack it was built with (`--model " + d +
+             "`, or the --models DIR it came from), or re-index it with " + hint.pack +
+             ": `facesearch index --rebuild --model " + hint.pack + "`";
+    case Remedy::kInstallPackOrRebuild:
+      return " (see `facesearch models list`); add it with `facesearch models add`, or re-index with another "
+             "pack: `facesearch index --rebuild --model NAME`";
+    case Remedy::kNewLibrary: return "; choose another --db, or make one with `facesearch index FOLDER`";
+    case Remedy::kMoveAwayOrNewLibrary: return "; move it away, or index into a new --db";
+    case Remedy::kUpgrade: return "; upgrade facesearch, or use --rebuild to re-index it with this version";
+    case Remedy::kRaisePixelLimit: return " (--max-pixels raises it)";
+    case Remedy::kPickQueryFace: return "; --query-face must be between 0 and " + d;
+    case Remedy::kLeaveDetectorDefault: return ": leave --detector out";
+    case Remedy::kDetectorSsdOrRebuild:
+      return "; use --detector ssd, or rebuild the default pack (`make setup`, tools/setup.sh)";
+    case Remedy::kSetupModels: return "; run `make setup` (tools/setup.sh) to build the default pack, or pass --models DIR";
+    case Remedy::kDetectorSizeFixed: return " (see --smallest-face)";
+  }
+  return {};
+}
+
+}  // namespace facesearch::cli

@@ -1,0 +1,30 @@
+// The faces of a query photo, embedded: what every search (folder or library) looks for.
+#pragma once
+
+#include <filesystem>
+#include <vector>
+
+#include "pipeline/face_pipeline.h"
+
+namespace facesearch {
+
+// Which faces of the query photo to search for.
+struct QueryFaceSelection {
+  enum class Mode { kLargest, kAll, kIndex } mode = Mode::kLargest;
+  int index = 0;  // for kIndex: the face's index in reading order (as `faces` of the query lists them)
+};
+
+// One face of the query photo.
+struct QueryFace {
+  int index = 0;  // reading-order index in the query photo
+  Face face;
+  std::vector<float> embedding;
+};
+
+// The query photo's faces selected by `selection`, found with `analysis`. Throws Error{kNotFound} /
+// {kDecode} for an unreadable query, Error{kNoFace} when it has no face, Error{kInvalidArgument} for an
+// index out of range.
+std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
+                                   const QueryFaceSelection& selection, const AnalysisOptions& analysis);
+
+}  // namespace facesearch

@@ -1,0 +1,84 @@
+// The one vocabulary of searching, for a scan of folders (folder_search.h) and for a library
+// (library_search.h): what is asked (SearchOptions), what comes back (SearchReport), and the one
+// ranking step both use.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/image_scanner.h"
+#include "pipeline/query_faces.h"
+
+namespace facesearch {
+
+struct SearchOptions {
+  float threshold = -1;        // minimum similarity; < 0: the model pack's default
+  size_t top_k = 0;            // 0: every match over the threshold
+  bool all_faces = false;      // false: at most one match (the best face) per image and query face
+  QueryFaceSelection query_face;
+  bool include_query_file = false;  // the query photo itself, when it is searched, is left out
+  // How faces are found in the query photo and, for a scan of folders, in the targets (a library's
+  // faces were found when it was indexed).
+  AnalysisOptions analysis;
+  // A scan of folders only:
+  int jobs = 0;                // worker threads; 0: all cores
+  bool pipelined = true;       // false: every stage on one thread, one image after another (benchmark baseline)
+  std::function<void(const Progress&)> on_progress;  // called on the calling thread
+  const std::atomic<bool>* cancel = nullptr;         // set to stop early (results so far are returned)
+};
+
+struct Match {
+  std::filesystem::path path;
+  int face_index = 0;     // reading-order index of the face in its image
+  Box box;                // full-resolution upright pixels
+  float similarity = 0;   // higher = more alike
+  float detection_score = 0;
+  int query_face = 0;     // which query face it matched best
+};
+
+// A file under the targets that could not be analysed; the search went on without it.
+struct SkippedFile {
+  std::filesystem::path path;
+  std::string reason;   // stable code: "decode", "not_found", "io", "inference", "folder", ...
+  std::string message;  // human-readable, names the file and the problem
+  Hint hint;            // what the user can do about it, when the core knows
+};
+
+struct FileWarning {
+  std::filesystem::path path;
+  std::string message;
+};
+
+struct SearchStats {
+  size_t images = 0;            // image files considered (library: photos it holds)
+  size_t images_analysed = 0;   // decoded and searched (library: photos read without error)
+  size_t faces = 0;             // faces searched
+  double seconds = 0;           // wall time of the scan or the lookup
+  StageTimes stage_ms;          // summed over threads (a scan of folders)
+  int jobs = 1;
+};
+
+struct SearchReport {
+  std::filesystem::path query;
+  std::vector<QueryFace> query_faces;
+  std::string model;    // pack name
+  std::string metric;   // "cosine"
+  float threshold = 0;  // the one applied
+  std::vector<Match> matches;  // best first
+  std::vector<SkippedFile> skipped;
+  std::vector<FileWarning> warnings;
+  SearchStats stats;
+};
+
+// The threshold a search applies: options.threshold, or the pack's default when it is < 0.
+float search_threshold(const SearchOptions& options, const ModelPack& pack);
+
+// The ranking step of every search: unless options.all_faces, the best match per (photo, query face);
+// then best first (ties by path, then face index); then the first options.top_k (0: all).
+void rank_matches(std::vector<Match>& matches, const SearchOptions& options);
+
+}  // namespace facesearch

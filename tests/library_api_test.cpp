@@ -1,0 +1,199 @@
+// The core's one API for front ends (src/library/library.h): a library written by the release before it
+// opens unchanged and answers as it did, and the rules the CLI used to hold (which pack, a missing
+// library, the side files after an index run) hold for any caller.
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "library/library.h"
+#include "test_support.h"
+
+namespace facesearch {
+namespace {
+
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+const fs::path kOldLibrary = "tests/data/library_v1";
+
+fs::path people(const std::string& rel) { return testing::testdata_dir() / "faces" / "people" / rel; }
+
+// "people/NAME/FILE" of a stored absolute path: the machine that wrote the library had its own prefix.
+std::string under_people(const fs::path& path) {
+  const std::string s = path.generic_string();
+  const auto at = s.rfind("/people/");
+  return at == std::string::npos ? s : s.substr(at + 1);
+}
+
+// The rows of a `search --format csv` the old release wrote: "people/NAME/FILE" -> similarity.
+std::map<std::string, double> old_matches(const std::string& csv_name) {
+  std::ifstream in(kOldLibrary / csv_name);
+  EXPECT_TRUE(in) << csv_name;
+  std::map<std::string, double> out;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string path, similarity;
+    std::getline(row, path, ',');
+    std::getline(row, similarity, ',');
+    out[under_people(path)] = std::stod(similarity);
+  }
+  return out;
+}
+
+std::map<std::string, double> matches_of(const SearchReport& report) {
+  std::map<std::string, double> out;
+  for (const Match& m : report.matches) out[under_people(m.path)] = m.similarity;
+  return out;
+}
+
+void expect_same_matches(const std::map<std::string, double>& want, const std::map<std::string, double>& got,
+                         double tolerance, const std::string& what) {
+  EXPECT_EQ(got.size(), want.size()) << what;
+  for (const auto& [path, similarity] : want) {
+    const auto it = got.find(path);
+    ASSERT_NE(it, got.end()) << what << ": " << path << " is missing";
+    EXPECT_NEAR(it->second, similarity, tolerance) << what << ": " << path;
+  }
+}
+
+class LibraryApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = tmp_.path() / "library.db";
+    for (const char* name : {"library.db", "library.db.vectors"})
+      fs::copy_file(kOldLibrary / name, tmp_.path() / name);
+  }
+  SearchRequest request() const {
+    SearchRequest r;
+    r.pack.models_dir = testing::models_dir();
+    return r;
+  }
+  TempDir tmp_;
+  fs::path db_;
+};
+
+TEST_F(LibraryApi, ALibraryWrittenByThePreviousReleaseOpensAndAnswersAsItDid) {
+  {
+    const Library library = Library::open_for_reading(db_);
+    library.check_integrity();
+    const LibraryStatus status = library.status();
+    EXPECT_EQ(status.images, 10);
+    EXPECT_EQ(status.faces, 10);
+    EXPECT_EQ(status.model_name, "dlib-faceapi");
+    EXPECT_EQ(status.roots.size(), 3u);
+    const PhotoFaces photo = library.faces_of_photo(status.roots.front() / "lfw_Tony_Blair_0001.jpg");
+    ASSERT_EQ(photo.faces.size(), 1u);
+    EXPECT_EQ(photo.faces[0].id, 2);
+  }
+  const Library library = Library::open_for_search(db_, request());
+  // Its LIBRARY.vectors is taken for current: the side file format and its binding to the catalog
+  // did not change.
+  EXPECT_TRUE(library.search_context().side_file_warnings.empty());
+  EXPECT_EQ(library.search_context().index_kind, "exact");
+  {
+    Catalog catalog = Catalog::open(db_, *library.pack(), Catalog::Mode::kReadOnly);
+    std::vector<std::int64_t> ids;
+    std::vector<float> vectors;
+    EXPECT_TRUE(load_current_vectors(catalog, library.pack()->embedder.dim, ids, vectors));
+    EXPECT_EQ(ids.size(), 10u);
+  }
+
+  SearchOptions all;
+  all.threshold = 0;
+  // Stored embeddings only: the same numbers, to the CSV's six decimals.
+  expect_same_matches(old_matches("face2.csv"), matches_of(library.search_face(2, all)), 1e-5, "face 2");
+  // Photo queries run today's pipeline on the query: the same photos, similarities within 0.01.
+  expect_same_matches(old_matches("tony_q.csv"),
+                      matches_of(library.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {})), 0.01,
+                      "Tony Blair's photo");
+  expect_same_matches(old_matches("obama.csv"), matches_of(library.search_photo(people("obama/fr_knn_test_obama1.jpg"), all)),
+                      0.01, "Obama's photo, every face");
+
+  // Nothing was written: the files are byte for byte the old release's.
+  for (const char* name : {"library.db", "library.db.vectors"}) {
+    std::ifstream a(kOldLibrary / name, std::ios::binary), b(tmp_.path() / name, std::ios::binary);
+    const std::string want((std::istreambuf_iterator<char>(a)), {}), got((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_TRUE(want == got) << name << " changed";
+  }
+}
+
+TEST_F(LibraryApi, AMissingLibraryIsNotFoundWithTheRemedyAsData) {
+  const fs::path missing = tmp_.path() / "none" / "library.db";
+  for (const auto& open : std::vector<std::function<void()>>{
+           [&] { Library::open_for_reading(missing); }, [&] { Library::open_for_search(missing, request()); }}) {
+    try {
+      open();
+      ADD_FAILURE() << "opened a library that is not there";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+      EXPECT_EQ(e.hint().remedy, Remedy::kIndexFirst);
+      EXPECT_EQ(std::string(e.what()).find("--"), std::string::npos) << "a core message names a flag: " << e.what();
+    }
+  }
+  // An update run (no folders) needs a library, and leaves none behind when there is none.
+  IndexRequest update;
+  update.pack.models_dir = testing::models_dir();
+  try {
+    Library::open_for_indexing(missing, update, /*create=*/false);
+    ADD_FAILURE() << "an update created a library";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(e.hint().remedy, Remedy::kNameFolders);
+  }
+  EXPECT_FALSE(fs::exists(missing));
+}
+
+TEST_F(LibraryApi, IndexingThroughTheLibraryLeavesCurrentSideFilesAndForgetKeepsThemCurrent) {
+  const fs::path db = tmp_.path() / "new.db";
+  IndexRequest open;
+  open.pack.models_dir = testing::models_dir();
+  std::optional<Library> library = Library::open_for_indexing(db, open, /*create=*/true);
+  ASSERT_TRUE(library);
+  const fs::path roots[] = {people("Tony_Blair"), people("biden")};
+  IndexOptions options;
+  options.jobs = 2;
+  const IndexReport report = library->index(roots, options);
+  EXPECT_EQ(report.added, 7u);
+  EXPECT_GE(report.faces, 7u);
+
+  const auto vectors_current = [&] {
+    Catalog catalog = Catalog::open(db, *library->pack(), Catalog::Mode::kReadOnly);
+    std::vector<std::int64_t> ids;
+    std::vector<float> vectors;
+    return load_current_vectors(catalog, library->pack()->embedder.dim, ids, vectors) ? ids.size() : size_t{0};
+  };
+  EXPECT_EQ(vectors_current(), static_cast<size_t>(library->status().faces));
+
+  const fs::path forget[] = {people("biden")};
+  const ForgetReport forgotten = library->forget(forget);
+  ASSERT_EQ(forgotten.folders.size(), 1u);
+  EXPECT_EQ(forgotten.folders[0].second, 2);
+  EXPECT_EQ(library->status().images, 5);
+  EXPECT_EQ(vectors_current(), static_cast<size_t>(library->status().faces));
+
+  // A folder the library holds nothing under: not found, with where to look.
+  const fs::path nothing[] = {people("obama")};
+  try {
+    library->forget(nothing);
+    ADD_FAILURE() << "forgot a folder that was never indexed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_EQ(e.hint().remedy, Remedy::kSeeFolders);
+  }
+  library.reset();
+
+  // A search through the Library finds the person in what was indexed, and uses the side file.
+  const Library search = Library::open_for_search(db, request());
+  EXPECT_TRUE(search.search_context().side_file_warnings.empty());
+  const SearchReport found = search.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {});
+  EXPECT_EQ(found.matches.size(), 4u);  // the other four photos of him; the query photo itself is left out
+  for (const Match& m : found.matches) EXPECT_NE(under_people(m.path).find("Tony_Blair/"), std::string::npos) << m.path;
+}
+
+}  // namespace
+}  // namespace facesearch
