@@ -15,28 +15,37 @@ namespace facesearch {
 
 namespace fs = std::filesystem;
 
-ModelPack choose_model_pack(const PackRequest& request, const fs::path* library) {
+namespace {
+
+// The pack a library built with `library_pack` (its meta row; "" when unknown) is used with.
+ModelPack choose_pack(const PackRequest& request, const fs::path& library, const std::string& library_pack) {
   if (!request.models_dir.empty()) return load_model_pack(request.models_dir);
   if (!request.name.empty()) return load_named_pack(request.name);
   if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return load_model_pack(env);
+  // The library remembers its pack: a later index run or search needs no pack named.
+  if (!library_pack.empty() && library_pack != kDefaultPackName) {
+    if (const auto entry = find_pack(library_pack)) return load_pack_folder(entry->dir, entry->name);
+    throw Error(ErrorCode::kModel,
+                "library " + library.string() + " was built with model pack " + library_pack +
+                    ", which is not installed or found",
+                Hint{Remedy::kInstallPackOrRebuild, library_pack});
+  }
+  return load_model_pack(resolve_models_dir(std::nullopt));
+}
+
+}  // namespace
+
+ModelPack choose_model_pack(const PackRequest& request, const fs::path* library) {
+  std::string name;
   std::error_code ec;
   if (library && fs::exists(*library, ec)) {
-    // The library remembers its pack: a later index run or search needs no pack named.
-    std::string name;
     try {
       name = Catalog::inspect(*library).model_name();  // not status(): its counts fail on a damaged library
     } catch (const Error&) {
-      // A damaged or foreign library: opening it reports that, with the pack chosen below.
-    }
-    if (!name.empty() && name != kDefaultPackName) {
-      if (const auto entry = find_pack(name)) return load_pack_folder(entry->dir, entry->name);
-      throw Error(ErrorCode::kModel,
-                  "library " + library->string() + " was built with model pack " + name +
-                      ", which is not installed or found",
-                  Hint{Remedy::kInstallPackOrRebuild, name});
+      // A damaged or foreign library: opening it reports that, with the pack chosen without it.
     }
   }
-  return load_model_pack(resolve_models_dir(std::nullopt));
+  return choose_pack(request, library ? *library : fs::path(), name);
 }
 
 fs::path default_library_path() { return default_catalog_path(); }
@@ -68,8 +77,10 @@ Library Library::open_for_reading(const fs::path& db) {
 
 Library Library::open_for_search(const fs::path& db, const SearchRequest& request) {
   require_library(db);
-  ModelPack pack = choose_model_pack(request.pack, &db);
-  Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kReadOnly);  // never writes, see Catalog::inspect
+  // Opened once: read-only (never writes, see Catalog::inspect), then its pack chosen and checked.
+  Catalog catalog = Catalog::inspect(db);
+  ModelPack pack = choose_pack(request.pack, db, catalog.model_name());
+  catalog.check_pack(pack);
   auto state = std::make_unique<State>(State{std::move(catalog), std::move(pack), std::nullopt, nullptr, {}});
   // A photo query needs the networks; a face-id query only the stored embedding.
   if (request.photo_queries) state->pipeline.emplace(*state->pack, RuntimeOptions{}, request.detection);

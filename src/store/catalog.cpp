@@ -442,7 +442,7 @@ Catalog Catalog::inspect(const std::filesystem::path& db_path) {
 Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pack, Mode mode, bool rebuild) {
   if (mode == Mode::kReadOnly) {
     Catalog catalog = inspect(db_path);
-    catalog.impl_->check_pack(pack);
+    catalog.check_pack(pack);
     return catalog;
   }
   auto impl = std::make_unique<Impl>();
@@ -450,8 +450,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   impl->path = std::filesystem::absolute(db_path, ec);
   const bool exists = std::filesystem::exists(impl->path, ec);
   if (!exists && mode == Mode::kOpenExisting)
-    throw Error(ErrorCode::kNotFound, "library " + impl->path.string() +
-                                          " does not exist; build it with `facesearch index FOLDER`");
+    throw Error(ErrorCode::kNotFound, "library " + impl->path.string() + " does not exist", Hint{Remedy::kIndexFirst});
   if (exists && std::filesystem::is_directory(impl->path, ec))
     throw Error(ErrorCode::kInvalidArgument, "library " + impl->path.string() + " is a folder, not a library file");
   if (!exists) {
@@ -794,6 +793,8 @@ CatalogStatus Catalog::status() const {
   }
   return st;
 }
+
+void Catalog::check_pack(const ModelPack& pack) const { impl_->check_pack(pack); }
 
 std::int64_t Catalog::generation() const { return std::atoll(impl_->meta("generation").value_or("0").c_str()); }
 

@@ -96,6 +96,9 @@ class Catalog {
   // media) it is opened with SQLite's immutable=1 (or mode=ro while a writer's -wal is there), so no
   // -wal/-shm is left behind. A missing file is Error{kNotFound}, a 0-byte one Error{kCatalog}.
   static Catalog inspect(const std::filesystem::path& db_path);
+  // Throws Error{kCatalog} (remedy: the library's pack, or a rebuild) unless the library holds
+  // embeddings of `pack`: what open() checks, for a catalog opened with inspect().
+  void check_pack(const ModelPack& pack) const;
 
   ~Catalog();
   Catalog(Catalog&&) noexcept;
