@@ -4,6 +4,7 @@
 // the annotations and against the SSD detector. Figures: docs/ACCURACY.md, "MediaPipe full-range detector".
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -243,6 +244,10 @@ TEST(MediapipeDecoding, HugeLogitsAreClippedAndImpossibleBoxesAndShortHeadsGiveN
   set_anchor(head, 10, 20, 2.f, {3.f, -2.f, 40.f, 36.f});
   ASSERT_EQ(mp::decode(head, 0.5f).size(), 1u);
   EXPECT_TRUE(mp::decode(std::span<const float>(head).first(head.size() - 1), 0.5f).empty());
+  // A NaN score (a broken model's output) is no face, whatever the threshold.
+  set_anchor(head, 10, 20, std::numeric_limits<float>::quiet_NaN(), {3.f, -2.f, 40.f, 36.f});
+  EXPECT_TRUE(mp::decode(head, 0.5f).empty());
+  EXPECT_TRUE(mp::decode(head, 0.f).empty());
 }
 
 TEST(MediapipeDecoding, WeightedNmsAveragesTheOverlappingBoxesByScore) {

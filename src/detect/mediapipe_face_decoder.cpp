@@ -56,7 +56,7 @@ std::vector<Detection> decode(std::span<const float> face_head, float min_score)
   for (int a = 0; a < kAnchors; ++a) {
     const float* v = &face_head[static_cast<size_t>(a) * kValuesPerAnchor];
     const float logit = std::clamp(v[0], -kScoreClip, kScoreClip);
-    if (logit < min_logit) continue;
+    if (!(logit >= min_logit)) continue;  // also drops NaN, which clamp passes through
     const float* r = v + 1;  // x, y, w, h (reverse_output_order), then keypoints
     const Point anchor = anchor_centre(a);
     // MediaPipe (normalised): c = r / scale * anchor_size + anchor_centre; times 192 for pixels.
