@@ -35,6 +35,11 @@ std::string remedy_text(const Hint& hint, std::string_view command) {
       return "; use --detector ssd, or rebuild the default pack (`make setup`, tools/setup.sh)";
     case Remedy::kSetupModels: return "; run `make setup` (tools/setup.sh) to build the default pack, or pass --models DIR";
     case Remedy::kDetectorSizeFixed: return " (see --smallest-face)";
+    case Remedy::kPackChecksumFormat: return " (--sha256 takes the 64 hex digits of the file's SHA-256)";
+    case Remedy::kPackChecksumNotForFolder: return " (--sha256 is for a .zip file or a download)";
+    case Remedy::kChoosePackName: return "; choose one with --name";
+    case Remedy::kReplaceOrRenamePack: return "; use --replace to replace it, or --name to install under another name";
+    case Remedy::kReplacePack: return "; use --replace to replace it";
   }
   return {};
 }

@@ -37,6 +37,11 @@ const char* remedy_name(Remedy remedy) {
     case Remedy::kDetectorSsdOrRebuild: return "detector_ssd_or_rebuild";
     case Remedy::kSetupModels: return "setup_models";
     case Remedy::kDetectorSizeFixed: return "detector_size_fixed";
+    case Remedy::kPackChecksumFormat: return "pack_checksum_format";
+    case Remedy::kPackChecksumNotForFolder: return "pack_checksum_not_for_folder";
+    case Remedy::kChoosePackName: return "choose_pack_name";
+    case Remedy::kReplaceOrRenamePack: return "replace_or_rename_pack";
+    case Remedy::kReplacePack: return "replace_pack";
   }
   return "none";
 }

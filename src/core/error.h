@@ -43,6 +43,11 @@ enum class Remedy {
   kDetectorSsdOrRebuild,  // the pack lacks the fast detector (detail: the strategy)
   kSetupModels,           // the default pack is not built: run the set-up, or name a pack folder
   kDetectorSizeFixed,     // the detector input size is for SCRFD and YuNet packs only (detail: detector kind)
+  kPackChecksumFormat,    // installing a pack: the expected SHA-256 is 64 hex digits
+  kPackChecksumNotForFolder,  // installing a pack: a checksum checks a .zip file or a download, not a folder
+  kChoosePackName,        // installing a pack: its name is not usable, give another
+  kReplaceOrRenamePack,   // installing a pack: one of that name is installed; replace it or choose another name
+  kReplacePack,           // installing a pack: one of that name appeared meanwhile; replace it
 };
 
 struct Hint {

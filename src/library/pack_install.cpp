@@ -59,7 +59,9 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
   std::error_code ec;
   const std::string expected = lower(options.expected_sha256);
   if (!expected.empty() && (expected.size() != 64 || expected.find_first_not_of("0123456789abcdef") != std::string::npos))
-    throw Error(ErrorCode::kInvalidArgument, "--sha256 must be 64 hex digits, not '" + options.expected_sha256 + "'");
+    throw Error(ErrorCode::kInvalidArgument,
+                "the expected SHA-256 must be 64 hex digits, not '" + options.expected_sha256 + "'",
+                Hint{Remedy::kPackChecksumFormat});
 
   fs::create_directories(packs_root(), ec);
   if (ec) throw Error(ErrorCode::kIo, "cannot create " + packs_root().string() + ": " + ec.message());
@@ -102,7 +104,9 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, source + ": no such file or folder");
     if (fs::is_directory(path, ec)) {
       if (!expected.empty())
-        throw Error(ErrorCode::kInvalidArgument, "--sha256 checks a .zip file or a download, not a folder (" + source + ")");
+        throw Error(ErrorCode::kInvalidArgument,
+                    "an expected SHA-256 checks a .zip file or a download, not a folder (" + source + ")",
+                    Hint{Remedy::kPackChecksumNotForFolder});
       const fs::path given = fs::absolute(path, ec).lexically_normal();
       default_name = given.filename().string();
       if (default_name.empty()) default_name = given.parent_path().filename().string();
@@ -132,12 +136,13 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
 
   const std::string name = options.name.empty() ? default_name : options.name;
   if (!valid_pack_name(name))
-    throw Error(ErrorCode::kInvalidArgument, "'" + name + "' is not a usable pack name (letters, digits, '.', '_', '-'); "
-                                             "choose one with --name");
+    throw Error(ErrorCode::kInvalidArgument, "'" + name + "' is not a usable pack name (letters, digits, '.', '_', '-')",
+                Hint{Remedy::kChoosePackName});
   const fs::path target = packs_root() / name;
   if (fs::exists(target, ec) && !options.replace)
-    throw Error(ErrorCode::kInvalidArgument, "a model pack named " + name + " is installed already (" + target.string() +
-                                                 "); use --replace to replace it, or --name to install under another name");
+    throw Error(ErrorCode::kInvalidArgument,
+                "a model pack named " + name + " is installed already (" + target.string() + ")",
+                Hint{Remedy::kReplaceOrRenamePack});
 
   const fs::path built = staging.path / "pack";
   fs::create_directories(built, ec);
@@ -180,8 +185,9 @@ AddedPack add_pack(const std::string& source, const AddPackOptions& options) {
     // Another `models add` of the same name finished first.
     ec = std::error_code(errno, std::generic_category());
     if (errno == EEXIST || errno == ENOTEMPTY)
-      throw Error(ErrorCode::kInvalidArgument, "a model pack named " + name + " was installed meanwhile (" +
-                                                   target.string() + "); use --replace to replace it");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "a model pack named " + name + " was installed meanwhile (" + target.string() + ")",
+                  Hint{Remedy::kReplacePack});
   }
   if (ec) {
     std::error_code ignored;
