@@ -138,8 +138,8 @@ void write_table(std::ostream& out, const SearchReport& report, const LibrarySea
   out << "; model " << printable(report.model) << ", " << report.metric << " similarity, threshold "
       << short_number(report.threshold) << '\n';
   if (library) {
-    out << "Library " << printable(library->library) << ", " << plural(report.stats.faces, "face", "faces")
-        << " in " << plural(report.stats.images_analysed, "image", "images") << ", " << library->index_kind
+    out << "Library " << printable(library->where.library) << ", " << plural(report.stats.faces, "face", "faces")
+        << " in " << plural(report.stats.images_analysed, "image", "images") << ", " << library->where.index_kind
         << " index\n";
   }
   out << '\n';
@@ -232,9 +232,9 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
   Json doc{{"query", report.query.string()}};
   if (library) {
     doc["query_face_id"] = library->query_face_id ? Json(*library->query_face_id) : Json(nullptr);
-    doc["library"] = library->library.string();
-    doc["index"] = library->index_kind;
-    doc["rebuild_in_progress"] = json_rebuild(library->rebuild);
+    doc["library"] = library->where.library.string();
+    doc["index"] = library->where.index_kind;
+    doc["rebuild_in_progress"] = json_rebuild(library->where.rebuild);
   }
   doc["query_faces"] = std::move(query_faces);
   doc["model"] = report.model;
@@ -248,7 +248,7 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
     doc["stats"] = {{"images", s.images},
                     {"images_ok", s.images_analysed},
                     {"faces", s.faces},
-                    {"index_build_ms", rounded(library->index_build_ms, 1)},
+                    {"index_build_ms", rounded(library->where.index_build_ms, 1)},
                     {"query_ms", rounded(s.seconds * 1000, 2)}};
   } else {
     doc["stats"] = {{"images", s.images},

@@ -25,11 +25,8 @@ OutputFormat parse_output_format(std::string_view name);
 
 // Where a library search looked. Passed as nullptr for an on-the-fly search of folders.
 struct LibrarySearchContext {
-  std::filesystem::path library;
-  std::string index_kind;                     // VectorIndex::kind(): "exact" or "hnsw"
+  const SearchContext& where;                 // the library, its index and build time, an unfinished rebuild
   std::optional<std::int64_t> query_face_id;  // set when the query was an indexed face (--face-id)
-  double index_build_ms = 0;                  // loading the embeddings and building the vector index
-  std::optional<RebuildProgress> rebuild;     // an `index --rebuild` has not completed: results are partial
 };
 
 // ---- search ---------------------------------------------------------------------------------------

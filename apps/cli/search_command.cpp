@@ -135,12 +135,8 @@ int run_library_search(const SearchArgs& args) {
     for (const auto& w : where.side_file_warnings)
       std::cerr << "facesearch: warning: " << printable(w.path) << ' ' << w.problem << "; searching "
                 << (where.index_kind == "exact" ? "exactly" : "without it") << " until `facesearch index` rewrites it\n";
-  LibrarySearchContext context;
-  context.library = where.library;
-  context.index_kind = where.index_kind;
-  context.rebuild = where.rebuild;
-  context.index_build_ms = where.index_build_ms;
-  if (!args.quiet && context.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*context.rebuild) << '\n';
+  LibrarySearchContext context{where, std::nullopt};
+  if (!args.quiet && where.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*where.rebuild) << '\n';
 
   const SearchOptions options = search_options(args);
   SearchReport report;

@@ -50,24 +50,16 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
       pipeline, files, scan,
       [&](ScannedImage&& image) {
         for (const auto& w : image.warnings) report.warnings.push_back({image.path, w});
-        // Every face of the image against every query face, with the SIMD kernel of the library's exact
-        // index (its scalar reference is tested against it in vector_index_test).
-        const int dim = pipeline.embedding_dim();
-        std::vector<float> scores(image.faces.size());
-        std::vector<float> best(image.faces.size(), -2.f);
-        std::vector<int> best_query(image.faces.size(), 0);
-        std::vector<float> rows(image.faces.size() * static_cast<size_t>(dim));
-        for (size_t i = 0; i < image.faces.size(); ++i)
-          std::copy(image.faces[i].embedding.begin(), image.faces[i].embedding.end(), rows.begin() + i * dim);
-        for (const auto& q : report.query_faces) {
-          inner_products(q.embedding.data(), rows.data(), image.faces.size(), dim, scores.data());
-          for (size_t i = 0; i < scores.size(); ++i)
-            if (scores[i] > best[i]) best[i] = scores[i], best_query[i] = q.index;
-        }
         for (size_t i = 0; i < image.faces.size(); ++i) {
-          if (best[i] >= report.threshold)
-            report.matches.push_back({image.path, static_cast<int>(i), image.faces[i].face.box, best[i],
-                                      image.faces[i].face.score, best_query[i]});
+          const auto& rec = image.faces[i];
+          float best = -2;
+          int best_query = 0;
+          for (const auto& q : report.query_faces) {
+            const float s = similarity(q.embedding, rec.embedding);  // the library index's SIMD kernel
+            if (s > best) best = s, best_query = q.index;
+          }
+          if (best >= report.threshold)
+            report.matches.push_back({image.path, static_cast<int>(i), rec.face.box, best, rec.face.score, best_query});
         }
       },
       [&](ScanFailure&& failure) {
