@@ -107,10 +107,15 @@ TEST_F(LibraryApi, ALibraryWrittenByThePreviousReleaseOpensAndAnswersAsItDid) {
   all.threshold = 0;
   // Stored embeddings only: the same numbers, to the CSV's six decimals.
   expect_same_matches(old_matches("face2.csv"), matches_of(library.search_face(2, all)), 1e-5, "face 2");
-  // Photo queries run today's pipeline on the query: the same photos, similarities within 0.01.
-  expect_same_matches(old_matches("tony_q.csv"),
-                      matches_of(library.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {})), 0.01,
-                      "Tony Blair's photo");
+  // Photo queries run today's pipeline on the query: the same photos, similarities within 0.01. The
+  // library leaves the query photo out only where it holds it at the query's own path: on the machine
+  // that wrote it; on one whose testdata lives elsewhere, its stored copy is found as itself.
+  std::map<std::string, double> tony = matches_of(library.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {}));
+  if (const auto self = tony.find("people/Tony_Blair/lfw_Tony_Blair_0001.jpg"); self != tony.end()) {
+    EXPECT_GT(self->second, 0.99) << "the query photo's stored copy";
+    tony.erase(self);
+  }
+  expect_same_matches(old_matches("tony_q.csv"), tony, 0.01, "Tony Blair's photo");
   expect_same_matches(old_matches("obama.csv"), matches_of(library.search_photo(people("obama/fr_knn_test_obama1.jpg"), all)),
                       0.01, "Obama's photo, every face");
 
