@@ -1,7 +1,9 @@
 // Prints the precision/recall table of docs/ACCURACY.md: every photo of a labelled folder as a query
 // against all the others, over a range of thresholds around the pack's default. Not a test:
 // tests/search_quality_test.cpp asserts.
-//   facesearch_accuracy [PEOPLE_DIR] [--model NAME]   (default pack: $FACESEARCH_MODELS, else dlib-faceapi)
+//   facesearch_accuracy [PEOPLE_DIR...] [--model NAME]
+// (default sets: testdata/faces/people and testdata/lfw_dev/people; default pack: $FACESEARCH_MODELS,
+// else the default pack), then the threshold chosen leaving one identity out over all sets together.
 #include <cstdio>
 #include <functional>
 #include <cstdlib>
@@ -9,6 +11,8 @@
 
 #include <cmath>
 #include <numeric>
+#include <map>
+#include <algorithm>
 
 #include "bench/people_eval.h"
 #include "embed/embedder.h"
@@ -16,35 +20,78 @@
 
 int main(int argc, char** argv) {
   using namespace facesearch;
-  std::filesystem::path people = "../shared/testdata/faces/people";
+  std::vector<std::filesystem::path> sets;
   std::string model;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--model" && i + 1 < argc) {
       model = argv[++i];
     } else {
-      people = argv[i];
+      sets.emplace_back(argv[i]);
     }
   }
+  if (sets.empty()) sets = {"../shared/testdata/faces/people", "../shared/testdata/lfw_dev/people"};
   const char* models = std::getenv("FACESEARCH_MODELS");
   const ModelPack pack = !model.empty() ? load_named_pack(model)
                                         : load_model_pack(resolve_models_dir(
                                               models ? std::optional<std::filesystem::path>(models) : std::nullopt));
   const FacePipeline pipeline(pack, {});
-  const auto images = eval::analyse_people(pipeline, people);
-  const auto scores = eval::score_pairs(images);
-  size_t same_pairs = 0;
-  for (const auto& p : scores.pairs) same_pairs += p.second;
   std::printf("model pack %s, metric %s, default threshold %.2f\n", pack.name.c_str(), metric_name(pack.metric),
               pack.threshold);
-  std::printf("%zu photos, %zu without a detected face, %zu queries, %zu query/photo pairs (%zu same person)\n",
-              images.size(), scores.photos_without_face, scores.queries, scores.pairs.size(), same_pairs);
-  std::printf("mAP %.4f\n\n", eval::mean_average_precision(images));
-  std::printf("| threshold | precision | recall | F1 | TP | FP | FN |\n|---|---|---|---|---|---|---|\n");
   const int centre = static_cast<int>(std::lround(pack.threshold * 100));
-  for (int t = centre - 12; t <= std::min(centre + 6, 99); ++t) {
-    const auto pr = eval::at_threshold(scores, t / 100.f);
-    std::printf("| %.2f | %.4f | %.4f | %.4f | %zu | %zu | %zu |\n", pr.threshold, pr.precision, pr.recall, pr.f1,
-                pr.true_pos, pr.false_pos, pr.false_neg);
+  eval::LabelledScores all_sets;
+  std::vector<eval::LabelledImage> images;  // the first set's, for the scoring rules below
+  for (const auto& people : sets) {
+    auto set_images = eval::analyse_people(pipeline, people);
+    const auto scores = eval::score_pairs(set_images);
+    eval::add_labelled_pairs(set_images, people.parent_path().filename().string(), all_sets);
+    size_t same_pairs = 0;
+    for (const auto& p : scores.pairs) same_pairs += p.second;
+    std::printf("\n## %s\n\n", people.string().c_str());
+    std::printf("%zu photos, %zu without a detected face, %zu queries, %zu query/photo pairs (%zu same person)\n",
+                set_images.size(), scores.photos_without_face, scores.queries, scores.pairs.size(), same_pairs);
+    std::printf("mAP %.4f\n\n", eval::mean_average_precision(set_images));
+    std::printf("| threshold | precision | recall | F1 | TP | FP | FN |\n|---|---|---|---|---|---|---|\n");
+    for (int t = centre - 12; t <= std::min(centre + 6, 99); ++t) {
+      const auto pr = eval::at_threshold(scores, t / 100.f);
+      std::printf("| %.2f | %.4f | %.4f | %.4f | %zu | %zu | %zu |\n", pr.threshold, pr.precision, pr.recall, pr.f1,
+                  pr.true_pos, pr.false_pos, pr.false_neg);
+    }
+    // Query strategies (issue 13): plain, expanded with the best few confident matches, two photos
+    // of the person as one query (mean of embeddings, or best of the two).
+    std::printf("\n| query | threshold | precision | recall | F1 | mAP | best F1 (threshold) |\n|---|---|---|---|---|---|---|\n");
+    auto report = [&](const std::string& name, const eval::StrategyResult& r) {
+      const auto at = eval::at_threshold(r.scores, pack.threshold);
+      eval::PrecisionRecall best;
+      for (int t = centre - 15; t <= centre + 15; ++t) {
+        const auto pr = eval::at_threshold(r.scores, t / 100.f);
+        if (pr.f1 > best.f1) best = pr;
+      }
+      std::printf("| %s | %.2f | %.4f | %.4f | %.4f | %.4f | %.4f (%.2f) |\n", name.c_str(), pack.threshold,
+                  at.precision, at.recall, at.f1, r.map, best.f1, best.threshold);
+    };
+    report("plain", eval::expanded_search(set_images, 0, 0));
+    for (const size_t top : {3, 5})
+      for (const float at_least : {pack.threshold + 0.1f, pack.threshold + 0.15f, pack.threshold + 0.2f})
+        report("expanded: top " + std::to_string(top) + " >= " + std::to_string(at_least).substr(0, 4),
+               eval::expanded_search(set_images, top, at_least));
+    report("two photos, mean", eval::two_photo_search(set_images, true));
+    report("two photos, best of", eval::two_photo_search(set_images, false));
+    if (images.empty()) images = std::move(set_images);
+  }
+
+  // The threshold each person would get if chosen without them, over every set together.
+  const auto loo = eval::leave_one_identity_out(all_sets);
+  if (!loo.thresholds.empty()) {
+    auto sorted = loo.thresholds;
+    std::sort(sorted.begin(), sorted.end());
+    std::map<float, int> histogram;
+    for (float t : sorted) ++histogram[t];
+    std::printf("\n## leave one identity out (%zu people of %zu sets)\n\n", sorted.size(), sets.size());
+    std::printf("best-F1 threshold without the person: min %.2f, median %.2f, max %.2f (", sorted.front(),
+                sorted[sorted.size() / 2], sorted.back());
+    for (const auto& [t, n] : histogram) std::printf(" %.2f x%d", t, n);
+    std::printf(" )\nthe held-out people's queries at their threshold: precision %.4f, recall %.4f (TP %zu FP %zu FN %zu)\n",
+                loo.precision(), loo.recall(), loo.true_pos, loo.false_pos, loo.false_neg);
   }
 
   // The options for comparing dlib descriptors, each as a score where higher = more alike:

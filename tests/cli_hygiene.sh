@@ -127,9 +127,9 @@ check "after --, an option-like word is a file name (a missing target), not an o
   eval 'rc_is 1 && err_has "--threshold" && err_has "does not exist"'
 
 # ---- --threshold and --jobs ranges ---------------------------------------------------------------
-for t in 2 -2 1.01 nan; do
+for t in 2 -2 1.01 -1.5 nan; do
   fs search -q "$QUERY" -t "$PHOTOS" --threshold "$t"
-  check "--threshold $t: usage error naming the range" eval 'rc_is 2 && err_has "--threshold" && err_has "from 0 to 1"'
+  check "--threshold $t: usage error naming the range" eval 'rc_is 2 && err_has "--threshold" && err_has "from -1 to 1"'
 done
 fs search -q "$QUERY" -t "$PHOTOS" --threshold 1 --format json --quiet
 check "--threshold 1 is accepted (only identical faces match)" rc_is 0

@@ -68,7 +68,7 @@ assert d["images"] == int(sys.argv[2]) and d["images_ok"] == d["images"] - 2 and
 assert d["faces"] >= 21, d["faces"]
 assert sorted(e["path"].rsplit("/", 1)[1] for e in d["errors"]) == ["text_file_named.png", "zero_bytes.jpg"], d["errors"]
 assert all(e["message"] for e in d["errors"])
-assert d["model"]["name"] and d["model"]["fingerprint"] and d["schema_version"] >= 1 and d["embedding_dim"] == 128
+assert d["model"]["name"] == "mobilefacenet-faceapi" and d["model"]["fingerprint"] and d["schema_version"] >= 1 and d["embedding_dim"] == 512, d["model"]
 assert d["roots"] == [sys.argv[3]], d["roots"]
 assert d["file_bytes"] > 0 and d["created_at"] and d["updated_at"]
 ' "$TMP/status.json" "$FILES" "$PHOTOS"
@@ -105,11 +105,11 @@ for a, b in zip(lib, fly):
     assert a["face_index"] == b["face_index"], (a, b)
 ' "$TMP/lib.json" "$TMP/fly.json"
 
-# --all-faces with every face over the threshold: the two-person photo is listed twice. (The on-the-fly
+# --all-faces with every face over the threshold (-1, the lowest): the two-person photo is listed twice. (The on-the-fly
 # --all-faces is checked in cli_smoke.sh; one scan of the folder above is enough here.)
-fs search -q "$QUERY" --all-faces --threshold 0 --format json
+fs search -q "$QUERY" --all-faces --threshold -1 --format json
 cp "$TMP/out" "$TMP/lib_all.json"
-fs search -q "$QUERY" --threshold 0 --format json
+fs search -q "$QUERY" --threshold -1 --format json
 cp "$TMP/out" "$TMP/lib_best.json"
 py "--all-faces: every face of a group photo; without it the best face of each photo" '
 import json, sys

@@ -131,34 +131,14 @@ TEST(InsightFacePack, FoldersThatAreNotPacksSayWhatIsMissing) {
   EXPECT_THROW(describe_pack_folder(tmp.path() / "empty", "empty"), Error);
 }
 
-// Sets an environment variable for one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(InsightFacePack, PacksUnzippedIntoAFolderOfTheirOwnNameAreFound) {
   // insightface unzips antelopev2.zip into ~/.insightface/models/antelopev2/antelopev2/.
   TempDir tmp;
   const fs::path nested = tmp.path() / "root" / "antelopev2" / "antelopev2";
   fs::create_directories(nested);
   for (const auto& e : fs::directory_iterator(kSynthetic / "antelopev2")) fs::copy_file(e.path(), nested / e.path().filename());
-  const ScopedEnv root("FACESEARCH_INSIGHTFACE_ROOT", (tmp.path() / "root").string());
-  const ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
+  const testing::ScopedEnv root("FACESEARCH_INSIGHTFACE_ROOT", (tmp.path() / "root").string());
+  const testing::ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
   const auto entry = find_pack("antelopev2");
   ASSERT_TRUE(entry.has_value());
   EXPECT_EQ(entry->source, PackSource::kInsightFace);
@@ -176,7 +156,7 @@ TEST(InsightFacePack, ModelsOfSeveralInputsAreListedAsUnused) {
 
 TEST(InsightFacePack, VerifyTellsAFileThatChangedSinceFirstSeen) {
   TempDir tmp;
-  const ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
+  const testing::ScopedEnv cache("XDG_CACHE_HOME", (tmp.path() / "cache").string());
   const fs::path dir = tmp.path() / "buffalo_x";
   fs::create_directories(dir);
   for (const char* f : {"det_10g.onnx", "w600k_r50.onnx"}) fs::copy_file(kSynthetic / "buffalo_l" / f, dir / f);

@@ -12,6 +12,23 @@ std::filesystem::path testdata_dir() {
   return base / ".." / "shared" / "testdata";
 }
 
+ScopedEnv::ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  if (value) {
+    setenv(name, value->c_str(), 1);
+  } else {
+    unsetenv(name);
+  }
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_) {
+    setenv(name_, old_->c_str(), 1);
+  } else {
+    unsetenv(name_);
+  }
+}
+
 std::filesystem::path models_dir() {
   if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return env;
   if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data)

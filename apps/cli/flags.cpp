@@ -34,14 +34,14 @@ CLI::Validator non_negative_number() {
       "");
 }
 
-CLI::Option* add_threshold_option(CLI::App& command, float& threshold, const std::string& description) {
+CLI::Option* add_threshold_option(CLI::App& command, std::optional<float>& threshold, const std::string& description) {
   return command.add_option("--threshold", threshold, description)
       ->type_name("T")
       ->check(CLI::Validator(
           [](std::string& value) -> std::string {
             double number = 0;
-            if (!CLI::detail::lexical_cast(value, number) || !std::isfinite(number) || number < 0 || number > 1) {
-              return "must be a cosine similarity from 0 to 1 (higher = stricter), not '" + value + "'";
+            if (!CLI::detail::lexical_cast(value, number) || !std::isfinite(number) || number < -1 || number > 1) {
+              return "must be a cosine similarity from -1 to 1 (higher = stricter), not '" + value + "'";
             }
             return {};
           },

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -21,7 +22,7 @@ CLI::Validator non_negative_number();
 // --threshold T: a cosine similarity (every pack's metric, Metric::kCosine), so at most 1; at least 0,
 // since a threshold under 0 would match nearly every face (and < 0 means "the pack's default" in the
 // core's options). A metric with another range gets its check here.
-CLI::Option* add_threshold_option(CLI::App& command, float& threshold, const std::string& description);
+CLI::Option* add_threshold_option(CLI::App& command, std::optional<float>& threshold, const std::string& description);
 
 // The most worker threads --jobs takes: each one holds an image and the networks' buffers (several MB),
 // and past the number of cores more threads only cost memory. 0 means one per core.

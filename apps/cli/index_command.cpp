@@ -58,15 +58,16 @@ Library:
   by `index` when stale and may be deleted at any time.
 
 Model packs:
-  --model NAME picks a pack `facesearch models list` shows (the default dlib-faceapi; InsightFace's
-  buffalo_l, antelopev2, ... from ~/.insightface/models; packs added with `facesearch models add`).
+  --model NAME picks a pack `facesearch models list` shows (the default mobilefacenet-faceapi;
+  dlib-faceapi, the default before; InsightFace's buffalo_l, antelopev2, ... from ~/.insightface/models;
+  packs added with `facesearch models add`).
     facesearch index --model buffalo_l ~/Pictures     # a new library with InsightFace's buffalo_l
-    facesearch index --rebuild --model dlib-faceapi   # switch an existing library back
+    facesearch index --rebuild --model mobilefacenet-faceapi   # move a dlib-faceapi library to the default
   InsightFace's weights are licensed for non-commercial research only. --det-size PX sets their
   detector's input (insightface's det_size, default 640; 1280 finds smaller faces, ~4x the cost).
 
 Detection:
-  --detector and --smallest-face (dlib-faceapi pack) apply to the photos this run analyses (new and changed ones); with
+  --detector and --smallest-face (the packs with face-api.js's detectors) apply to the photos this run analyses (new and changed ones); with
   --rebuild they apply to all. `facesearch faces PHOTO` shows which detector found each face.
 
 Exit status:

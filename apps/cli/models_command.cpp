@@ -21,8 +21,11 @@ constexpr const char* kModelsFooter = R"(Model packs:
   A pack is a face detector and a face recogniser (plus what aligns faces between them), with the
   similarity scale and default threshold that go with them. A library is bound to the pack that
   built it; `facesearch index --rebuild --model NAME` re-indexes it with another.
-  - dlib-faceapi (default): face-api.js's SSD and 68-point landmarks, MediaPipe's BlazeFace, and
-    dlib's ResNet descriptor; MIT/CC0/Apache-2.0 weights; built by `make setup`.
+  - mobilefacenet-faceapi (default): face-api.js's SSD and 68-point landmarks, MediaPipe's
+    BlazeFace, and a MobileFaceNet recogniser (512 numbers, ArcFace alignment); MIT/Apache-2.0
+    weights (the recogniser's training data is not documented); built by `make setup`.
+  - dlib-faceapi: the same detectors with dlib's ResNet descriptor (the default before; libraries
+    built with it keep using it); MIT/CC0/Apache-2.0 weights; built by `make setup`.
   - InsightFace packs (buffalo_l, buffalo_s, antelopev2, ...): SCRFD + ArcFace, run exactly as
     insightface 0.7 runs them. Packs in ~/.insightface/models/NAME are used in place, without
     copying ($FACESEARCH_INSIGHTFACE_ROOT names another folder). Their weights are licensed for

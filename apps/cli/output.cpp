@@ -639,7 +639,7 @@ void write_packs_table(std::ostream& out, std::span<const PackListing> packs) {
   const bool has_default =
       std::any_of(packs.begin(), packs.end(), [](const PackListing& r) { return r.entry.name == kDefaultPackName; });
   out << (has_default ? "(* the default pack; "
-                      : "(the default pack, dlib-faceapi, is not installed: `make setup` builds it; ")
+                      : std::string("(the default pack, ") + kDefaultPackName + ", is not installed: `make setup` builds it; ")
       << "`facesearch models show NAME` for details)\n";
 }
 

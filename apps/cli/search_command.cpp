@@ -40,13 +40,14 @@ Examples:
     facesearch search -q me.jpg -t ~/Pictures -t /media/phone/DCIM holiday/beach.jpg
 
 Similarity:
-  Each face becomes an embedding, a vector of numbers from the model pack's recognition network (128
-  from dlib's ResNet in the default dlib-faceapi pack, 512 from InsightFace's ArcFace, 128 from SFace).
+  Each face becomes an embedding, a vector of numbers from the model pack's recognition network (512
+  from the MobileFaceNet of the default mobilefacenet-faceapi pack, 128 from dlib's ResNet in
+  dlib-faceapi, 512 from InsightFace's ArcFace, 128 from SFace).
   The similarity of two faces is the cosine similarity of their embeddings, from -1 to 1, and
   HIGHER MEANS MORE ALIKE. A face matches when
-  its similarity to a query face is at least the threshold: the model pack's default (0.92 for
-  dlib-faceapi) unless --threshold is given. Raise it (0.94) for fewer wrong matches, lower it (0.90)
-  to find more photos of the person in hard poses or light. Matches are listed best first, one per
+  its similarity to a query face is at least the threshold: the model pack's default (0.40 for
+  mobilefacenet-faceapi, 0.92 for dlib-faceapi) unless --threshold is given. Raise it (0.45) for
+  fewer wrong matches, lower it (0.35) to find more photos of the person in hard poses or light. Matches are listed best first, one per
   photo (its best face) unless --all-faces is given. Faces are numbered in reading order (left to
   right, top to bottom) within each photo. The query photo itself is never listed.
 
@@ -70,11 +71,12 @@ Output:
 
 Models:
   The face models (a model pack) are, first found: --models DIR, --model NAME, $FACESEARCH_MODELS,
-  the pack the library was built with (library search), or dlib-faceapi, which `make setup` builds
+  the pack the library was built with (library search), or mobilefacenet-faceapi, which `make setup` builds
   in ${XDG_DATA_HOME:-~/.local/share}/facesearch/models. `facesearch models list` shows the packs:
   InsightFace's (buffalo_l, antelopev2, ...) are found in ~/.insightface/models, others are added
   with `facesearch models add`. Each pack has its own similarity scale and default threshold
-  (dlib-faceapi 0.92, InsightFace's ArcFace 0.5, SFace 0.363: `facesearch models show NAME`).
+  (mobilefacenet-faceapi 0.40, dlib-faceapi 0.92, InsightFace's ArcFace 0.5, SFace 0.363:
+  `facesearch models show NAME`).
     facesearch search --model buffalo_l -q me.jpg -t ~/Pictures
 
 Exit status:
@@ -243,8 +245,8 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
       ->type_name("auto|exact|approx")
       ->check(CLI::IsMember({"auto", "exact", "approx"}).description(""));
   add_threshold_option(*search, args.threshold,
-                       "Minimum similarity for a match, 0 to 1, higher = stricter (default: the model pack's; 0.92 "
-                       "for dlib-faceapi)");
+                       "Minimum similarity for a match, -1 to 1, higher = stricter (default: the model pack's; 0.40 "
+                       "for the default mobilefacenet-faceapi, 0.92 for dlib-faceapi)");
   search->add_option("--top-k", args.top_k, "Show only the N best matches (default 0: all over the threshold)")
       ->type_name("N")
       ->check(non_negative_integer());

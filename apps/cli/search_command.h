@@ -23,7 +23,7 @@ struct SearchArgs {
   std::vector<std::string> extra_targets;     // positional targets after the options
   std::string db;                             // empty: FACESEARCH_DB, then the default library
   std::string index = "auto";                 // library search: auto, exact or approx
-  float threshold = -1;                       // < 0: the model pack's default
+  std::optional<float> threshold;             // none: the model pack's default
   float min_face_px = 0;
   float smallest_face_px = 0;
   int det_size = 0;  // --det-size

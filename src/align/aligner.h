@@ -1,6 +1,7 @@
 // Stage 4: warp a face to the canonical chip the embedder was trained on.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <span>
 
@@ -23,8 +24,15 @@ std::unique_ptr<Aligner> make_aligner(const ModelPack& pack);
 
 // InsightFace's ArcFace alignment of 5 keypoints (eyes, nose tip, mouth corners) onto its 112x112
 // template (arcface_template_112()). Throws Error{kModel} for another size or another number of points.
-std::unique_ptr<Aligner> make_arcface_aligner(int size = 112);
+// With `antialias`, faces more than twice the chip's size are halved (pyrDown) until they are not
+// before the warp, as the dlib chip aligner does.
+std::unique_ptr<Aligner> make_arcface_aligner(int size = 112, bool antialias = false);
 std::span<const Point> arcface_template_112();
+
+// ArcFace's 5 points from 68 landmarks (iBUG 300-W order): the centres of the eyes (36-41, 42-47), the
+// nose tip (30) and the mouth corners (48, 54). The ArcFace aligner applies it to 68 landmarks, so that
+// 5-point recognisers run on a 68-point landmarker. Throws Error{kInvalidArgument} for another count.
+std::array<Point, 5> five_points_of_68(std::span<const Point> landmarks);
 
 // A similarity transform (scale, rotation, translation): p' = [a -b; b a] p + t.
 struct Similarity {

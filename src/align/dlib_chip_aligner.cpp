@@ -123,7 +123,7 @@ Similarity fit_similarity(std::span<const Point> from, std::span<const Point> to
 
 std::unique_ptr<Aligner> make_aligner(const ModelPack& pack) {
   if (pack.aligner.kind == "dlib_chip") return std::make_unique<DlibChipAligner>(pack.aligner);
-  if (pack.aligner.kind == "arcface_5pt") return make_arcface_aligner(pack.aligner.size);
+  if (pack.aligner.kind == "arcface_5pt") return make_arcface_aligner(pack.aligner.size, pack.aligner.antialias);
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown aligner kind '" + pack.aligner.kind + "'");
 }
 

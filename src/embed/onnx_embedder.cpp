@@ -1,7 +1,8 @@
 // Embedder for any pack whose recogniser is one ONNX net: chip -> normalised tensor -> [N, dim]. The
 // manifest says the chip's colour order and normalisation: dlib's ResNet (face-api.js port), ArcFace as
 // insightface 0.7's ArcFaceONNX feeds it (RGB, (x - 127.5) / 127.5, or raw pixels for graphs that
-// normalise themselves), SFace as OpenCV's FaceRecognizerSF (RGB, raw 0..255).
+// normalise themselves), SFace as OpenCV's FaceRecognizerSF (RGB, raw 0..255), the MobileFaceNet of
+// mobilefacenet-faceapi as its package feeds it (RGB, (x - 127) / 128).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -63,7 +64,8 @@ class OnnxEmbedder final : public Embedder {
 
 std::unique_ptr<Embedder> make_embedder(const ModelPack& pack, const RuntimeOptions& runtime) {
   const std::string& kind = pack.embedder.kind;
-  if (kind == "dlib_resnet128" || kind == "arcface" || kind == "sface") return std::make_unique<OnnxEmbedder>(pack.embedder, runtime);
+  if (kind == "dlib_resnet128" || kind == "arcface" || kind == "sface" ||
+      kind == "mobilefacenet512") return std::make_unique<OnnxEmbedder>(pack.embedder, runtime);
   throw Error(ErrorCode::kModel, "model pack " + pack.name + ": unknown embedder kind '" + pack.embedder.kind + "'");
 }
 

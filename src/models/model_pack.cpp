@@ -149,6 +149,7 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
     pack.aligner.kind = a.value("kind", std::string("dlib_chip"));
     pack.aligner.size = int_value(a, "size", 150, manifest_path);
     pack.aligner.padding = a.value("padding", 0.25f);
+    pack.aligner.antialias = a.value("antialias", false);
     const auto& e = j.at("embedder");
     parse_network(e, dir, pack.embedder);
     pack.embedder.dim = int_value(e, "dim", 128, manifest_path);
@@ -166,6 +167,7 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
   std::ostringstream fp;
   fp << pack.detector.sha256 << '|' << (pack.landmarker ? pack.landmarker->sha256 : "") << '|' << pack.embedder.sha256
      << '|' << pack.aligner.kind << pack.aligner.size << '|' << pack.aligner.padding;
+  if (pack.aligner.antialias) fp << "|antialias";
   // Packs other than dlib's also hash how their pixels are normalised (inferred for InsightFace packs,
   // editable in a manifest): a change there changes every embedding. dlib-faceapi keeps its old id.
   if (pack.embedder.kind != "dlib_resnet128") {
@@ -184,7 +186,7 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
 std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir) {
   if (explicit_dir && !explicit_dir->empty()) return *explicit_dir;
   if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return env;
-  return facesearch_data_home() / "models" / "dlib-faceapi";
+  return facesearch_data_home() / "models" / kDefaultPackName;
 }
 
 }  // namespace facesearch

@@ -46,6 +46,9 @@ struct AlignerSpec {
   std::string kind = "dlib_chip";  // dlib's get_face_chip_details
   int size = 150;                  // chip side in pixels
   float padding = 0.25f;           // dlib's padding around the mean face
+  // arcface_5pt: halve faces more than twice the chip's size before warping (no aliasing). Off for the
+  // InsightFace and OpenCV zoo packs, whose reference code warps the full-resolution photo directly.
+  bool antialias = false;
 };
 
 struct EmbedderSpec : NetworkSpec {
@@ -77,6 +80,11 @@ struct ModelPack {
                             // made with different fingerprints must never be mixed
 };
 
+// The name of the pack used when none is named (issue 13: the MobileFaceNet recogniser holds its
+// precision in libraries of many people; dlib-faceapi was the default before, and libraries built with
+// it keep using it).
+inline constexpr const char* kDefaultPackName = "mobilefacenet-faceapi";
+
 // Reads DIR/manifest.json and checks that every file it names exists.
 // Throws Error{kModel} with the path and what to do (run `make setup`) when anything is missing or wrong.
 ModelPack load_model_pack(const std::filesystem::path& dir);
@@ -87,7 +95,7 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
                                    const std::string& where);
 
 // The models folder to use: the explicit one when given, else $FACESEARCH_MODELS, else
-// ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/dlib-faceapi (where tools/setup.sh builds it).
+// ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/<kDefaultPackName> (where tools/setup.sh builds it).
 std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir);
 
 const char* metric_name(Metric metric);

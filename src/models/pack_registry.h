@@ -1,5 +1,5 @@
 // The model packs a user has, by name: packs installed under ${XDG_DATA_HOME:-~/.local/share}/facesearch/
-// models/NAME (the default dlib-faceapi pack, and those added with `facesearch models add`), and
+// models/NAME (the two packs tools/setup.sh builds, mobilefacenet-faceapi (default) and dlib-faceapi, and those added with `facesearch models add`), and
 // InsightFace packs found in ~/.insightface/models/NAME, used in place (never copied). A folder without a
 // manifest is described from its ONNX files (pack_description.h); packs are added and removed by
 // pack_install.h.
@@ -25,9 +25,6 @@ struct PackEntry {
   std::filesystem::path dir;
   PackSource source = PackSource::kInstalled;
 };
-
-// The name of the pack used when none is named.
-inline constexpr const char* kDefaultPackName = "dlib-faceapi";
 
 // ${XDG_DATA_HOME:-~/.local/share}/facesearch/models.
 std::filesystem::path packs_root();

@@ -23,7 +23,7 @@ namespace {
 DetectionStrategy checked_strategy(const ModelPack& pack, DetectionStrategy detection) {
   if (detection != DetectionStrategy::kAuto && pack.detector.kind != "ssd_mobilenetv1")
     throw Error(ErrorCode::kInvalidArgument,
-                std::string("detection strategy ") + strategy_name(detection) + " is for the dlib-faceapi pack; model pack " +
+                std::string("detection strategy ") + strategy_name(detection) + " is for the packs with face-api.js's SSD (mobilefacenet-faceapi, dlib-faceapi); model pack " +
                     pack.name + " has its own detector (" + pack.detector.kind + ")",
                 Hint{Remedy::kLeaveDetectorDefault, strategy_name(detection)});
   return resolve_strategy(pack, detection);
@@ -45,7 +45,7 @@ FacePipeline::FacePipeline(ModelPack pack, const RuntimeOptions& runtime, Detect
 }
 
 DecodeOptions FacePipeline::decode_options(DecodeOptions requested) const {
-  if (pack_.aligner.kind == "arcface_5pt") requested.min_long_side_px = 0;
+  if (pack_.aligner.kind == "arcface_5pt" && !pack_.landmarker) requested.min_long_side_px = 0;
   return requested;
 }
 

@@ -69,9 +69,10 @@ class FacePipeline {
 
   const ModelPack& pack() const { return pack_; }
 
-  // How photos should be decoded for this pack: packs that align on 5 keypoints (InsightFace, OpenCV
-  // zoo) cut their chips from the full-resolution photo as their reference code does, so large JPEGs are
-  // not decoded reduced for them; the dlib pack keeps `requested`.
+  // How photos should be decoded for this pack: packs that align on their detector's 5 keypoints
+  // (InsightFace, OpenCV zoo) cut their chips from the full-resolution photo as their reference code
+  // does, so large JPEGs are not decoded reduced for them; packs with the 68-point landmarker
+  // (dlib-faceapi, mobilefacenet-faceapi) keep `requested`.
   DecodeOptions decode_options(DecodeOptions requested) const;
   int embedding_dim() const { return embedder_->dim(); }
 

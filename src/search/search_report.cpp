@@ -7,7 +7,7 @@
 namespace facesearch {
 
 float search_threshold(const SearchOptions& options, const ModelPack& pack) {
-  return options.threshold >= 0 ? options.threshold : pack.threshold;
+  return options.threshold.value_or(pack.threshold);
 }
 
 void rank_matches(std::vector<Match>& matches, const SearchOptions& options) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,7 +17,7 @@
 namespace facesearch {
 
 struct SearchOptions {
-  float threshold = -1;        // minimum similarity; < 0: the model pack's default
+  std::optional<float> threshold;  // minimum similarity, -1..1; none: the model pack's default
   size_t top_k = 0;            // 0: every match over the threshold
   bool all_faces = false;      // false: at most one match (the best face) per image and query face
   QueryFaceSelection query_face;
@@ -74,7 +75,7 @@ struct SearchReport {
   SearchStats stats;
 };
 
-// The threshold a search applies: options.threshold, or the pack's default when it is < 0.
+// The threshold a search applies: options.threshold, or the pack's default when it has none.
 float search_threshold(const SearchOptions& options, const ModelPack& pack);
 
 // The ranking step of every search: unless options.all_faces, the best match per (photo, query face);

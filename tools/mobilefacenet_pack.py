@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Builds the mobilefacenet-faceapi model pack (issue 13).
+
+The recogniser is the MobileFaceNet of npm `faceplugin-face-recognition-js` (model/fr_feature.onnx:
+input 1x3x112x112 RGB, (x - 127) / 128, output 512 numbers, for faces aligned to InsightFace's ArcFace
+5-point template). The package exports it with a batch of one; this script makes the batch dimension
+free (input and output dim 0 named "N", the final Reshape to [-1, 512]) so that faces are embedded
+eight at a time, and drops the exporter's doc strings (paths of the machine that exported it). The
+weights are not touched: tests compare batched and one-by-one embeddings.
+
+Detection and landmarks are the dlib-faceapi pack's own files (face-api.js SSD, 68-point landmarks,
+MediaPipe's full-range detector), copied from that pack, so the same detection runs in both packs and
+the 68 landmarks are reduced to ArcFace's 5 points by the aligner (src/align/arcface_aligner.cpp).
+
+  /usr/bin/python3 tools/mobilefacenet_pack.py --feature fr_feature.onnx --license LICENSE \
+      --source 'npm faceplugin-face-recognition-js@0.0.1' --base-pack DIR/dlib-faceapi --out DIR
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+DIM = 512
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def free_batch(model):
+    """Input and output dim 0 -> 'N'; the flattening Reshape's [1, -1] -> [-1, 512]."""
+    graph = model.graph
+    if len(graph.input) != 1 or len(graph.output) != 1:
+        sys.exit("fr_feature.onnx: expected one input and one output")
+    for value in (graph.input[0], graph.output[0]):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_value")
+        dim.dim_param = "N"
+    inits = {t.name: t for t in graph.initializer}
+    last = graph.node[-1]
+    if last.op_type != "Reshape" or last.input[1] not in inits:
+        sys.exit("fr_feature.onnx: expected a final Reshape with a constant shape")
+    shape = numpy_helper.to_array(inits[last.input[1]])
+    if list(shape) != [1, -1]:
+        sys.exit(f"fr_feature.onnx: unexpected final shape {list(shape)}")
+    inits[last.input[1]].CopyFrom(numpy_helper.from_array(np.array([-1, DIM], dtype=shape.dtype), last.input[1]))
+    for node in graph.node:
+        node.doc_string = ""
+    model.doc_string = ""
+    onnx.checker.check_model(model)
+    return model
+
+
+def place(src, dst):
+    if os.path.lexists(dst):
+        os.remove(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--feature", required=True, help="model/fr_feature.onnx of the npm package")
+    ap.add_argument("--license", required=True, help="the npm package's LICENSE")
+    ap.add_argument("--source", required=True, help="where the weights came from, for the manifest")
+    ap.add_argument("--base-pack", required=True, help="the built dlib-faceapi pack (detectors, landmarks)")
+    ap.add_argument("--out", required=True, help="folder to write the pack into")
+    args = ap.parse_args()
+
+    with open(os.path.join(args.base_pack, "manifest.json")) as f:
+        base = json.load(f)
+    os.makedirs(args.out, exist_ok=True)
+    for key in ("detector", "landmarker", "fast_detector"):
+        name = base[key]["file"]
+        place(os.path.join(args.base_pack, name), os.path.join(args.out, name))
+    for name in os.listdir(args.base_pack):
+        if name.startswith("LICENSE."):
+            place(os.path.join(args.base_pack, name), os.path.join(args.out, name))
+    shutil.copyfile(args.license, os.path.join(args.out, "LICENSE.faceplugin"))
+
+    model = free_batch(onnx.load(args.feature))
+    embedder_file = "mobilefacenet512.onnx"
+    onnx.save(model, os.path.join(args.out, embedder_file))
+
+    manifest = {
+        "format": "facesearch-model-pack",
+        "format_version": 1,
+        "name": "mobilefacenet-faceapi",
+        "description": "MobileFaceNet 512-d recogniser (ArcFace 5-point alignment from the 68 landmarks) "
+                       "with face-api.js's SSD MobileNetV1, 68-point landmarks and MediaPipe's BlazeFace; "
+                       "built by tools/mobilefacenet_pack.py",
+        "source": f"{args.source} (recogniser); {base['source']} (detector, landmarks)",
+        "license": "MIT (recogniser: faceplugin-face-recognition-js's package licence, see LICENSE.faceplugin; "
+                   "its training data is not documented); " + base["license"],
+        "detector": base["detector"],
+        "landmarker": base["landmarker"],
+        "fast_detector": base["fast_detector"],
+        "aligner": {"kind": "arcface_5pt", "size": 112, "antialias": True},
+        "embedder": {
+            "kind": "mobilefacenet512",
+            "file": embedder_file,
+            "sha256": sha256(os.path.join(args.out, embedder_file)),
+            "input_size": [112, 112],
+            "color": "rgb",
+            "mean": [127.0, 127.0, 127.0],
+            "scale": 1.0 / 128.0,
+            "dim": DIM,
+            "batch": 8,
+        },
+        "metric": "cosine",
+        "threshold": 0.40,
+        "threshold_source": "chosen leaving one identity out over testdata/faces and testdata/lfw_dev "
+                            "(100 people): best-F1 thresholds 0.39-0.43, median 0.39 (docs/ACCURACY.md)",
+    }
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
