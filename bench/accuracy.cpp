@@ -71,9 +71,12 @@ int main(int argc, char** argv) {
     };
     report("plain", eval::expanded_search(set_images, 0, 0));
     for (const size_t top : {3, 5})
-      for (const float at_least : {pack.threshold + 0.1f, pack.threshold + 0.15f, pack.threshold + 0.2f})
-        report("expanded: top " + std::to_string(top) + " >= " + std::to_string(at_least).substr(0, 4),
+      for (const float part : {1 / 6.f, 1 / 4.f, 1 / 3.f}) {
+        // "Confident": that part of the way from the threshold to 1 (0.50, 0.55, 0.60 at 0.40).
+        const float at_least = pack.threshold + part * (1 - pack.threshold);
+        report("expanded: top " + std::to_string(top) + " >= " + std::to_string(at_least).substr(0, 5),
                eval::expanded_search(set_images, top, at_least));
+      }
     report("two photos, mean", eval::two_photo_search(set_images, true));
     report("two photos, best of", eval::two_photo_search(set_images, false));
     if (images.empty()) images = std::move(set_images);

@@ -192,6 +192,22 @@ assert sys.argv[3] not in paths, "the face own photo is listed"
 assert paths and all("/Tony_Blair/" in p for p in paths[:4]), paths
 ' "$TMP/byface.json" "$FACE_ID" "$QUERY"
 
+SECOND_ID=$("$PY" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["matches"][0]["path"])' "$TMP/byface.json")
+fs faces "$SECOND_ID" --format json
+SECOND_ID=$("$PY" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["faces"][0]["id"])' "$TMP/out")
+fs search --face-id "$FACE_ID" --face-id "$SECOND_ID" --format json
+py "search with two --face-id: one person, both photos left out, the ids and the combination named" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["query_face_ids"] == [int(sys.argv[2]), int(sys.argv[3])] and d["combined"] == "mean", d
+assert len(d["queries"]) == 2 and not set(d["queries"]) & {m["path"] for m in d["matches"]}, d
+assert d["matches"] and all("/Tony_Blair/" in m["path"] for m in d["matches"][:3]), d["matches"]
+' "$TMP/out" "$FACE_ID" "$SECOND_ID"
+
 fs search --face-id 999999
 check "search --face-id of an unknown face: exit 1, says how to find ids" eval 'rc_is 1 && err_has "999999" && err_has "facesearch faces"'
 fs faces "$DATA/noface/dlib_dog.jpg"

@@ -117,7 +117,33 @@ s = d["stats"]
 assert s["images"] >= 100 and s["images_analysed"] >= 100 and s["faces"] >= 100, s
 assert set(s["stage_ms"]) == {"decode", "detect", "landmarks", "align", "embed"}
 assert d["skipped"] == [] and isinstance(d["warnings"], list)
+# The default pack expands the query with its confident matches, and says which.
+e = d["expanded_with"]
+assert 1 <= len(e) <= 3 and all("/Tony_Blair/" in x["path"] and x["similarity"] >= 0.5 for x in e), e
 ' "$TMP/people.json"
+
+# ---- query expansion off, several query photos of one person --------------------------------------
+fs search -q "$QUERY" -t "$DATA/people/Tony_Blair" -t "$DATA/people/biden" --no-expand --format json --quiet
+py "--no-expand: the query alone, expanded_with empty" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["expanded_with"] == [] and d["matches"], d
+' "$TMP/out"
+SECOND=$DATA/people/Tony_Blair/lfw_Tony_Blair_0029.jpg
+fs search -q "$QUERY" -q "$SECOND" -t "$DATA/people/Tony_Blair" -t "$DATA/people/biden" --format json --quiet
+py "two --query photos: one person, both left out, the combination named" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+paths = [m["path"] for m in d["matches"]]
+assert d["queries"] == [sys.argv[2], sys.argv[3]] and d["combined"] == "mean", d
+assert not any(p.endswith(("lfw_Tony_Blair_0001.jpg", "lfw_Tony_Blair_0029.jpg")) for p in paths), paths
+assert len(paths) == 3 and all("/Tony_Blair/" in p for p in paths), paths
+' "$TMP/out" "$QUERY" "$SECOND"
+fs search -q "$QUERY" -q "$SECOND" -t "$DATA/people/Tony_Blair" --quiet
+check "two --query photos, table: lists them and says they were combined" \
+  eval 'rc_is 0 && out_has "2 photos of one person" && out_has "lfw_Tony_Blair_0029.jpg"'
+fs search -q "$QUERY" -q "$SECOND" -t "$DATA/people/Tony_Blair" --query-face all --quiet
+check "two --query photos with --query-face all: usage error" eval 'rc_is 2 && err_has "--query-face" && err_has "largest face"'
 
 # ---- one search in the three formats: the same matches ------------------------------------------
 # Four LFW folders rather than all of people/, to keep the script quick.

@@ -129,14 +129,30 @@ OutputFormat parse_output_format(std::string_view name) {
 }
 
 void write_table(std::ostream& out, const SearchReport& report, const LibrarySearchContext* library) {
-  if (library && library->query_face_id) {
-    out << "Query face id " << *library->query_face_id << " of " << printable(report.query) << ", "
+  if (library && library->query_face_ids.size() == 1) {
+    out << "Query face id " << library->query_face_ids[0] << " of " << printable(report.query) << ", "
         << query_faces_text(report);
+  } else if (library && !library->query_face_ids.empty()) {
+    out << "Query face ids";
+    for (const auto id : library->query_face_ids) out << ' ' << id;
+    out << ", combined (" << report.combined << ")";
+  } else if (report.queries.size() > 1) {
+    out << "Query " << report.queries.size() << " photos of one person, their largest faces combined ("
+        << report.combined << ")";
   } else {
     out << "Query " << printable(report.query) << ", " << query_faces_text(report);
   }
   out << "; model " << printable(report.model) << ", " << report.metric << " similarity, threshold "
       << short_number(report.threshold) << '\n';
+  if (report.queries.size() > 1)
+    for (const auto& q : report.queries) out << "  " << printable(q) << '\n';
+  if (!report.expanded_with.empty()) {
+    out << "Expanded with " << plural(report.expanded_with.size(), "face", "faces")
+        << " confidently of the same person (--no-expand to search without):";
+    for (const ExpansionFace& e : report.expanded_with)
+      out << "\n  " << fixed(e.similarity, 3) << "  face " << e.face_index << " of " << printable(e.path);
+    out << '\n';
+  }
   if (library) {
     out << "Library " << printable(library->where.library) << ", " << plural(report.stats.faces, "face", "faces")
         << " in " << plural(report.stats.images_analysed, "image", "images") << ", " << library->where.index_kind
@@ -231,12 +247,26 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
   const StageTimes& t = s.stage_ms;
   Json doc{{"query", report.query.string()}};
   if (library) {
-    doc["query_face_id"] = library->query_face_id ? Json(*library->query_face_id) : Json(nullptr);
+    doc["query_face_id"] = library->query_face_ids.empty() ? Json(nullptr) : Json(library->query_face_ids[0]);
+    if (library->query_face_ids.size() > 1) doc["query_face_ids"] = library->query_face_ids;
     doc["library"] = library->where.library.string();
     doc["index"] = library->where.index_kind;
     doc["rebuild_in_progress"] = json_rebuild(library->where.rebuild);
   }
   doc["query_faces"] = std::move(query_faces);
+  if (report.queries.size() > 1) {
+    Json queries = Json::array();
+    for (const auto& q : report.queries) queries.push_back(q.string());
+    doc["queries"] = std::move(queries);
+    doc["combined"] = report.combined;
+  }
+  Json expanded = Json::array();
+  for (const ExpansionFace& e : report.expanded_with)
+    expanded.push_back({{"query_face", e.query_face},
+                        {"path", e.path.string()},
+                        {"face_index", e.face_index},
+                        {"similarity", rounded(e.similarity, 6)}});
+  doc["expanded_with"] = std::move(expanded);
   doc["model"] = report.model;
   doc["metric"] = report.metric;
   doc["threshold"] = rounded(report.threshold, 6);

@@ -26,7 +26,7 @@ OutputFormat parse_output_format(std::string_view name);
 // Where a library search looked. Passed as nullptr for an on-the-fly search of folders.
 struct LibrarySearchContext {
   const SearchContext& where;                 // the library, its index and build time, an unfinished rebuild
-  std::optional<std::int64_t> query_face_id;  // set when the query was an indexed face (--face-id)
+  std::vector<std::int64_t> query_face_ids;  // set when the query was indexed faces (--face-id)
 };
 
 // ---- search ---------------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ SearchOptions search_options(const SearchArgs& args) {
   options.threshold = args.threshold;
   options.top_k = args.top_k;
   options.all_faces = args.all_faces;
+  options.expand = !args.no_expand;
   options.query_face = parse_query_face(args.query_face).value();  // the flag's validator let it through
   options.analysis.detect.min_face_px = args.min_face_px;
   options.analysis.detect.smallest_face_px = args.smallest_face_px;
@@ -129,7 +130,7 @@ int run_library_search(const SearchArgs& args) {
   request.pack = pack_request(args.models_dir, args.model);
   request.detection = detection_strategy(args.detector);
   request.index = parse_index_kind(args.index);
-  request.photo_queries = args.face_id < 0;
+  request.photo_queries = args.face_ids.empty();
   const Library library = Library::open_for_search(library_path(args.db), request);
   note_licence(*library.pack(), args.quiet);
   const SearchContext& where = library.search_context();
@@ -137,16 +138,17 @@ int run_library_search(const SearchArgs& args) {
     for (const auto& w : where.side_file_warnings)
       std::cerr << "facesearch: warning: " << printable(w.path) << ' ' << w.problem << "; searching "
                 << (where.index_kind == "exact" ? "exactly" : "without it") << " until `facesearch index` rewrites it\n";
-  LibrarySearchContext context{where, std::nullopt};
+  LibrarySearchContext context{where, {}};
   if (!args.quiet && where.rebuild) std::cerr << "facesearch: warning: " << describe_rebuild(*where.rebuild) << '\n';
 
   const SearchOptions options = search_options(args);
   SearchReport report;
-  if (args.face_id >= 0) {
-    context.query_face_id = args.face_id;
-    report = library.search_face(args.face_id, options);
+  if (!args.face_ids.empty()) {
+    context.query_face_ids = args.face_ids;
+    report = library.search_faces(args.face_ids, options);
   } else {
-    report = library.search_photo(fs::path(args.query), options);
+    const std::vector<fs::path> queries(args.queries.begin(), args.queries.end());
+    report = library.search_photos(queries, options);
   }
   if (!args.quiet && report.stats.faces == 0) {
     std::cerr << "facesearch: warning: library " << printable(library.path())
@@ -174,7 +176,8 @@ int run_folder_search(const SearchArgs& args) {
     return interrupt.exit_status();
   }
 
-  const SearchReport report = searcher.search(fs::path(args.query), targets, options);
+  const std::vector<fs::path> queries(args.queries.begin(), args.queries.end());
+  const SearchReport report = searcher.search(queries, targets, options);
   progress.finish();
   const bool interrupted = interrupt.interrupted();
 
@@ -224,12 +227,19 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
   // Requiredness is checked in check_search_args, after unknown options: `search --qeury x` should
   // hear about the typo, not about a missing --query.
   search->allow_extras();
-  search->add_option("-q,--query", args.query, "Photo of the person to look for (see --query-face)")
-      ->type_name("PHOTO");
-  search->add_option("--face-id", args.face_id,
-                     "Instead of --query: a face of the library, by the id `facesearch faces PHOTO` shows")
+  search->add_option("-q,--query", args.queries,
+                     "Photo of the person to look for (see --query-face); repeat with more photos of the same "
+                     "person to search for their faces combined")
+      ->type_name("PHOTO")
+      ->allow_extra_args(false);
+  search->add_option("--face-id", args.face_ids,
+                     "Instead of --query: a face of the library, by the id `facesearch faces PHOTO` shows; repeat "
+                     "for several faces of one person")
       ->type_name("ID")
+      ->allow_extra_args(false)
       ->check(non_negative_integer());
+  search->add_flag("--no-expand", args.no_expand,
+                   "Search with the query face alone: no query expansion (on by default with packs that have it)");
   search->add_option("-t,--target", args.targets,
                      "Search this folder (walked recursively) or photo on the fly, not the library; repeat "
                      "for several")
@@ -287,7 +297,12 @@ void check_search_args(const CLI::App& search, const SearchArgs& args) {
   if (!by_query && !by_face) {
     throw CLI::RequiredError("--query (the photo of the person to look for) or --face-id (a face of the library)");
   }
-  if (by_query && args.query.empty()) throw CLI::ValidationError("--query", "needs a photo");
+  for (const auto& q : args.queries)
+    if (q.empty()) throw CLI::ValidationError("--query", "needs a photo");
+  if (args.queries.size() > 1 && search.count("--query-face") > 0 && args.query_face != "largest")
+    throw CLI::ValidationError("--query-face",
+                               "picks faces of a single --query photo; several --query photos are searched by the "
+                               "largest face of each");
   const bool on_the_fly = !args.targets.empty() || !args.extra_targets.empty();
   if (on_the_fly) {
     // A library search and a scan of folders do not mix: say which flag belongs to which.

@@ -17,8 +17,9 @@
 namespace facesearch::cli {
 
 struct SearchArgs {
-  std::string query;
-  std::int64_t face_id = -1;                  // --face-id; < 0: not given
+  std::vector<std::string> queries;           // -q/--query, one photo each: several are one person
+  std::vector<std::int64_t> face_ids;         // --face-id, one each: several are one person
+  bool no_expand = false;                     // --no-expand
   std::vector<std::string> targets;           // -t/--target, in order
   std::vector<std::string> extra_targets;     // positional targets after the options
   std::string db;                             // empty: FACESEARCH_DB, then the default library

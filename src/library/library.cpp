@@ -201,19 +201,32 @@ SearchReport FolderSearch::search(const fs::path& query, std::span<const fs::pat
   return search_folder(pipeline_, query, targets, options);
 }
 
+SearchReport FolderSearch::search(std::span<const fs::path> queries, std::span<const fs::path> targets,
+                                  const SearchOptions& options) const {
+  return search_folder(pipeline_, queries, targets, options);
+}
+
 const SearchContext& Library::search_context() const { return state_->context; }
 
 SearchReport Library::search_photo(const fs::path& query, const SearchOptions& options) const {
+  return search_photos(std::span<const fs::path>(&query, 1), options);
+}
+
+SearchReport Library::search_photos(std::span<const fs::path> queries, const SearchOptions& options) const {
   if (!state_->index || !state_->pipeline)
-    throw std::logic_error("Library::search_photo: not opened for search by photo");
+    throw std::logic_error("Library::search_photos: not opened for search by photo");
   check_analysis_options(*state_->pack, options.analysis);
-  return search_index(state_->catalog, *state_->index, *state_->pipeline, query, options);
+  return search_index(state_->catalog, *state_->index, *state_->pipeline, queries, options);
 }
 
 SearchReport Library::search_face(std::int64_t face_id, const SearchOptions& options) const {
-  if (!state_->index) throw std::logic_error("Library::search_face: not opened for search");
+  return search_faces(std::span<const std::int64_t>(&face_id, 1), options);
+}
+
+SearchReport Library::search_faces(std::span<const std::int64_t> face_ids, const SearchOptions& options) const {
+  if (!state_->index) throw std::logic_error("Library::search_faces: not opened for search");
   check_analysis_options(*state_->pack, options.analysis);
-  return search_index_by_face(state_->catalog, *state_->index, *state_->pack, face_id, options);
+  return search_index_by_face(state_->catalog, *state_->index, *state_->pack, face_ids, options);
 }
 
 }  // namespace facesearch

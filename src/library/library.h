@@ -98,6 +98,9 @@ class FolderSearch {
   const ModelPack& pack() const { return pipeline_.pack(); }
   SearchReport search(const std::filesystem::path& query, std::span<const std::filesystem::path> targets,
                       const SearchOptions& options) const;
+  // Several photos of one person as one query (search_folder's combined form).
+  SearchReport search(std::span<const std::filesystem::path> queries, std::span<const std::filesystem::path> targets,
+                      const SearchOptions& options) const;
 
  private:
   FacePipeline pipeline_;
@@ -155,6 +158,10 @@ class Library {
   SearchReport search_photo(const std::filesystem::path& query, const SearchOptions& options) const;
   // "More photos of this face": Error{kNotFound} for an unknown face id.
   SearchReport search_face(std::int64_t face_id, const SearchOptions& options) const;
+  // Several photos (or indexed faces) of one person as one query: their faces combined into one
+  // (combine_query_faces, SearchReport::combined); every one of them is left out of the results.
+  SearchReport search_photos(std::span<const std::filesystem::path> queries, const SearchOptions& options) const;
+  SearchReport search_faces(std::span<const std::int64_t> face_ids, const SearchOptions& options) const;
 
  private:
   struct State;

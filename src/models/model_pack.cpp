@@ -158,6 +158,15 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
     if (metric != "cosine") fail(manifest_path, "unknown metric '" + metric + "'");
     pack.metric = Metric::kCosine;
     pack.threshold = j.at("threshold").get<float>();
+    if (j.contains("query_expansion")) {
+      const auto& x = j["query_expansion"];
+      QueryExpansion q;
+      q.top = int_value(x, "top", 3, manifest_path);
+      q.at_least = x.value("at_least", 0.5f);
+      if (q.top < 1 || !(q.at_least > -1 && q.at_least <= 1))
+        fail(manifest_path, "query_expansion needs top >= 1 and at_least in (-1, 1]");
+      pack.query_expansion = q;
+    }
   } catch (const nlohmann::json::exception& e) {
     fail(manifest_path, std::string("incomplete manifest: ") + e.what());
   }

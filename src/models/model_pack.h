@@ -58,6 +58,15 @@ struct EmbedderSpec : NetworkSpec {
 
 enum class Metric { kCosine };
 
+// Query expansion (issue 13): a search adds to each query face its `top` best matches that score at
+// least `at_least` (confidently the same person), weighted by similarity^3, renormalises and searches
+// again. A pack property: it raises recall at the pack's threshold only where the embedding's scale
+// allows (measured for mobilefacenet-faceapi; dlib-faceapi's compressed scale loses precision).
+struct QueryExpansion {
+  int top = 3;
+  float at_least = 0.5f;
+};
+
 struct ModelPack {
   std::string name;
   std::filesystem::path dir;
@@ -76,6 +85,7 @@ struct ModelPack {
   Metric metric = Metric::kCosine;
   float threshold = 0.5f;  // default match threshold on the similarity score (higher = more alike)
   std::string threshold_source;  // where that threshold comes from
+  std::optional<QueryExpansion> query_expansion;  // none: searches do not expand (not in the fingerprint)
   std::string fingerprint;  // stable id of the weights (hash over the files' sha256): embeddings
                             // made with different fingerprints must never be mixed
 };

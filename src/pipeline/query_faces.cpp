@@ -41,4 +41,16 @@ std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::file
   return faces;
 }
 
+std::vector<QueryFace> embed_query_photos(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
+                                          const QueryFaceSelection& selection, const AnalysisOptions& analysis) {
+  if (queries.size() > 1 && selection.mode != QueryFaceSelection::Mode::kLargest)
+    throw Error(ErrorCode::kInvalidArgument,
+                "several query photos are searched as one person, by the largest face of each; picking "
+                "other faces needs a single query photo");
+  std::vector<QueryFace> faces;
+  for (const auto& query : queries)
+    for (auto& face : embed_query(pipeline, query, selection, analysis)) faces.push_back(std::move(face));
+  return faces;
+}
+
 }  // namespace facesearch

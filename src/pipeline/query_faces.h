@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <vector>
 
 #include "pipeline/face_pipeline.h"
@@ -26,5 +27,10 @@ struct QueryFace {
 // index out of range.
 std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
                                    const QueryFaceSelection& selection, const AnalysisOptions& analysis);
+
+// The largest face of each of several photos of one person, in order (embed_query's errors for each).
+// Error{kInvalidArgument} when `selection` asks for other faces than the largest and there are several.
+std::vector<QueryFace> embed_query_photos(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
+                                          const QueryFaceSelection& selection, const AnalysisOptions& analysis);
 
 }  // namespace facesearch

@@ -17,15 +17,34 @@ std::filesystem::path canonical_or_self(const std::filesystem::path& p) {
   return ec ? p.lexically_normal() : c;
 }
 
+// The query face a target face is most like, and how much.
+std::pair<float, int> best_query(std::span<const std::vector<float>> queries, const SearchReport& report,
+                                 std::span<const float> face) {
+  float best = -2;
+  int which = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const float s = similarity(queries[i], face);  // the library index's SIMD kernel
+    if (s > best) best = s, which = report.query_faces[i].index;
+  }
+  return {best, which};
+}
+
 SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> query_faces,
-                         const std::filesystem::path& query, std::span<const std::filesystem::path> targets,
+                         std::span<const std::filesystem::path> queries, std::span<const std::filesystem::path> targets,
                          const SearchOptions& options) {
   SearchReport report;
-  report.query = query;
+  if (!queries.empty()) report.query = queries[0];
+  if (queries.size() > 1) {
+    report.queries.assign(queries.begin(), queries.end());
+    report.combined = "mean";
+  }
   report.query_faces = std::move(query_faces);
   report.model = pipeline.pack().name;
   report.metric = metric_name(pipeline.pack().metric);
   report.threshold = search_threshold(options, pipeline.pack());
+  const QueryExpansion* expansion = active_expansion(options, pipeline.pack());
+  std::vector<std::vector<float>> vectors;
+  for (const auto& q : report.query_faces) vectors.push_back(q.embedding);
 
   PhotoFiles found = find_photo_files(targets);
   auto& files = found.files;
@@ -34,9 +53,12 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
         folder.path.string() + ": cannot read this folder (" + folder.reason + "): the photos in it were not searched";
     report.skipped.push_back({std::move(folder.path), "folder", message, {}});
   }
-  if (!query.empty() && !options.include_query_file) {
-    const auto q = canonical_or_self(query);
-    std::erase_if(files, [&](const std::filesystem::path& f) { return canonical_or_self(f) == q; });
+  if (!options.include_query_file && !queries.empty()) {
+    std::vector<std::filesystem::path> excluded;
+    for (const auto& q : queries) excluded.push_back(canonical_or_self(q));
+    std::erase_if(files, [&](const std::filesystem::path& f) {
+      return std::find(excluded.begin(), excluded.end(), canonical_or_self(f)) != excluded.end();
+    });
   }
 
   ScanOptions scan;
@@ -46,26 +68,59 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
   scan.on_progress = options.on_progress;
   scan.cancel = options.cancel;
 
+  // With query expansion every face is kept until the scan ends: the expanded queries need them all.
+  struct SeenFace {
+    std::filesystem::path path;
+    int face_index = 0;
+    FaceRecord record;
+  };
+  std::vector<SeenFace> seen;
   const auto summary = scan_images(
       pipeline, files, scan,
       [&](ScannedImage&& image) {
         for (const auto& w : image.warnings) report.warnings.push_back({image.path, w});
         for (size_t i = 0; i < image.faces.size(); ++i) {
-          const auto& rec = image.faces[i];
-          float best = -2;
-          int best_query = 0;
-          for (const auto& q : report.query_faces) {
-            const float s = similarity(q.embedding, rec.embedding);  // the library index's SIMD kernel
-            if (s > best) best = s, best_query = q.index;
+          if (expansion) {
+            seen.push_back({image.path, static_cast<int>(i), std::move(image.faces[i])});
+            continue;
           }
+          const auto& rec = image.faces[i];
+          const auto [best, which] = best_query(vectors, report, rec.embedding);
           if (best >= report.threshold)
-            report.matches.push_back({image.path, static_cast<int>(i), rec.face.box, best, rec.face.score, best_query});
+            report.matches.push_back({image.path, static_cast<int>(i), rec.face.box, best, rec.face.score, which});
         }
       },
       [&](ScanFailure&& failure) {
         report.skipped.push_back(
             {std::move(failure.path), std::move(failure.reason), std::move(failure.message), std::move(failure.hint)});
       });
+
+  if (expansion) {
+    for (size_t qi = 0; qi < vectors.size(); ++qi) {
+      std::vector<std::pair<float, size_t>> ranked;
+      for (size_t f = 0; f < seen.size(); ++f) {
+        const float s = similarity(report.query_faces[qi].embedding, seen[f].record.embedding);
+        if (s >= expansion->at_least) ranked.emplace_back(s, f);
+      }
+      std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : seen[a.second].path < seen[b.second].path;
+      });
+      std::vector<ExpansionCandidate> candidates;
+      for (const auto& [s, f] : ranked) candidates.push_back({s, seen[f].record.embedding});
+      std::vector<size_t> used;
+      const std::vector<float> expanded = expand_query(report.query_faces[qi].embedding, candidates, *expansion, used);
+      for (const size_t i : used) {
+        const SeenFace& face = seen[ranked[i].second];
+        report.expanded_with.push_back({report.query_faces[qi].index, face.path, face.face_index, ranked[i].first});
+      }
+      if (!used.empty()) vectors[qi] = expanded;
+    }
+    for (const SeenFace& face : seen) {
+      const auto [best, which] = best_query(vectors, report, face.record.embedding);
+      if (best >= report.threshold)
+        report.matches.push_back({face.path, face.face_index, face.record.face.box, best, face.record.face.score, which});
+    }
+  }
 
   rank_matches(report.matches, options);
   std::sort(report.skipped.begin(), report.skipped.end(),
@@ -81,15 +136,26 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
 
 }  // namespace
 
-SearchReport search_folder(const FacePipeline& pipeline, const std::filesystem::path& query,
+SearchReport search_folder(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
                            std::span<const std::filesystem::path> targets, const SearchOptions& options) {
   check_analysis_options(pipeline.pack(), options.analysis);
+  if (queries.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query photo");
   // Check the targets before spending time on the query.
   for (const auto& t : targets)
     if (const std::string why = why_missing(t); !why.empty())
       throw Error(ErrorCode::kNotFound, "target " + t.string() + " " + why);
-  auto faces = embed_query(pipeline, query, options.query_face, options.analysis);
-  return search_impl(pipeline, std::move(faces), query, targets, options);
+  std::vector<QueryFace> faces;
+  if (queries.size() == 1) {
+    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis);
+  } else {
+    faces.push_back(combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis)));
+  }
+  return search_impl(pipeline, std::move(faces), queries, targets, options);
+}
+
+SearchReport search_folder(const FacePipeline& pipeline, const std::filesystem::path& query,
+                           std::span<const std::filesystem::path> targets, const SearchOptions& options) {
+  return search_folder(pipeline, std::span<const std::filesystem::path>(&query, 1), targets, options);
 }
 
 SearchReport search_folder(const FacePipeline& pipeline, std::vector<QueryFace> query_faces,

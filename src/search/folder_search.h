@@ -16,6 +16,11 @@ namespace facesearch {
 SearchReport search_folder(const FacePipeline& pipeline, const std::filesystem::path& query,
                            std::span<const std::filesystem::path> targets, const SearchOptions& options);
 
+// Several photos of one person: the largest face of each, combined (combine_query_faces); every query
+// photo is left out of the results.
+SearchReport search_folder(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
+                           std::span<const std::filesystem::path> targets, const SearchOptions& options);
+
 // Same, with query faces already embedded (for callers that reuse them).
 SearchReport search_folder(const FacePipeline& pipeline, std::vector<QueryFace> query_faces,
                            std::span<const std::filesystem::path> targets, const SearchOptions& options);

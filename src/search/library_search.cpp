@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <span>
 #include <system_error>
 
 #include "core/error.h"
@@ -12,8 +13,23 @@ namespace facesearch {
 
 namespace {
 
+// Every neighbour of `query` at or above `threshold`, best first: ask for more until the list ends
+// below it (grouping by image and top-k happen afterwards, so they must not cut the candidates).
+std::vector<Neighbor> neighbours_over(const VectorIndex& index, std::span<const float> query, float threshold,
+                                      size_t top_k) {
+  size_t k = std::min(index.size(), std::max<size_t>(top_k * 8, 1000));
+  std::vector<Neighbor> found;
+  while (true) {
+    found = std::move(index.search(query, k, threshold).front());
+    if (found.size() < k || k >= index.size()) break;
+    k = std::min(index.size(), k * 4);
+  }
+  std::sort(found.begin(), found.end(), [](const Neighbor& a, const Neighbor& b) { return a.score > b.score; });
+  return found;
+}
+
 SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
-                         std::vector<QueryFace> query_faces, std::optional<std::int64_t> exclude_image,
+                         std::vector<QueryFace> query_faces, const std::vector<std::int64_t>& exclude_images,
                          const SearchOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   SearchReport report;
@@ -21,24 +37,46 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
   report.model = pack.name;
   report.metric = metric_name(pack.metric);
   report.threshold = search_threshold(options, pack);
+  const QueryExpansion* expansion = active_expansion(options, pack);
+  const auto excluded = [&](std::int64_t image_id) {
+    return std::find(exclude_images.begin(), exclude_images.end(), image_id) != exclude_images.end();
+  };
 
   std::map<std::int64_t, std::optional<ImageRow>> images;
+  const auto image_of = [&](std::int64_t id) -> const std::optional<ImageRow>& {
+    auto& image = images[id];
+    if (!image) image = catalog.image_by_id(id);
+    return image;
+  };
   for (const auto& q : report.query_faces) {
-    // Every neighbour over the threshold: ask for more until the list ends below it (grouping by image
-    // and top-k happen afterwards, so they must not cut the candidates).
-    size_t k = std::min(index.size(), std::max<size_t>(options.top_k * 8, 1000));
     std::vector<Neighbor> found;
-    while (true) {
-      found = std::move(index.search(q.embedding, k, report.threshold).front());
-      if (found.size() < k || k >= index.size()) break;
-      k = std::min(index.size(), k * 4);
+    if (expansion) {
+      // The first look reaches down to the expansion's confidence even under a stricter threshold.
+      const float first = std::min(report.threshold, expansion->at_least);
+      std::vector<FaceRow> faces;
+      std::vector<ExpansionCandidate> candidates;
+      for (const auto& n : neighbours_over(index, q.embedding, first, options.top_k)) {
+        if (candidates.size() >= static_cast<size_t>(expansion->top) || n.score < expansion->at_least) break;
+        auto face = catalog.face_by_id(n.id);
+        if (!face || excluded(face->image_id) || !image_of(face->image_id)) continue;
+        faces.push_back(std::move(*face));
+        candidates.push_back({n.score, {}});
+      }
+      for (size_t i = 0; i < faces.size(); ++i) candidates[i].embedding = faces[i].embedding;
+      std::vector<size_t> used;
+      const std::vector<float> expanded = expand_query(q.embedding, candidates, *expansion, used);
+      for (const size_t i : used)
+        report.expanded_with.push_back({q.index, image_of(faces[i].image_id)->path, faces[i].face_index, candidates[i].similarity});
+      found = neighbours_over(index, used.empty() ? std::span<const float>(q.embedding) : std::span<const float>(expanded),
+                              report.threshold, options.top_k);
+    } else {
+      found = neighbours_over(index, q.embedding, report.threshold, options.top_k);
     }
     for (const auto& n : found) {
       const auto face = catalog.face_by_id(n.id);
       if (!face) continue;  // deleted since the index was built
-      if (exclude_image && face->image_id == *exclude_image) continue;
-      auto& image = images[face->image_id];
-      if (!image) image = catalog.image_by_id(face->image_id);
+      if (excluded(face->image_id)) continue;
+      const auto& image = image_of(face->image_id);
       if (!image) continue;
       report.matches.push_back({image->path, face->face_index, face->face.box, n.score, face->face.score, q.index});
     }
@@ -55,33 +93,69 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
 }  // namespace
 
 SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
-                          const std::filesystem::path& query, const SearchOptions& options) {
-  auto faces = embed_query(pipeline, query, options.query_face, options.analysis);
-  std::optional<std::int64_t> exclude;
+                          std::span<const std::filesystem::path> queries, const SearchOptions& options) {
+  if (queries.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query photo");
+  std::vector<QueryFace> faces;
+  if (queries.size() == 1) {
+    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis);
+  } else {
+    faces.push_back(combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis)));
+  }
+  std::vector<std::int64_t> exclude;
   if (!options.include_query_file) {
-    std::error_code ec;
-    if (const auto row = catalog.image_by_path(std::filesystem::weakly_canonical(std::filesystem::absolute(query), ec)))
-      exclude = row->id;
+    for (const auto& query : queries) {
+      std::error_code ec;
+      if (const auto row = catalog.image_by_path(std::filesystem::weakly_canonical(std::filesystem::absolute(query), ec)))
+        exclude.push_back(row->id);
+    }
   }
   auto report = run_queries(catalog, index, pipeline.pack(), std::move(faces), exclude, options);
-  report.query = query;
+  report.query = queries[0];
+  if (queries.size() > 1) {
+    report.queries.assign(queries.begin(), queries.end());
+    report.combined = "mean";
+  }
+  return report;
+}
+
+SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
+                          const std::filesystem::path& query, const SearchOptions& options) {
+  return search_index(catalog, index, pipeline, std::span<const std::filesystem::path>(&query, 1), options);
+}
+
+SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
+                                  std::span<const std::int64_t> face_ids, const SearchOptions& options) {
+  if (face_ids.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query face");
+  std::vector<QueryFace> faces;
+  std::vector<std::int64_t> exclude;
+  std::vector<std::filesystem::path> paths;
+  for (const std::int64_t face_id : face_ids) {
+    const auto face = catalog.face_by_id(face_id);
+    if (!face)
+      throw Error(ErrorCode::kNotFound, "face " + std::to_string(face_id) + " is not in library " +
+                                            catalog.path().string() + "; `facesearch faces PHOTO` lists face ids");
+    QueryFace q;
+    q.index = face->face_index;
+    q.face = face->face;
+    q.embedding = face->embedding;
+    faces.push_back(std::move(q));
+    exclude.push_back(face->image_id);
+    const auto image = catalog.image_by_id(face->image_id);
+    paths.push_back(image ? image->path : std::filesystem::path());
+  }
+  if (faces.size() > 1) faces = {combine_query_faces(faces)};
+  auto report = run_queries(catalog, index, pack, std::move(faces), exclude, options);
+  report.query = paths[0];
+  if (face_ids.size() > 1) {
+    report.queries = std::move(paths);
+    report.combined = "mean";
+  }
   return report;
 }
 
 SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& index, const ModelPack& pack,
                                   std::int64_t face_id, const SearchOptions& options) {
-  const auto face = catalog.face_by_id(face_id);
-  if (!face)
-    throw Error(ErrorCode::kNotFound, "face " + std::to_string(face_id) + " is not in library " +
-                                          catalog.path().string() + "; `facesearch faces PHOTO` lists face ids");
-  const auto image = catalog.image_by_id(face->image_id);
-  QueryFace q;
-  q.index = face->face_index;
-  q.face = face->face;
-  q.embedding = face->embedding;
-  auto report = run_queries(catalog, index, pack, {q}, face->image_id, options);
-  if (image) report.query = image->path;
-  return report;
+  return search_index_by_face(catalog, index, pack, std::span<const std::int64_t>(&face_id, 1), options);
 }
 
 }  // namespace facesearch

@@ -1,6 +1,7 @@
 #include "search/search_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <utility>
 
@@ -8,6 +9,44 @@ namespace facesearch {
 
 float search_threshold(const SearchOptions& options, const ModelPack& pack) {
   return options.threshold.value_or(pack.threshold);
+}
+
+const QueryExpansion* active_expansion(const SearchOptions& options, const ModelPack& pack) {
+  return options.expand && pack.query_expansion ? &*pack.query_expansion : nullptr;
+}
+
+namespace {
+void normalise(std::vector<float>& v) {
+  double n = 0;
+  for (float x : v) n += double(x) * x;
+  if (n <= 0) return;
+  const double inv = 1.0 / std::sqrt(n);
+  for (float& x : v) x = static_cast<float>(x * inv);
+}
+}  // namespace
+
+std::vector<float> expand_query(std::span<const float> query, std::span<const ExpansionCandidate> best_first,
+                                const QueryExpansion& rule, std::vector<size_t>& used) {
+  std::vector<float> out(query.begin(), query.end());
+  used.clear();
+  for (size_t i = 0; i < best_first.size() && used.size() < static_cast<size_t>(rule.top); ++i) {
+    const ExpansionCandidate& c = best_first[i];
+    if (c.similarity < rule.at_least) break;
+    if (c.embedding.size() != out.size()) continue;
+    const float w = c.similarity * c.similarity * c.similarity;
+    for (size_t k = 0; k < out.size(); ++k) out[k] += w * c.embedding[k];
+    used.push_back(i);
+  }
+  normalise(out);
+  return out;
+}
+
+QueryFace combine_query_faces(std::span<const QueryFace> faces) {
+  QueryFace out = faces.front();
+  for (size_t i = 1; i < faces.size(); ++i)
+    for (size_t k = 0; k < out.embedding.size() && k < faces[i].embedding.size(); ++k) out.embedding[k] += faces[i].embedding[k];
+  normalise(out.embedding);
+  return out;
 }
 
 void rank_matches(std::vector<Match>& matches, const SearchOptions& options) {

@@ -21,7 +21,8 @@ struct SearchOptions {
   size_t top_k = 0;            // 0: every match over the threshold
   bool all_faces = false;      // false: at most one match (the best face) per image and query face
   QueryFaceSelection query_face;
-  bool include_query_file = false;  // the query photo itself, when it is searched, is left out
+  bool include_query_file = false;  // the query photos themselves, when they are searched, are left out
+  bool expand = true;          // the pack's query expansion, where its manifest has one (ModelPack::query_expansion)
   // How faces are found in the query photo and, for a scan of folders, in the targets (a library's
   // faces were found when it was indexed).
   AnalysisOptions analysis;
@@ -63,8 +64,21 @@ struct SearchStats {
   int jobs = 1;
 };
 
+// A face that a query face was expanded with (ModelPack::query_expansion).
+struct ExpansionFace {
+  int query_face = 0;
+  std::filesystem::path path;
+  int face_index = 0;
+  float similarity = 0;  // to the query face before expansion
+};
+
 struct SearchReport {
-  std::filesystem::path query;
+  std::filesystem::path query;  // the (first) query photo
+  // Several query photos (or face ids) of one person: every one, and how their faces were combined
+  // into the one query face ("mean": the normalised mean of their embeddings). Empty for one.
+  std::vector<std::filesystem::path> queries;
+  std::string combined;
+  std::vector<ExpansionFace> expanded_with;  // empty: not expanded (off, no confident match, or no rule)
   std::vector<QueryFace> query_faces;
   std::string model;    // pack name
   std::string metric;   // "cosine"
@@ -77,6 +91,24 @@ struct SearchReport {
 
 // The threshold a search applies: options.threshold, or the pack's default when it has none.
 float search_threshold(const SearchOptions& options, const ModelPack& pack);
+
+// The pack's query expansion when options ask for it, else nullptr.
+const QueryExpansion* active_expansion(const SearchOptions& options, const ModelPack& pack);
+
+// A candidate for expanding a query: a face's similarity to it and its embedding.
+struct ExpansionCandidate {
+  float similarity = 0;
+  std::span<const float> embedding;
+};
+
+// The expanded query: `query` plus the first rule.top candidates that score >= rule.at_least (give them
+// best first), each weighted by similarity^3, normalised to unit length. `used` gets their positions.
+std::vector<float> expand_query(std::span<const float> query, std::span<const ExpansionCandidate> best_first,
+                                const QueryExpansion& rule, std::vector<size_t>& used);
+
+// Several query faces of one person as one: the normalised mean of their embeddings; box and index
+// are the first's.
+QueryFace combine_query_faces(std::span<const QueryFace> faces);
 
 // The ranking step of every search: unless options.all_faces, the best match per (photo, query face);
 // then best first (ties by path, then face index); then the first options.top_k (0: all).
