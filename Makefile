@@ -67,10 +67,14 @@ fuzz-budget: fuzz
 
 # Speed figures (not tests): folder search serial vs pipelined on testdata and on phone-size copies of it
 # (written into build/phone-photos at bench time: 4032 px, JPEG 90; with completeness against SSD),
-# library indexing and re-scan, and vector search at 10k/100k/1M faces against FAISS (the last takes
-# several minutes). See docs/PERFORMANCE.md.
+# both packs on testdata, library indexing and re-scan, library search with and without query
+# expansion (200k synthetic 512-d faces; `facesearch_library_bench --faces 1000000` for a million),
+# and vector search at 10k/100k/1M faces against FAISS (the last takes several minutes). See
+# docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
+	@echo "## the same with dlib-faceapi (the default pack before issue 13)"
+	FACESEARCH_MODELS=$$($(SETUP) print-models)/dlib-faceapi ./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_phone_bench --out $(BUILD_DIR)/phone-photos
 	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/photos
 	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/noface

@@ -103,7 +103,8 @@ def main():
                        "built by tools/mobilefacenet_pack.py",
         "source": f"{args.source} (recogniser); {base['source']} (detector, landmarks)",
         "license": "MIT (recogniser: faceplugin-face-recognition-js's package licence, see LICENSE.faceplugin; "
-                   "its training data is not documented); " + base["license"],
+                   "its training data is not documented); MIT (face-api.js's detector and landmarks, see "
+                   "LICENSE.face-api); Apache-2.0 (MediaPipe's detector, see LICENSE.human-models)",
         "detector": base["detector"],
         "landmarker": base["landmarker"],
         "fast_detector": base["fast_detector"],

@@ -612,7 +612,10 @@ Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
          {"threshold", rounded(p.threshold, 4)},
          {"threshold_source", p.threshold_source},
          {"fingerprint", p.fingerprint},
-         {"aligner", {{"kind", p.aligner.kind}, {"size", p.aligner.size}}}};
+         {"aligner", {{"kind", p.aligner.kind}, {"size", p.aligner.size}, {"antialias", p.aligner.antialias}}}};
+  j["query_expansion"] = p.query_expansion ? Json{{"top", p.query_expansion->top},
+                                                  {"at_least", rounded(p.query_expansion->at_least, 4)}}
+                                           : Json(nullptr);
   j["detector"] = network_json(p.detector);
   j["detector"]["score_threshold"] = rounded(p.detector.score_threshold, 4);
   j["detector"]["nms_iou"] = rounded(p.detector.nms_iou, 4);
@@ -707,11 +710,20 @@ void write_pack_details(std::ostream& out, const PackEntry& entry, const ModelPa
   if (p.landmarker) network("Landmarks", *p.landmarker, ", " + std::to_string(p.landmarker->points) + " points");
   write_labelled(out, "Alignment",
                  p.aligner.kind + ", " + std::to_string(p.aligner.size) + "x" + std::to_string(p.aligner.size) +
-                     (p.landmarker ? "" : " (on the detector's 5 keypoints)"));
+                     (p.landmarker ? (p.landmarker->points == 68 && p.aligner.kind == "arcface_5pt"
+                                          ? " (5 points from the 68 landmarks)"
+                                          : "")
+                                   : " (on the detector's 5 keypoints)") +
+                     (p.aligner.antialias ? ", big faces halved before the warp" : ""));
   network("Recogniser", p.embedder, ", " + std::to_string(p.embedder.dim) + " values per face");
   write_labelled(out, "Similarity",
                  std::string(metric_name(p.metric)) + ", match threshold " + fixed(p.threshold, 3) +
                      (p.threshold_source.empty() ? "" : " (" + p.threshold_source + ")"));
+  write_labelled(out, "Expansion",
+                 p.query_expansion ? "the query plus its best " + std::to_string(p.query_expansion->top) +
+                                         " matches scoring >= " + fixed(p.query_expansion->at_least, 2) +
+                                         " (search --no-expand to turn off)"
+                                   : "none");
   write_labelled(out, "Fingerprint", p.fingerprint);
   if (p.non_commercial) out << "\nNote: this pack's weights are licensed for non-commercial research purposes only.\n";
 }

@@ -51,10 +51,22 @@ Similarity:
   photo (its best face) unless --all-faces is given. Faces are numbered in reading order (left to
   right, top to bottom) within each photo. The query photo itself is never listed.
 
+Query expansion and several photos:
+  With the default pack a search first looks for the query face's best matches, and adds the 3 that
+  are confidently the same person (similarity >= 0.50) to the query, weighted by how alike they are:
+  more photos of the person are found in hard poses and light, and no more strangers (measured on 78
+  people: recall 0.96 -> 0.98 at the same precision). The output says which faces expanded the query
+  ("expanded_with" in JSON); --no-expand searches with the query face alone.
+  Several photos of the person find more than one: give --query once per photo (or --face-id once per
+  face); their faces are combined into one query (the mean of their embeddings) and all of them are
+  left out of the results.
+    facesearch search -q me1.jpg -q me2.jpg -q me3.jpg
+
 Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db.
   The library only knows what the last `facesearch index` saw: run it again after adding photos.
-  --index exact compares the query with every face (never misses; about 20 ms at a million faces).
+  --index exact compares the query with every face (never misses; at a million faces about 20 ms
+  with 128-number embeddings, 220 ms with the default pack's 512).
   approx uses an HNSW graph (about 1 ms at a million faces, recall 0.99): `facesearch index` builds
   and saves one next to the library (LIBRARY.hnsw) once it holds 200000 faces. auto (default) uses
   that saved graph while it is current and the exact search otherwise; approx without a saved
