@@ -16,7 +16,6 @@ the 68 landmarks are reduced to ArcFace's 5 points by the aligner (src/align/arc
       --source 'npm faceplugin-face-recognition-js@0.0.1' --base-pack DIR/dlib-faceapi --out DIR
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -26,15 +25,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faceapi_to_onnx import sha256_of  # noqa: E402  (the same checksum as the dlib-faceapi manifest)
+
 DIM = 512
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def free_batch(model):
@@ -112,7 +106,7 @@ def main():
         "embedder": {
             "kind": "mobilefacenet512",
             "file": embedder_file,
-            "sha256": sha256(os.path.join(args.out, embedder_file)),
+            "sha256": sha256_of(os.path.join(args.out, embedder_file)),
             "input_size": [112, 112],
             "color": "rgb",
             "mean": [127.0, 127.0, 127.0],
