@@ -17,6 +17,7 @@
 #include "models_command.h"
 #include "remedies.h"
 #include "search_command.h"
+#include "serve_command.h"
 #include "status_command.h"
 #include "stdout_buffer.h"
 #include "terminal_text.h"
@@ -37,6 +38,7 @@ constexpr const char* kFooter = R"(A typical workflow:
   facesearch search --face-id 1234         # ...and more photos of one of them
   facesearch status                        # what the library holds, files that could not be read
   facesearch models list                   # the face model packs: default, InsightFace's, added ones
+  facesearch serve                         # the library as a web page: http://127.0.0.1:8765/
 
 Without a library, search folders directly (every photo is read each time):
   facesearch search --query me.jpg --target ~/Pictures
@@ -96,6 +98,7 @@ int run_command_line(int argc, char** argv) {
   cli::FacesArgs faces_args;
   cli::StatusArgs status_args;
   cli::ModelsArgs models_args;
+  cli::ServeArgs serve_args;
   std::vector<Command> commands;
   CLI::App* index = cli::add_index_command(app, index_args);
   commands.push_back({index, [&] { cli::check_index_args(*index, index_args); }, [&] { return cli::run_index(index_args); }});
@@ -110,6 +113,8 @@ int run_command_line(int argc, char** argv) {
   CLI::App* models = cli::add_models_command(app, models_args);
   commands.push_back(
       {models, [&] { cli::check_models_args(*models, models_args); }, [&] { return cli::run_models(models_args); }});
+  CLI::App* serve = cli::add_serve_command(app, serve_args);
+  commands.push_back({serve, [&] { cli::check_serve_args(*serve, serve_args); }, [&] { return cli::run_serve(serve_args); }});
   app.footer(kFooter);  // after the subcommands, which would otherwise inherit it
 
   const Command* chosen = nullptr;

@@ -143,6 +143,14 @@ PhotoFaces Library::faces_of_photo(const fs::path& photo) const {
   return {*image, state_->catalog.faces_of_image(image->id)};
 }
 
+std::optional<PhotoFaces> Library::photo(std::int64_t photo_id) const {
+  std::optional<ImageRow> image = state_->catalog.image_by_id(photo_id);
+  if (!image) return std::nullopt;
+  return PhotoFaces{*image, state_->catalog.faces_of_image(photo_id)};
+}
+
+std::optional<FaceRow> Library::face(std::int64_t face_id) const { return state_->catalog.face_by_id(face_id); }
+
 namespace {
 
 // LIBRARY.vectors and LIBRARY.hnsw brought up to date with the catalog (store/vector_files.h).

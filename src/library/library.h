@@ -142,6 +142,10 @@ class Library {
   // The faces stored for `photo` (any path that names it: relative, through symlinks). Throws
   // Error{kNotFound} when the photo does not exist or the library does not hold it.
   PhotoFaces faces_of_photo(const std::filesystem::path& photo) const;
+  // A photo by its id in the library, with its faces; a face by its id. nullopt when there is none
+  // (front ends that name photos by id: the server).
+  std::optional<PhotoFaces> photo(std::int64_t photo_id) const;
+  std::optional<FaceRow> face(std::int64_t face_id) const;
 
   // Indexes `roots` (empty: every folder indexed before), then brings LIBRARY.vectors and
   // LIBRARY.hnsw up to date unless the run was cancelled (options.on_building_approx_index is called

@@ -8,7 +8,8 @@
 namespace facesearch {
 
 std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
-                                   const QueryFaceSelection& selection, const AnalysisOptions& analysis) {
+                                   const QueryFaceSelection& selection, const AnalysisOptions& analysis,
+                                   std::vector<Face>* every_face) {
   if (const std::string why = why_missing(query); !why.empty())
     throw Error(ErrorCode::kNotFound, "query photo " + query.string() + " " + why);
   const DecodedImage image = decode_image_file(query, pipeline.decode_options(analysis.decode));
@@ -16,6 +17,8 @@ std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::file
   if (records.empty())
     throw Error(ErrorCode::kNoFace, "no face found in query photo " + query.string());
 
+  if (every_face)
+    for (const auto& r : records) every_face->push_back(r.face);
   std::vector<QueryFace> faces;
   auto take = [&](size_t i) { faces.push_back({static_cast<int>(i), records[i].face, records[i].embedding}); };
   switch (selection.mode) {

@@ -25,8 +25,11 @@ struct QueryFace {
 // The query photo's faces selected by `selection`, found with `analysis`. Throws Error{kNotFound} /
 // {kDecode} for an unreadable query, Error{kNoFace} when it has no face, Error{kInvalidArgument} for an
 // index out of range.
+// `every_face`, when given, gets every face found in the photo, in reading order (to show which one
+// was searched for).
 std::vector<QueryFace> embed_query(const FacePipeline& pipeline, const std::filesystem::path& query,
-                                   const QueryFaceSelection& selection, const AnalysisOptions& analysis);
+                                   const QueryFaceSelection& selection, const AnalysisOptions& analysis,
+                                   std::vector<Face>* every_face = nullptr);
 
 // The largest face of each of several photos of one person, in order (embed_query's errors for each).
 // Error{kInvalidArgument} when `selection` asks for other faces than the largest and there are several.

@@ -66,7 +66,8 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
       std::vector<size_t> used;
       const std::vector<float> expanded = expand_query(q.embedding, candidates, *expansion, used);
       for (const size_t i : used)
-        report.expanded_with.push_back({q.index, image_of(faces[i].image_id)->path, faces[i].face_index, candidates[i].similarity});
+        report.expanded_with.push_back({q.index, image_of(faces[i].image_id)->path, faces[i].face_index,
+                                        candidates[i].similarity, faces[i].image_id, faces[i].id});
       found = neighbours_over(index, used.empty() ? std::span<const float>(q.embedding) : std::span<const float>(expanded),
                               report.threshold, options.top_k);
     } else {
@@ -78,7 +79,8 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
       if (excluded(face->image_id)) continue;
       const auto& image = image_of(face->image_id);
       if (!image) continue;
-      report.matches.push_back({image->path, face->face_index, face->face.box, n.score, face->face.score, q.index});
+      report.matches.push_back(
+          {image->path, face->face_index, face->face.box, n.score, face->face.score, q.index, image->id, face->id});
     }
   }
   rank_matches(report.matches, options);
@@ -96,8 +98,9 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
                           std::span<const std::filesystem::path> queries, const SearchOptions& options) {
   if (queries.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query photo");
   std::vector<QueryFace> faces;
+  std::vector<Face> every_face;
   if (queries.size() == 1) {
-    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis);
+    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis, &every_face);
   } else {
     faces.push_back(combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis)));
   }
@@ -111,6 +114,7 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
   }
   auto report = run_queries(catalog, index, pipeline.pack(), std::move(faces), exclude, options);
   report.query = queries[0];
+  report.query_photo_faces = std::move(every_face);
   if (queries.size() > 1) {
     report.queries.assign(queries.begin(), queries.end());
     report.combined = "mean";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -40,6 +41,7 @@ struct Match {
   float similarity = 0;   // higher = more alike
   float detection_score = 0;
   int query_face = 0;     // which query face it matched best
+  std::int64_t photo_id = 0, face_id = 0;  // library search: the catalog's ids (0 in a search of folders)
 };
 
 // A file under the targets that could not be analysed; the search went on without it.
@@ -70,6 +72,7 @@ struct ExpansionFace {
   std::filesystem::path path;
   int face_index = 0;
   float similarity = 0;  // to the query face before expansion
+  std::int64_t photo_id = 0, face_id = 0;  // library search: the catalog's ids
 };
 
 struct SearchReport {
@@ -80,6 +83,7 @@ struct SearchReport {
   std::string combined;
   std::vector<ExpansionFace> expanded_with;  // empty: not expanded (off, no confident match, or no rule)
   std::vector<QueryFace> query_faces;
+  std::vector<Face> query_photo_faces;  // every face found in the (one) query photo, in reading order
   std::string model;    // pack name
   std::string metric;   // "cosine"
   float threshold = 0;  // the one applied

@@ -1,0 +1,580 @@
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <charconv>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "image/image.h"
+#include "server/web_assets.h"
+
+namespace facesearch::server {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+// ---- errors: the one place where core errors become HTTP statuses and JSON ---------------------------
+
+struct HttpError {
+  int status;
+  std::string code;
+  std::string message;
+  std::string hint;
+};
+
+HttpError from_core(const Error& e) {
+  const Hint& hint = e.hint();
+  std::string words;
+  switch (hint.remedy) {
+    case Remedy::kIndexFirst:
+    case Remedy::kNameFolders: words = "build the library first: facesearch index ~/Pictures"; break;
+    case Remedy::kRaisePixelLimit: words = "the server refuses photos over its pixel limit"; break;
+    case Remedy::kPickQueryFace: words = "pick a face from 0 to " + hint.detail; break;
+    default: break;
+  }
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument: return {400, "invalid_argument", e.what(), words};
+    case ErrorCode::kNotFound: return {404, "not_found", e.what(), words};
+    case ErrorCode::kNoFace:
+      return {422, "no_face", e.what(), "use a photo where the face is larger, sharper or better lit"};
+    case ErrorCode::kDecode:
+      if (hint.remedy == Remedy::kRaisePixelLimit) return {422, "too_many_pixels", e.what(), words};
+      return {422, "decode", e.what(), "upload a JPEG, PNG, WebP, TIFF or HEIC photo"};
+    default: return {500, "internal", e.what(), words};
+  }
+}
+
+void write_error(httplib::Response& res, const HttpError& e) {
+  res.status = e.status;
+  res.set_content(Json{{"error", {{"code", e.code}, {"message", e.message}, {"hint", e.hint}}}}.dump(), "application/json");
+}
+
+Json box_json(const Box& b) {
+  auto r = [](float v) { return std::round(double(v) * 10) / 10; };
+  return {{"x1", r(b.x1)}, {"y1", r(b.y1)}, {"x2", r(b.x2)}, {"y2", r(b.y2)}};
+}
+
+// Constant-time comparison of a presented token with the server's.
+bool same_token(std::string_view presented, std::string_view expected) {
+  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < presented.size() ? presented[i] : 0));
+  return diff == 0;
+}
+
+std::optional<std::int64_t> parse_id(const std::string& text) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// The value of an integer query parameter within [lo, hi], `fallback` when absent.
+int int_param(const httplib::Request& req, const char* name, int fallback, int lo, int hi) {
+  if (!req.has_param(name)) return fallback;
+  const auto v = parse_number(req.get_param_value(name));
+  if (!v || *v < lo || *v > hi || *v != std::floor(*v))
+    throw Error(ErrorCode::kInvalidArgument, std::string(name) + " must be a whole number from " + std::to_string(lo) +
+                                                 " to " + std::to_string(hi));
+  return static_cast<int>(*v);
+}
+
+std::optional<float> threshold_param(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const auto v = parse_number(text);
+  if (!v || *v < -1 || *v > 1) throw Error(ErrorCode::kInvalidArgument, "threshold must be a number from -1 to 1");
+  return static_cast<float>(*v);
+}
+
+std::string jpeg(const cv::Mat& bgr) {
+  std::vector<unsigned char> out;
+  cv::imencode(".jpg", bgr, out, {cv::IMWRITE_JPEG_QUALITY, 85});
+  return std::string(out.begin(), out.end());
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::string generate_token() {
+  unsigned char bytes[16] = {};
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::read(fd, bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
+    if (fd >= 0) ::close(fd);
+    throw Error(ErrorCode::kIo, "cannot read /dev/urandom to make a token");
+  }
+  ::close(fd);
+  static const char* hex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) token += hex[b >> 4], token += hex[b & 15];
+  return token;
+}
+
+struct Server::State {
+  ServeOptions options;
+  Library library;
+  float default_threshold = 0;
+  httplib::Server http;
+  int port = 0;
+  std::mutex library_mutex;  // one catalog connection and one set of model sessions, shared by requests
+  // Heavy requests: `workers` at once, `queue` more waiting, the rest refused.
+  std::mutex slots_mutex;
+  std::condition_variable slots_freed;
+  int running = 0, waiting = 0;
+  fs::path upload_dir;
+  std::atomic<std::uint64_t> uploads{0};
+
+  State(ServeOptions o, Library l) : options(std::move(o)), library(std::move(l)) {}
+};
+
+namespace {
+
+// Holds one heavy-work slot for a request's lifetime; `acquired` false when the server is full.
+class Slot {
+ public:
+  Slot(std::mutex& m, std::condition_variable& cv, int& running, int& waiting, int workers, int queue)
+      : m_(m), cv_(cv), running_(running) {
+    std::unique_lock lock(m_);
+    if (running_ >= workers) {
+      if (waiting >= queue) return;
+      ++waiting;
+      const bool got = cv_.wait_for(lock, std::chrono::seconds(30), [&] { return running_ < workers; });
+      --waiting;
+      if (!got) return;
+    }
+    ++running_;
+    acquired = true;
+  }
+  ~Slot() {
+    if (!acquired) return;
+    {
+      std::lock_guard lock(m_);
+      --running_;
+    }
+    cv_.notify_one();
+  }
+  bool acquired = false;
+
+ private:
+  std::mutex& m_;
+  std::condition_variable& cv_;
+  int& running_;
+};
+
+Json search_json(const SearchReport& report, float default_threshold, int chosen,
+                 std::optional<std::int64_t> query_face_id, std::optional<std::int64_t> query_photo_id) {
+  Json faces = Json::array();
+  if (query_face_id) {
+    for (const auto& q : report.query_faces) faces.push_back({{"index", q.index}, {"box", box_json(q.face.box)}});
+  } else {
+    for (size_t i = 0; i < report.query_photo_faces.size(); ++i)
+      faces.push_back({{"index", i}, {"box", box_json(report.query_photo_faces[i].box)}});
+  }
+  Json matches = Json::array();
+  for (const Match& m : report.matches)
+    matches.push_back({{"photo_id", m.photo_id},
+                       {"face_id", m.face_id},
+                       {"similarity", std::round(double(m.similarity) * 1e4) / 1e4},
+                       {"box", box_json(m.box)},
+                       {"path", m.path.string()},
+                       {"name", m.path.filename().string()}});
+  Json expanded = Json::array();
+  for (const ExpansionFace& e : report.expanded_with)
+    expanded.push_back({{"photo_id", e.photo_id}, {"face_id", e.face_id}, {"similarity", std::round(double(e.similarity) * 1e4) / 1e4}});
+  return {{"query",
+           {{"faces", std::move(faces)},
+            {"chosen", chosen},
+            {"face_id", query_face_id ? Json(*query_face_id) : Json(nullptr)},
+            {"photo_id", query_photo_id ? Json(*query_photo_id) : Json(nullptr)}}},
+          {"model", report.model},
+          {"threshold", std::round(double(report.threshold) * 1e4) / 1e4},
+          {"default_threshold", std::round(double(default_threshold) * 1e4) / 1e4},
+          {"expanded_with", std::move(expanded)},
+          {"matches", std::move(matches)},
+          {"stats", {{"faces", report.stats.faces}, {"query_ms", std::round(report.stats.seconds * 1e5) / 100}}}};
+}
+
+// The host part of a Host header ("127.0.0.1:8765" -> "127.0.0.1", "[::1]:8765" -> "[::1]").
+std::string host_of(const std::string& header) {
+  if (!header.empty() && header.front() == '[') {
+    const auto close = header.find(']');
+    return close == std::string::npos ? header : header.substr(0, close + 1);
+  }
+  return header.substr(0, header.find(':'));
+}
+
+std::string cookie_token(const httplib::Request& req) {
+  const std::string cookies = req.get_header_value("Cookie");
+  const std::string key = "facesearch_token=";
+  for (size_t at = cookies.find(key); at != std::string::npos; at = cookies.find(key, at + 1)) {
+    if (at != 0 && cookies[at - 1] != ' ' && cookies[at - 1] != ';') continue;
+    const size_t start = at + key.size();
+    return cookies.substr(start, cookies.find(';', start) - start);
+  }
+  return {};
+}
+
+}  // namespace
+
+Server::Server(ServeOptions options) {
+  if (!is_loopback_host(options.host) && options.token.empty())
+    throw Error(ErrorCode::kInvalidArgument,
+                "serving on " + options.host + " (not this machine only) needs a token that every request carries");
+  if (options.workers < 1 || options.queue < 0) throw Error(ErrorCode::kInvalidArgument, "workers must be at least 1");
+  SearchRequest request;
+  request.pack = options.pack;
+  Library library = Library::open_for_search(options.db, request);
+  state_ = std::make_unique<State>(std::move(options), std::move(library));
+  state_->default_threshold = state_->library.pack()->threshold;
+
+  // A private folder for uploads: read once by the search and deleted.
+  std::string tmpl = (fs::temp_directory_path() / "facesearch-serve-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw Error(ErrorCode::kIo, "cannot create a private temporary folder for uploads");
+  state_->upload_dir = tmpl;
+
+  State& s = *state_;
+  httplib::Server& http = s.http;
+  const int threads = s.options.workers + s.options.queue + 4;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  http.set_payload_max_length(s.options.max_upload_bytes);
+  http.set_read_timeout(std::chrono::seconds(20));
+  http.set_write_timeout(std::chrono::seconds(20));
+  http.set_keep_alive_timeout(5);
+  http.set_default_headers({{"Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'"},
+                            {"X-Content-Type-Options", "nosniff"},
+                            {"X-Frame-Options", "DENY"},
+                            {"Referrer-Policy", "no-referrer"},
+                            {"Cache-Control", "no-store"}});
+
+  // Host, token and Origin, before any route.
+  http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    const std::string host_header = req.get_header_value("Host");
+    if (is_loopback_host(s.options.host) && !is_loopback_host(host_of(host_header))) {
+      write_error(res, {403, "forbidden", "Host " + host_header + " is not this server's address", ""});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!s.options.token.empty()) {
+      // Opening the printed URL once sets the cookie the page's requests carry.
+      if (req.method == "GET" && req.path == "/" && req.has_param("token") &&
+          same_token(req.get_param_value("token"), s.options.token)) {
+        res.set_header("Set-Cookie", "facesearch_token=" + s.options.token + "; HttpOnly; SameSite=Strict; Path=/");
+        res.set_redirect("/", 303);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      const std::string auth = req.get_header_value("Authorization");
+      const bool bearer = auth.rfind("Bearer ", 0) == 0 && same_token(auth.substr(7), s.options.token);
+      if (!bearer && !same_token(cookie_token(req), s.options.token)) {
+        write_error(res, {401, "unauthorized", "this server needs its token",
+                          "open the address facesearch serve printed, or send Authorization: Bearer TOKEN"});
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    if (req.method != "GET" && req.method != "HEAD" && req.has_header("Origin")) {
+      const std::string origin = req.get_header_value("Origin");
+      if (origin != "http://" + host_header) {
+        write_error(res, {403, "forbidden", "requests from " + origin + " are not accepted", ""});
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Bodies for what httplib answers itself (no route: 404, upload too large: 413).
+  http.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413)
+      write_error(res, {413, "too_large", "the upload is over " + std::to_string(s.options.max_upload_bytes >> 20) + " MB", ""});
+    else if (res.status == 404)
+      write_error(res, {404, "not_found", "nothing at " + req.path, ""});
+    else
+      write_error(res, {res.status, "invalid_argument", "the request could not be handled", ""});
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const Error& e) {
+      write_error(res, from_core(e));
+    } catch (const std::exception& e) {
+      write_error(res, {500, "internal", e.what(), ""});
+    }
+  });
+
+  // Heavy requests share the slots; `work` runs under one.
+  auto heavy = [&s](httplib::Response& res, const std::function<void()>& work) {
+    Slot slot(s.slots_mutex, s.slots_freed, s.running, s.waiting, s.options.workers, s.options.queue);
+    if (!slot.acquired) {
+      res.set_header("Retry-After", "2");
+      write_error(res, {503, "overloaded", "the server is busy", "try again in a moment"});
+      return;
+    }
+    work();
+  };
+
+  // ---- the page ----
+  for (const WebAsset& asset : web_assets()) {
+    const std::string route = asset.path == "/index.html" ? "/" : asset.path;
+    http.Get(route, [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(asset.content), asset.mime);
+    });
+  }
+
+  // ---- the API ----
+  http.Get("/api/v1/status", [&s](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(s.library_mutex);
+    const LibraryStatus st = s.library.status();
+    Json errors = Json::array();
+    for (const ImageRow& row : s.library.unreadable_photos())
+      errors.push_back({{"photo_id", row.id}, {"path", row.path.string()}, {"message", row.error}});
+    Json roots = Json::array();
+    for (const auto& r : st.roots) roots.push_back(r.string());
+    res.set_content(Json{{"library", s.library.path().string()},
+                         {"photos", st.images},
+                         {"photos_ok", st.images_ok},
+                         {"photos_error", st.images_error},
+                         {"faces", st.faces},
+                         {"model", st.model_name},
+                         {"threshold", std::round(double(s.default_threshold) * 1e4) / 1e4},
+                         {"roots", std::move(roots)},
+                         {"created_at", st.created_at},
+                         {"updated_at", st.updated_at},
+                         {"errors", std::move(errors)},
+                         {"indexing", false}}
+                        .dump(),
+                    "application/json");
+  });
+
+  auto by_face = [&s](std::int64_t face_id, std::optional<float> threshold, int top_k, httplib::Response& res) {
+    SearchOptions options;
+    options.threshold = threshold;
+    options.top_k = static_cast<size_t>(top_k);
+    std::lock_guard lock(s.library_mutex);
+    const auto face = s.library.face(face_id);
+    if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::to_string(face_id) + " in the library");
+    const SearchReport report = s.library.search_face(face_id, options);
+    res.set_content(search_json(report, s.default_threshold, 0, face_id, face->image_id).dump(), "application/json");
+  };
+
+  http.Post("/api/v1/search", [&s, heavy, by_face](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      if (!req.is_multipart_form_data()) {
+        Json body;
+        try {
+          body = Json::parse(req.body);
+        } catch (const Json::exception&) {
+          throw Error(ErrorCode::kInvalidArgument, "the body is neither a photo upload (multipart, field photo) nor JSON");
+        }
+        if (!body.is_object() || !body.contains("face_id") || !body["face_id"].is_number_integer())
+          throw Error(ErrorCode::kInvalidArgument, "give a photo (multipart field photo) or {\"face_id\": N}");
+        std::optional<float> threshold;
+        if (body.contains("threshold")) {
+          if (!body["threshold"].is_number()) throw Error(ErrorCode::kInvalidArgument, "threshold must be a number");
+          threshold = threshold_param(std::to_string(body["threshold"].get<double>()));
+        }
+        int top_k = 0;
+        if (body.contains("top_k")) {
+          if (!body["top_k"].is_number_integer() || body["top_k"].get<int>() < 0)
+            throw Error(ErrorCode::kInvalidArgument, "top_k must be a whole number, 0 or more");
+          top_k = body["top_k"].get<int>();
+        }
+        by_face(body["face_id"].get<std::int64_t>(), threshold, top_k, res);
+        return;
+      }
+      if (!req.has_file("photo") || req.get_file_value("photo").content.empty())
+        throw Error(ErrorCode::kInvalidArgument, "the upload has no photo (multipart field photo)");
+      auto field = [&](const char* name) { return req.has_file(name) ? req.get_file_value(name).content : std::string(); };
+      SearchOptions options;
+      options.threshold = threshold_param(field("threshold"));
+      if (const std::string k = field("top_k"); !k.empty()) {
+        const auto v = parse_number(k);
+        if (!v || *v < 0 || *v != std::floor(*v)) throw Error(ErrorCode::kInvalidArgument, "top_k must be a whole number, 0 or more");
+        options.top_k = static_cast<size_t>(*v);
+      }
+      int chosen = -1;
+      if (const std::string q = field("query_face"); !q.empty() && q != "largest") {
+        const auto v = parse_number(q);
+        if (!v || *v < 0 || *v != std::floor(*v)) throw Error(ErrorCode::kInvalidArgument, "query_face must be largest or a face index");
+        chosen = static_cast<int>(*v);
+        options.query_face.mode = QueryFaceSelection::Mode::kIndex;
+        options.query_face.index = chosen;
+      }
+      options.analysis.decode.max_pixels = s.options.max_pixels;
+      // The upload lives in the private folder for the search only.
+      const fs::path file = s.upload_dir / ("upload-" + std::to_string(s.uploads++));
+      struct Remove {
+        fs::path p;
+        ~Remove() {
+          std::error_code ec;
+          fs::remove(p, ec);
+        }
+      } remove{file};
+      {
+        std::ofstream out(file, std::ios::binary);
+        const std::string& bytes = req.get_file_value("photo").content;
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) throw Error(ErrorCode::kIo, "cannot store the upload for the search");
+      }
+      SearchReport report;
+      {
+        std::lock_guard lock(s.library_mutex);
+        report = s.library.search_photo(file, options);
+      }
+      if (chosen < 0 && !report.query_faces.empty()) chosen = report.query_faces.front().index;
+      res.set_content(search_json(report, s.default_threshold, chosen, std::nullopt, std::nullopt).dump(), "application/json");
+    });
+  });
+
+  http.Get(R"(/api/v1/faces/(\d+)/similar)", [heavy, by_face](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      const auto id = parse_id(req.matches[1]);
+      if (!id) throw Error(ErrorCode::kNotFound, "no such face");
+      by_face(*id, req.has_param("threshold") ? threshold_param(req.get_param_value("threshold")) : std::nullopt,
+              int_param(req, "top_k", 0, 0, 100000), res);
+    });
+  });
+
+  http.Get(R"(/api/v1/photos/(\d+))", [&s](const httplib::Request& req, httplib::Response& res) {
+    const auto id = parse_id(req.matches[1]);
+    std::optional<PhotoFaces> photo;
+    if (id) {
+      std::lock_guard lock(s.library_mutex);
+      photo = s.library.photo(*id);
+    }
+    if (!photo) throw Error(ErrorCode::kNotFound, "no photo " + std::string(req.matches[1]) + " in the library");
+    Json faces = Json::array();
+    for (const FaceRow& f : photo->faces)
+      faces.push_back({{"face_id", f.id},
+                       {"index", f.face_index},
+                       {"box", box_json(f.face.box)},
+                       {"score", std::round(double(f.face.score) * 1e4) / 1e4},
+                       {"detector", f.face.detector}});
+    res.set_content(Json{{"photo_id", photo->image.id},
+                         {"path", photo->image.path.string()},
+                         {"name", photo->image.path.filename().string()},
+                         {"width", photo->image.width},
+                         {"height", photo->image.height},
+                         {"status", photo->image.status},
+                         {"error", photo->image.error},
+                         {"faces", std::move(faces)}}
+                        .dump(),
+                    "application/json");
+  });
+
+  http.Get(R"(/api/v1/photos/(\d+)/image)", [&s, heavy](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      const int max = int_param(req, "max", 1600, 32, 4096);
+      const auto id = parse_id(req.matches[1]);
+      std::optional<PhotoFaces> photo;
+      if (id) {
+        std::lock_guard lock(s.library_mutex);
+        photo = s.library.photo(*id);
+      }
+      if (!photo || photo->image.status != "ok") throw Error(ErrorCode::kNotFound, "no readable photo " + std::string(req.matches[1]));
+      DecodeOptions decode;
+      decode.min_long_side_px = max;  // a JPEG is decoded reduced as far as the answer allows
+      const DecodedImage image = decode_image_file(photo->image.path, decode);
+      cv::Mat out = image.bgr;
+      const int long_side = std::max(out.cols, out.rows);
+      if (long_side > max) {
+        const double f = double(max) / long_side;
+        cv::resize(image.bgr, out, cv::Size(std::max(1, int(out.cols * f + 0.5)), std::max(1, int(out.rows * f + 0.5))), 0, 0,
+                   cv::INTER_AREA);
+      }
+      res.set_content(jpeg(out), "image/jpeg");
+    });
+  });
+
+  http.Get(R"(/api/v1/faces/(\d+)/crop)", [&s, heavy](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      const int size = int_param(req, "size", 160, 32, 1024);
+      const auto id = parse_id(req.matches[1]);
+      std::optional<FaceRow> face;
+      std::optional<PhotoFaces> photo;
+      if (id) {
+        std::lock_guard lock(s.library_mutex);
+        face = s.library.face(*id);
+        if (face) photo = s.library.photo(face->image_id);
+      }
+      if (!face || !photo) throw Error(ErrorCode::kNotFound, "no face " + std::string(req.matches[1]) + " in the library");
+      // A square around the face with a margin, in full-resolution pixels.
+      const Box& b = face->face.box;
+      const float side = 1.6f * std::max(b.x2 - b.x1, b.y2 - b.y1);
+      const float cx = (b.x1 + b.x2) / 2, cy = (b.y1 + b.y2) / 2;
+      DecodeOptions decode;
+      const int long_side = std::max(photo->image.width, photo->image.height);
+      decode.min_long_side_px = side > 0 ? static_cast<int>(std::ceil(long_side * std::min(1.0f, size / side))) : 0;
+      const DecodedImage image = decode_image_file(photo->image.path, decode);
+      const float k = 1.f / image.scale;  // full-resolution -> decoded pixels
+      const int x = static_cast<int>(std::floor((cx - side / 2) * k)), y = static_cast<int>(std::floor((cy - side / 2) * k));
+      const int n = std::max(1, static_cast<int>(std::ceil(side * k)));
+      cv::Mat square(n, n, CV_8UC3, cv::Scalar(240, 240, 240));
+      const cv::Rect want(x, y, n, n), have = want & cv::Rect(0, 0, image.bgr.cols, image.bgr.rows);
+      if (have.area() > 0) image.bgr(have).copyTo(square(cv::Rect(have.x - x, have.y - y, have.width, have.height)));
+      cv::Mat out;
+      cv::resize(square, out, cv::Size(size, size), 0, 0, n > size ? cv::INTER_AREA : cv::INTER_CUBIC);
+      res.set_content(jpeg(out), "image/jpeg");
+    });
+  });
+}
+
+Server::~Server() {
+  if (!state_) return;
+  state_->http.stop();
+  std::error_code ec;
+  fs::remove_all(state_->upload_dir, ec);
+}
+
+int Server::bind() {
+  State& s = *state_;
+  const std::string host = s.options.host == "localhost" ? "127.0.0.1" : s.options.host;
+  if (s.options.port == 0) {
+    s.port = s.http.bind_to_any_port(host);
+  } else {
+    s.port = s.http.bind_to_port(host, s.options.port) ? s.options.port : -1;
+  }
+  if (s.port <= 0)
+    throw Error(ErrorCode::kIo, "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                                    " (in use, or not an address of this machine)");
+  return s.port;
+}
+
+void Server::run() { state_->http.listen_after_bind(); }
+
+void Server::stop() { state_->http.stop(); }
+
+std::string Server::url() const {
+  const std::string host = state_->options.host.find(':') != std::string::npos ? "[" + state_->options.host + "]" : state_->options.host;
+  std::string u = "http://" + host + ":" + std::to_string(state_->port) + "/";
+  if (!state_->options.token.empty()) u += "?token=" + state_->options.token;
+  return u;
+}
+
+const Library& Server::library() const { return state_->library; }
+
+}  // namespace facesearch::server

@@ -1,0 +1,314 @@
+// `facesearch serve` (apps/server, docs/API.md) against a real server on an ephemeral port, over a
+// library indexed from ../shared/testdata/faces: what a script or the web page gets back, every error
+// with its status and JSON, and the security rules (tokens, Host, Origin, ids only, upload limits,
+// bounded work).
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "models/pack_registry.h"
+#include "server/server.h"
+#include "test_support.h"
+
+namespace facesearch {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using testing::TempDir;
+
+fs::path faces_dir(const std::string& rel) { return testing::testdata_dir() / "faces" / rel; }
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string person_of(const std::string& path) { return fs::path(path).parent_path().filename().string(); }
+
+// A library of five people, indexed once for the suite.
+class ServerApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tmp_ = new TempDir();
+    db_ = tmp_->path() / "library.db";
+    IndexRequest request;
+    request.pack.name = kDefaultPackName;
+    std::optional<Library> library = Library::open_for_indexing(db_, request, /*create=*/true);
+    std::vector<fs::path> roots;
+    for (const char* person : {"Tony_Blair", "biden", "obama", "kit_harington", "Serena_Williams"})
+      roots.push_back(faces_dir("people") / person);
+    IndexOptions options;
+    options.jobs = 2;
+    library->index(roots, options);
+  }
+  static void TearDownTestSuite() {
+    delete tmp_;
+    tmp_ = nullptr;
+  }
+
+  // A server over the suite's library, serving on a thread until the test ends.
+  struct Running {
+    explicit Running(server::ServeOptions options) : server(std::move(options)) {
+      port = server.bind();
+      thread = std::thread([this] { server.run(); });
+    }
+    ~Running() {
+      server.stop();
+      thread.join();
+    }
+    httplib::Client client() const {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(60);
+      return c;
+    }
+    server::Server server;
+    int port = 0;
+    std::thread thread;
+  };
+  static server::ServeOptions options() {
+    server::ServeOptions o;
+    o.db = db_;
+    o.port = 0;
+    return o;
+  }
+  static httplib::Result upload(httplib::Client& c, const std::string& bytes, const std::string& threshold = "") {
+    httplib::MultipartFormDataItems items = {{"photo", bytes, "photo.jpg", "image/jpeg"}};
+    if (!threshold.empty()) items.push_back({"threshold", threshold, "", ""});
+    return c.Post("/api/v1/search", items);
+  }
+  static void expect_error(const httplib::Result& r, int status, const std::string& code) {
+    ASSERT_TRUE(r) << "no answer";
+    EXPECT_EQ(r->status, status) << r->body;
+    const Json j = Json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << r->body;
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  }
+
+  static inline TempDir* tmp_ = nullptr;
+  static inline fs::path db_;
+};
+
+TEST_F(ServerApi, AnUploadFindsThePersonsPhotosAndAFaceIdFindsThemToo) {
+  Running s(options());
+  auto c = s.client();
+  // A photo of Biden from outside the library's folders: his two photos in it, nobody else.
+  const auto r = upload(c, file_bytes(faces_dir("scenes/fr_obama_and_biden.jpg")));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  Json j = Json::parse(r->body);
+  ASSERT_GE(j["query"]["faces"].size(), 2u) << "both faces of the photo are listed";
+  EXPECT_EQ(j["model"], kDefaultPackName);
+  EXPECT_FLOAT_EQ(j["default_threshold"].get<float>(), 0.40f);
+  const int chosen = j["query"]["chosen"];
+  ASSERT_GE(chosen, 0);
+  std::set<std::string> people;
+  for (const auto& m : j["matches"]) {
+    people.insert(person_of(m["path"]));
+    EXPECT_GE(m["similarity"].get<double>(), j["threshold"].get<double>());
+    EXPECT_GT(m["photo_id"].get<std::int64_t>(), 0);
+    EXPECT_GT(m["face_id"].get<std::int64_t>(), 0);
+  }
+  ASSERT_EQ(people.size(), 1u) << r->body;  // the largest face's person only
+  const std::string person = *people.begin();
+  EXPECT_TRUE(person == "obama" || person == "biden") << person;
+
+  // The other face of the photo, picked by index.
+  httplib::MultipartFormDataItems other = {{"photo", file_bytes(faces_dir("scenes/fr_obama_and_biden.jpg")), "p.jpg", "image/jpeg"},
+                                           {"query_face", std::to_string(1 - chosen), "", ""}};
+  const auto r2 = c.Post("/api/v1/search", other);
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  const Json j2 = Json::parse(r2->body);
+  EXPECT_EQ(j2["query"]["chosen"], 1 - chosen);
+  for (const auto& m : j2["matches"]) EXPECT_NE(person_of(m["path"]), person) << m;
+
+  // "More photos of this face", by JSON and by the similar route: the same answer, its photo left out.
+  const Json first = j["matches"][0];
+  const auto by_id = c.Post("/api/v1/search", Json{{"face_id", first["face_id"]}}.dump(), "application/json");
+  const auto similar = c.Get("/api/v1/faces/" + std::to_string(first["face_id"].get<std::int64_t>()) + "/similar");
+  ASSERT_TRUE(by_id && similar);
+  ASSERT_EQ(by_id->status, 200) << by_id->body;
+  ASSERT_EQ(similar->status, 200) << similar->body;
+  const Json a = Json::parse(by_id->body), b = Json::parse(similar->body);
+  EXPECT_EQ(a["matches"], b["matches"]);
+  EXPECT_EQ(a["query"]["face_id"], first["face_id"]);
+  for (const auto& m : a["matches"]) {
+    EXPECT_NE(m["photo_id"], first["photo_id"]);
+    EXPECT_EQ(person_of(m["path"]), person);
+  }
+}
+
+TEST_F(ServerApi, PhotosAndFaceCropsAreDecodableJpegsOfTheAskedSize) {
+  Running s(options());
+  auto c = s.client();
+  const auto r = upload(c, file_bytes(faces_dir("people/Tony_Blair/lfw_Tony_Blair_0001.jpg")));
+  ASSERT_TRUE(r && r->status == 200);
+  const Json match = Json::parse(r->body)["matches"][0];
+  const auto photo = c.Get("/api/v1/photos/" + std::to_string(match["photo_id"].get<std::int64_t>()));
+  ASSERT_TRUE(photo && photo->status == 200);
+  const Json p = Json::parse(photo->body);
+  EXPECT_EQ(p["path"], match["path"]);
+  EXPECT_EQ(p["width"], 250);
+  ASSERT_FALSE(p["faces"].empty());
+  EXPECT_TRUE(p["faces"][0].contains("face_id") && p["faces"][0].contains("box"));
+
+  const auto image = c.Get("/api/v1/photos/" + std::to_string(p["photo_id"].get<std::int64_t>()) + "/image?max=100");
+  ASSERT_TRUE(image && image->status == 200);
+  EXPECT_EQ(image->get_header_value("Content-Type"), "image/jpeg");
+  const cv::Mat small = cv::imdecode(std::vector<unsigned char>(image->body.begin(), image->body.end()), cv::IMREAD_COLOR);
+  ASSERT_FALSE(small.empty());
+  EXPECT_EQ(std::max(small.cols, small.rows), 100);
+
+  const auto crop = c.Get("/api/v1/faces/" + std::to_string(match["face_id"].get<std::int64_t>()) + "/crop?size=64");
+  ASSERT_TRUE(crop && crop->status == 200);
+  const cv::Mat face = cv::imdecode(std::vector<unsigned char>(crop->body.begin(), crop->body.end()), cv::IMREAD_COLOR);
+  ASSERT_FALSE(face.empty());
+  EXPECT_EQ(face.cols, 64);
+  EXPECT_EQ(face.rows, 64);
+
+  const auto status = c.Get("/api/v1/status");
+  ASSERT_TRUE(status && status->status == 200);
+  const Json st = Json::parse(status->body);
+  size_t files = 0;
+  for (const char* person : {"Tony_Blair", "biden", "obama", "kit_harington", "Serena_Williams"})
+    for (const auto& entry : fs::directory_iterator(faces_dir("people") / person)) files += entry.is_regular_file();
+  EXPECT_EQ(st["photos"].get<size_t>(), files);
+  EXPECT_GE(st["faces"].get<size_t>(), files);
+  EXPECT_EQ(st["model"], kDefaultPackName);
+  EXPECT_EQ(st["roots"].size(), 5u);
+}
+
+TEST_F(ServerApi, EveryErrorHasItsStatusAndJson) {
+  server::ServeOptions o = options();
+  o.max_upload_bytes = 2u << 20;
+  o.max_pixels = 40'000'000;
+  Running s(o);
+  auto c = s.client();
+  expect_error(c.Get("/api/v1/photos/999999"), 404, "not_found");
+  expect_error(c.Get("/api/v1/faces/999999/crop"), 404, "not_found");
+  expect_error(c.Get("/api/v1/nothing"), 404, "not_found");
+  expect_error(upload(c, file_bytes(faces_dir("noface/dlib_dog.jpg"))), 422, "no_face");
+  expect_error(upload(c, file_bytes(faces_dir("bad/truncated_obama2.jpg")).substr(0, 200)), 422, "decode");
+  expect_error(upload(c, file_bytes(faces_dir("bad/text_file_named.png"))), 422, "decode");
+  expect_error(upload(c, file_bytes(faces_dir("bad/zero_bytes.jpg"))), 400, "invalid_argument");
+  // A 48-megapixel photo over a 40-megapixel limit: refused from its header, before decoding.
+  expect_error(upload(c, file_bytes(faces_dir("bad/large_8000x6000_mark_img14.jpg"))), 422, "too_many_pixels");
+  // Over the upload limit (2 MB here).
+  expect_error(upload(c, std::string(3u << 20, 'x')), 413, "too_large");
+  expect_error(upload(c, file_bytes(faces_dir("people/biden/fr_biden.jpg")), "2"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/search", "{\"face_id\": \"x\"}", "application/json"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/search", "not json", "text/plain"), 400, "invalid_argument");
+  expect_error(c.Get("/api/v1/photos/1/image?max=5"), 400, "invalid_argument");
+}
+
+TEST_F(ServerApi, OnlyTheLibrarysPhotosByIdAreEverServed) {
+  Running s(options());
+  auto c = s.client();
+  for (const char* path : {"/api/v1/photos/../../etc/passwd", "/api/v1/photos/%2e%2e/%2e%2e/etc/passwd",
+                           "/api/v1/photos//etc/passwd/image", "/api/v1/photos/-1", "/api/v1/photos/0",
+                           "/api/v1/photos/1abc", "/../../etc/passwd", "/api/v1/faces/%2Fetc%2Fpasswd/crop"}) {
+    const auto r = c.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path << ": " << r->body;
+    EXPECT_EQ(r->body.find("root:"), std::string::npos) << path;
+  }
+}
+
+TEST_F(ServerApi, TokensHostsAndOriginsAreChecked) {
+  // Not this machine only, without a token: refused before anything is served.
+  {
+    server::ServeOptions o = options();
+    o.host = "0.0.0.0";
+    testing::expect_error([&] { server::Server refused(o); }, ErrorCode::kInvalidArgument, {"token"});
+  }
+  server::ServeOptions o = options();
+  o.token = server::generate_token();
+  EXPECT_EQ(o.token.size(), 32u);
+  EXPECT_NE(o.token, server::generate_token());
+  Running s(o);
+  auto c = s.client();
+  expect_error(c.Get("/api/v1/status"), 401, "unauthorized");
+  expect_error(c.Get("/api/v1/status", {{"Authorization", "Bearer " + std::string(32, '0')}}), 401, "unauthorized");
+  expect_error(c.Get("/api/v1/status", {{"Authorization", "Bearer " + o.token + "x"}}), 401, "unauthorized");
+  const auto ok = c.Get("/api/v1/status", {{"Authorization", "Bearer " + o.token}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  // Opening the printed address sets a cookie; the page's requests then carry it.
+  EXPECT_NE(s.server.url().find("?token=" + o.token), std::string::npos);
+  const auto open = c.Get("/?token=" + o.token);
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->status, 303);
+  const std::string cookie = open->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  const auto with_cookie = c.Get("/api/v1/status", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
+  ASSERT_TRUE(with_cookie);
+  EXPECT_EQ(with_cookie->status, 200);
+
+  // DNS rebinding: a loopback server answers only to its own names.
+  Running plain(options());
+  auto p = plain.client();
+  expect_error(p.Get("/api/v1/status", {{"Host", "evil.example:" + std::to_string(plain.port)}}), 403, "forbidden");
+  const auto local = p.Get("/api/v1/status", {{"Host", "localhost:" + std::to_string(plain.port)}});
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+  // CSRF: a POST from another origin.
+  expect_error(p.Post("/api/v1/search", {{"Origin", "http://evil.example"}}, "{\"face_id\": 1}", "application/json"), 403,
+               "forbidden");
+  // The page: served with a strict policy, no CORS.
+  const auto page = p.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("frame-ancestors 'none'"), std::string::npos);
+  EXPECT_EQ(page->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_FALSE(page->has_header("Access-Control-Allow-Origin"));
+  const auto script = p.Get("/app.js");
+  ASSERT_TRUE(script);
+  EXPECT_EQ(script->status, 200);
+  EXPECT_NE(script->get_header_value("Content-Type").find("javascript"), std::string::npos);
+}
+
+TEST_F(ServerApi, FiftyClientsAtOnceGetAnswersOrABusySignalAndTheServerStaysUp) {
+  server::ServeOptions o = options();
+  o.workers = 2;
+  o.queue = 4;
+  Running s(o);
+  const std::string bytes = file_bytes(faces_dir("people/biden/fr_biden.jpg"));
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 50; ++i)
+    clients.emplace_back([&, i] {
+      auto c = s.client();
+      const auto r = i % 2 ? upload(c, bytes) : c.Get("/api/v1/faces/1/crop?size=128");
+      if (r && r->status == 200) {
+        ++ok;
+      } else if (r && r->status == 503) {
+        ++busy;
+        EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+      } else {
+        ++other;
+      }
+    });
+  for (auto& t : clients) t.join();
+  std::printf("50 clients: %d answered, %d told to retry, %d other\n", ok.load(), busy.load(), other.load());
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  auto c = s.client();
+  const auto after = c.Get("/api/v1/status");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+}
+
+}  // namespace
+}  // namespace facesearch
