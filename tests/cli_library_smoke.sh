@@ -386,4 +386,50 @@ assert d["unchanged"] == saved and d["added"] + d["errors"] == total - saved, (s
 assert d["library"]["images"] == total and d["updated"] == d["deleted"] == 0, d
 ' "$TMP/out" "$TMP/interrupted.json" "$INT_FILES"
 
+# ---- serve: the library over HTTP until Ctrl-C ------------------------------------------------------
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_open() {  # the "Open URL" line on stdout, within 30 s
+  for _ in $(seq 300); do grep -q "^Open http" "$1" && return 0; sleep 0.1; done; return 1
+}
+PORT=$(free_port)
+"$BIN" serve --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SERVE=$!
+wait_for_open "$TMP/serve.out"
+check "serve: prints the address to open" eval 'grep -q "^Open http://127.0.0.1:$PORT/$" "$TMP/serve.out"'
+py "serve: the API answers with the library status, and the page is there" '
+import json, sys, urllib.request
+base = "http://127.0.0.1:" + sys.argv[1]
+st = json.load(urllib.request.urlopen(base + "/api/v1/status", timeout=30))
+assert st["photos"] > 0 and st["model"], st
+page = urllib.request.urlopen(base + "/", timeout=30)
+assert "text/html" in page.headers["Content-Type"] and b"facesearch" in page.read()
+' "$PORT"
+"$BIN" serve --port "$PORT" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+check "serve on a port in use: exit 1, says it cannot listen" eval 'rc_is 1 && err_has "cannot listen" && err_has "$PORT"'
+kill -INT "$SERVE"
+wait "$SERVE"
+rc=$?
+check "serve: Ctrl-C stops it with status 130" eval 'rc_is 130 && grep -q "stopped" "$TMP/serve.err"'
+fs serve --host 0.0.0.0 --port 0
+check "serve --port 0: usage error" eval 'rc_is 2 && err_has "--port"'
+PORT=$(free_port)
+"$BIN" serve --host 0.0.0.0 --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SERVE=$!
+wait_for_open "$TMP/serve.out"
+check "serve on all addresses: a generated token in the printed address, and a warning" \
+  eval 'grep -qE "^Open http://0.0.0.0:$PORT/\?token=[0-9a-f]{32}$" "$TMP/serve.out" && grep -q "token" "$TMP/serve.err"'
+py "serve on all addresses: requests without the token are refused (401)" '
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen("http://127.0.0.1:" + sys.argv[1] + "/api/v1/status", timeout=30)
+    raise SystemExit("served without the token")
+except urllib.error.HTTPError as e:
+    assert e.code == 401, e.code
+' "$PORT"
+kill -TERM "$SERVE"
+wait "$SERVE"
+rc=$?
+check "serve: SIGTERM stops it with status 143" rc_is 143
+
 finish

@@ -263,6 +263,12 @@ Server::Server(ServeOptions options) {
   httplib::Server& http = s.http;
   const int threads = s.options.workers + s.options.queue + 4;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, with which a second server on the
+  // same port would silently share it instead of failing.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   http.set_payload_max_length(s.options.max_upload_bytes);
   http.set_read_timeout(std::chrono::seconds(20));
   http.set_write_timeout(std::chrono::seconds(20));
