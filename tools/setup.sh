@@ -32,6 +32,7 @@ ORT_DEV_DEB_VERSION_PREFIX=1.21.0
 APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libsqlite3-dev libxxhash-dev libgtest-dev googletest nlohmann-json3-dev
               libcli11-dev libheif-dev libfaiss-dev python3-onnx python3-numpy nodejs npm libcurl4-openssl-dev libzip-dev libssl-dev
               libturbojpeg0-dev libcpp-httplib-dev
+              chromium  # the browser test of `facesearch serve` (tests/browser_test.sh)
               clang libclang-rt-14-dev)  # clang + its runtimes: libFuzzer, ASan, UBSan (`make fuzz`)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
