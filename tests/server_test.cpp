@@ -279,6 +279,72 @@ TEST_F(ServerApi, TokensHostsAndOriginsAreChecked) {
   EXPECT_NE(script->get_header_value("Content-Type").find("javascript"), std::string::npos);
 }
 
+TEST_F(ServerApi, ReindexingFromTheApiStreamsProgressAndSearchesThenFindTheNewPhotos) {
+  TempDir tmp;
+  const fs::path photos = tmp.path() / "photos";
+  fs::create_directories(photos);
+  fs::copy(faces_dir("people/Tony_Blair"), photos / "Tony_Blair");
+  {
+    IndexRequest request;
+    request.pack.name = kDefaultPackName;
+    std::optional<Library> library = Library::open_for_indexing(tmp.path() / "lib.db", request, /*create=*/true);
+    const fs::path roots[] = {photos};
+    library->index(roots, {});
+  }
+  server::ServeOptions o = options();
+  o.db = tmp.path() / "lib.db";
+  Running s(o);
+  auto c = s.client();
+  const std::string biden = file_bytes(faces_dir("people/biden/fr_biden.jpg"));
+  const auto before = upload(c, biden);
+  ASSERT_TRUE(before && before->status == 200);
+  EXPECT_TRUE(Json::parse(before->body)["matches"].empty()) << "nobody of that person yet";
+
+  // New photos in the library's folder, then a re-index through the API.
+  fs::copy(faces_dir("people/biden"), photos / "biden");
+  const auto started = c.Post("/api/v1/index", "", "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  std::string events;
+  const auto stream = c.Get("/api/v1/index/events", [&](const char* data, size_t n) {
+    events.append(data, n);
+    return true;
+  });
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->get_header_value("Content-Type"), "text/event-stream");
+  const auto end = events.find("event: end\ndata: ");
+  ASSERT_NE(end, std::string::npos) << events;
+  const Json done = Json::parse(events.substr(end + 17, events.find('\n', end + 17) - end - 17));
+  EXPECT_EQ(done["state"], "done") << done;
+  EXPECT_EQ(done["added"], 2) << done;
+  // Searches now use the updated library.
+  const auto after = upload(c, biden);
+  ASSERT_TRUE(after && after->status == 200);
+  const Json found = Json::parse(after->body)["matches"];
+  ASSERT_EQ(found.size(), 2u) << after->body;  // both of his photos (the query is a copy from elsewhere)
+  for (const auto& m : found) EXPECT_EQ(person_of(m["path"]), "biden");
+  const Json status = Json::parse(c.Get("/api/v1/status")->body);
+  EXPECT_EQ(status["photos"], 7);
+  EXPECT_EQ(status["indexing"], false);
+}
+
+TEST_F(ServerApi, ASecondIndexRunWhileOneGoesIsRefused) {
+  Running s(options());
+  auto c = s.client();
+  const auto first = c.Post("/api/v1/index", "", "application/json");
+  const auto second = c.Post("/api/v1/index", "", "application/json");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->status, 202);
+  // The suite's library has nothing new: the first run may already be over; otherwise busy.
+  if (second->status != 202) expect_error(second, 409, "busy");
+  std::string events;
+  c.Get("/api/v1/index/events", [&](const char* data, size_t n) {
+    events.append(data, n);
+    return true;
+  });
+  EXPECT_NE(events.find("event: end"), std::string::npos) << events;
+}
+
 TEST_F(ServerApi, FiftyClientsAtOnceGetAnswersOrABusySignalAndTheServerStaysUp) {
   server::ServeOptions o = options();
   o.workers = 2;

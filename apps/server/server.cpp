@@ -14,6 +14,7 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -150,6 +151,15 @@ struct Server::State {
   int running = 0, waiting = 0;
   fs::path upload_dir;
   std::atomic<std::uint64_t> uploads{0};
+  // One index run at a time, on its own thread; searches go on against the library as it was and
+  // switch to the updated one when the run ends.
+  std::mutex index_mutex;
+  std::condition_variable index_changed;
+  bool indexing = false;
+  std::uint64_t index_version = 0;  // bumped at every change of index_state
+  Json index_state = Json{{"state", "idle"}};
+  std::thread index_thread;
+  std::atomic<bool> cancel_index{false};
 
   State(ServeOptions o, Library l) : options(std::move(o)), library(std::move(l)) {}
 };
@@ -320,7 +330,8 @@ Server::Server(ServeOptions options) {
     else if (res.status == 404)
       write_error(res, {404, "not_found", "nothing at " + req.path, ""});
     else
-      write_error(res, {res.status, "invalid_argument", "the request could not be handled", ""});
+      write_error(res, {res.status, "invalid_argument",
+                        "the request is malformed (a POST needs a Content-Length, even 0: curl -d '')", ""});
   });
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
@@ -371,7 +382,10 @@ Server::Server(ServeOptions options) {
                          {"created_at", st.created_at},
                          {"updated_at", st.updated_at},
                          {"errors", std::move(errors)},
-                         {"indexing", false}}
+                         {"indexing", [&s] {
+                            std::lock_guard index_lock(s.index_mutex);
+                            return s.indexing;
+                          }()}}
                         .dump(),
                     "application/json");
   });
@@ -465,6 +479,94 @@ Server::Server(ServeOptions options) {
     });
   });
 
+  // ---- re-indexing the library's folders, with progress as Server-Sent Events ----
+  http.Post("/api/v1/index", [&s](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(s.index_mutex);
+    if (s.indexing) {
+      write_error(res, {409, "busy", "the library is being indexed already", "follow /api/v1/index/events"});
+      return;
+    }
+    if (s.index_thread.joinable()) s.index_thread.join();  // the previous run, finished
+    s.indexing = true;
+    s.index_state = Json{{"state", "running"}, {"done", 0}, {"total", 0}, {"faces", 0}};
+    ++s.index_version;
+    s.index_changed.notify_all();
+    s.index_thread = std::thread([&s] {
+      auto publish = [&s](Json state, bool finished) {
+        std::lock_guard lock(s.index_mutex);
+        s.index_state = std::move(state);
+        if (finished) s.indexing = false;
+        ++s.index_version;
+        s.index_changed.notify_all();
+      };
+      try {
+        IndexRequest request;
+        {
+          std::lock_guard lock(s.library_mutex);
+          request.pack.name = s.library.pack()->name;
+        }
+        request.pack.models_dir = s.options.pack.models_dir;
+        if (!request.pack.models_dir.empty()) request.pack.name.clear();
+        request.cancel = &s.cancel_index;
+        std::optional<Library> writer = Library::open_for_indexing(s.options.db, request, /*create=*/false);
+        if (!writer) return publish(Json{{"state", "cancelled"}}, true);
+        IndexOptions options;
+        options.jobs = s.options.workers;
+        options.cancel = &s.cancel_index;
+        options.on_progress = [&](const Progress& p) {
+          publish(Json{{"state", "running"}, {"done", p.done}, {"total", p.total}, {"faces", p.faces}}, false);
+        };
+        const IndexReport report = writer->index({}, options);
+        writer.reset();
+        // Searches move to the updated library (its new faces and side files).
+        SearchRequest reopen;
+        reopen.pack = s.options.pack;
+        Library updated = Library::open_for_search(s.options.db, reopen);
+        {
+          std::lock_guard lock(s.library_mutex);
+          s.library = std::move(updated);
+        }
+        publish(Json{{"state", report.cancelled ? "cancelled" : "done"},
+                     {"files", report.files},
+                     {"added", report.added},
+                     {"updated", report.updated},
+                     {"deleted", report.deleted},
+                     {"errors", report.errors},
+                     {"faces", report.faces},
+                     {"seconds", std::round(report.seconds * 10) / 10}},
+                true);
+      } catch (const Error& e) {
+        const HttpError h = from_core(e);
+        publish(Json{{"state", "failed"}, {"error", {{"code", h.code}, {"message", h.message}, {"hint", h.hint}}}}, true);
+      } catch (const std::exception& e) {
+        publish(Json{{"state", "failed"}, {"error", {{"code", "internal"}, {"message", e.what()}, {"hint", ""}}}}, true);
+      }
+    });
+    res.status = 202;
+    res.set_content(Json{{"state", "running"}, {"events", "/api/v1/index/events"}}.dump(), "application/json");
+  });
+
+  http.Get("/api/v1/index/events", [&s](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    auto last = std::make_shared<std::uint64_t>(0);
+    res.set_chunked_content_provider("text/event-stream", [&s, last](size_t, httplib::DataSink& sink) {
+      std::unique_lock lock(s.index_mutex);
+      // Wait for a change (or 15 s, for a keep-alive comment), unless this client has not seen the state yet.
+      if (*last != 0 && !s.index_changed.wait_for(lock, std::chrono::seconds(15), [&] { return s.index_version != *last; })) {
+        lock.unlock();
+        const std::string ping = ": still working\n\n";
+        return sink.write(ping.data(), ping.size());
+      }
+      *last = s.index_version;
+      const bool finished = !s.indexing;
+      const std::string event = std::string("event: ") + (finished ? "end" : "progress") + "\ndata: " + s.index_state.dump() + "\n\n";
+      lock.unlock();
+      if (!sink.write(event.data(), event.size())) return false;
+      if (finished) sink.done();
+      return true;
+    });
+  });
+
   http.Get(R"(/api/v1/photos/(\d+))", [&s](const httplib::Request& req, httplib::Response& res) {
     const auto id = parse_id(req.matches[1]);
     std::optional<PhotoFaces> photo;
@@ -551,7 +653,9 @@ Server::Server(ServeOptions options) {
 
 Server::~Server() {
   if (!state_) return;
+  state_->cancel_index = true;
   state_->http.stop();
+  if (state_->index_thread.joinable()) state_->index_thread.join();
   std::error_code ec;
   fs::remove_all(state_->upload_dir, ec);
 }

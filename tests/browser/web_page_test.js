@@ -1,0 +1,341 @@
+// Real-browser test of the `facesearch serve` web page (apps/web), run by tests/browser_test.sh:
+//   node tests/browser/web_page_test.js URL SCREENSHOT_DIR
+// with NODE_PATH pointing at the node_modules folder where tools/setup.sh installed puppeteer-core
+// (tests/browser/package.json pins it), from the repository root: the test photos are read from
+// ../shared/testdata/faces (FACESEARCH_TEST_PHOTOS overrides). The library served must hold the people
+// folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
+// /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
+'use strict';
+
+const path = require('path');
+const fs = require('fs');
+
+let puppeteer;
+try {
+  puppeteer = require('puppeteer-core');
+} catch (e) {
+  console.error('web_page_test: puppeteer-core not found (NODE_PATH=' + (process.env.NODE_PATH || '') +
+    '): run `make setup`');
+  process.exit(2);
+}
+
+const [url, shotDir] = process.argv.slice(2);
+if (!url || !shotDir) {
+  console.error('usage: node web_page_test.js URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+const PHOTOS = process.env.FACESEARCH_TEST_PHOTOS || '../shared/testdata/faces';
+const TONY = path.resolve(PHOTOS, 'people/Tony_Blair/lfw_Tony_Blair_0001.jpg');
+const DOG = path.resolve(PHOTOS, 'noface/dlib_dog.jpg');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const WAIT_MS = 30000;          // every single wait
+const WATCHDOG_MS = 240000;     // the whole test
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+for (const f of [TONY, DOG]) {
+  if (!fs.existsSync(f)) { console.error('web_page_test: missing test photo ' + f); process.exit(2); }
+}
+fs.mkdirSync(shotDir, { recursive: true });
+
+let step = 'start';
+const t0 = Date.now();
+const pageErrors = [];           // {step, text}
+let allowed = [];                // predicates for expected console errors of the current step
+
+class StepError extends Error {}
+function check(cond, message) { if (!cond) throw new StepError(message); }
+function log(msg) { console.log('[' + ((Date.now() - t0) / 1000).toFixed(1) + ' s] ' + msg); }
+function shot(name) { return path.join(shotDir, name); }
+function parentFolder(p) { return path.basename(path.dirname(p || '')); }
+
+async function main() {
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...(IS_ROOT ? ['--no-sandbox'] : []), '--disable-dev-shm-usage', '--lang=en-US'],
+    defaultViewport: { width: 1280, height: 900 },
+    timeout: WAIT_MS,
+  });
+  let page;
+  try {
+    page = await browser.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    page.setDefaultNavigationTimeout(WAIT_MS);
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const loc = msg.location() || {};
+      const text = msg.text() + (loc.url ? ' (' + loc.url + ')' : '');
+      if (allowed.some((ok) => ok(msg.text(), loc.url || ''))) { log('expected console error: ' + text); return; }
+      pageErrors.push({ step, text: 'console error: ' + text });
+    });
+    page.on('pageerror', (err) => pageErrors.push({ step, text: 'page error: ' + (err && err.message ? err.message : err) }));
+    page.on('requestfailed', (req) => {
+      const why = req.failure() ? req.failure().errorText : '';
+      if (why === 'net::ERR_ABORTED') return;   // an image replaced or a page left: not an error
+      pageErrors.push({ step, text: 'request failed: ' + req.method() + ' ' + req.url() + ' ' + why });
+    });
+    await run(page);
+  } catch (err) {
+    if (page) {
+      try { await page.screenshot({ path: shot('failure.png'), fullPage: true }); } catch (e) { /* ignore */ }
+    }
+    throw err;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+function noErrorsSoFar() {
+  check(pageErrors.length === 0, 'errors in the page:\n  ' + pageErrors.map((e) => '[' + e.step + '] ' + e.text).join('\n  '));
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+async function waitIdle(page) {
+  await page.waitForFunction(() => !document.body.classList.contains('is-searching'));
+}
+
+async function cards(page) {
+  return page.$$eval('#results .result-card', (els) => els.map((li) => ({
+    photoId: li.dataset.photoId, faceId: li.dataset.faceId, sim: Number(li.dataset.similarity),
+    path: li.dataset.path, rank: Number(li.dataset.rank),
+  })));
+}
+
+async function sliderValue(page) { return Number(await page.$eval('#threshold', (s) => s.value)); }
+
+async function setSlider(page, value) {
+  await page.$eval('#threshold', (s, v) => {
+    s.value = String(v);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+    s.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+}
+
+async function upload(page, file) {
+  await page.waitForFunction(() => !document.getElementById('file-input').disabled);
+  const input = await page.$('#file-input');
+  await input.uploadFile(file);
+  await input.dispose();
+}
+
+// Waits until the search that an upload (or a click) started is over and shows cards.
+async function waitForCards(page) {
+  await page.waitForFunction(() => !document.body.classList.contains('is-searching')
+    && (document.querySelector('#results .result-card') || !document.getElementById('search-error').hidden));
+  const error = await page.$eval('#search-error', (e) => e.hidden ? null
+    : (e.dataset.code + ' (HTTP ' + e.dataset.status + '): ' + document.getElementById('search-error-message').textContent));
+  check(!error, 'the search failed: ' + error);
+}
+
+// The shown thumbnails must load (none broken).
+async function waitForThumbnails(page) {
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#results img.result-img'))
+    .every((img) => img.complete), { timeout: WAIT_MS });
+  const broken = await page.$$eval('#results .result-card', (els) => els
+    .filter((li) => { const img = li.querySelector('img.result-img'); return !img || !img.naturalWidth; })
+    .map((li) => li.dataset.path));
+  check(broken.length === 0, 'thumbnails that did not load: ' + broken.join(', '));
+}
+
+function visible(page, selector) {
+  return page.$eval(selector, (e) => !e.hidden && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length));
+}
+
+// -------------------------------------------------------------------------------------------- the steps
+
+async function run(page) {
+  // a. the page opens on the Search tab, without errors
+  step = 'a. open the page';
+  log(step);
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForSelector('body.is-ready');
+  check(await page.$eval('#tab-search', (t) => t.getAttribute('aria-selected')) === 'true', '#tab-search is not selected');
+  check(await page.$eval('#tab-library', (t) => t.getAttribute('aria-selected')) === 'false', '#tab-library is selected');
+  check(await visible(page, '#panel-search'), '#panel-search is not visible');
+  check(await page.$eval('#panel-library', (p) => p.hidden), '#panel-library is not hidden');
+  check(await visible(page, '#choose-button'), '#choose-button is not visible');
+  await page.waitForFunction(() => document.getElementById('library-summary').textContent.trim() !== '');
+  noErrorsSoFar();
+
+  // b. search by an uploaded photo of Tony Blair
+  step = 'b. search by a photo';
+  log(step);
+  await upload(page, TONY);
+  await waitForCards(page);
+  const threshold = await sliderValue(page);
+  check(threshold > 0 && threshold < 1, 'the slider starts at ' + threshold);
+  const first = await cards(page);
+  const above = first.filter((c) => c.sim >= threshold);
+  const wrong = above.filter((c) => parentFolder(c.path) !== 'Tony_Blair');
+  log(first.length + ' cards, ' + above.length + ' at >= ' + threshold + ': '
+    + first.map((c) => parentFolder(c.path) + '/' + path.basename(c.path) + ' ' + c.sim).join(', '));
+  check(wrong.length === 0, 'cards at >= ' + threshold + ' that are not Tony Blair: '
+    + wrong.map((c) => c.path + ' (' + c.sim + ')').join(', '));
+  check(above.length >= 3, 'only ' + above.length + ' Tony Blair cards at >= ' + threshold + ' (want 3 or more)');
+  check(first.length === above.length, 'cards below the slider are in the DOM: '
+    + first.filter((c) => c.sim < threshold).map((c) => c.path + ' ' + c.sim).join(', '));
+  check(first.every((c, i) => c.rank === i + 1 && (i === 0 || c.sim <= first[i - 1].sim)), 'cards are not best first');
+  const count = await page.$eval('#result-count', (e) => ({ count: Number(e.dataset.count), t: e.dataset.threshold, text: e.textContent }));
+  check(count.count === first.length, '#result-count data-count ' + count.count + ' but ' + first.length + ' cards');
+  check(Number(count.t) === threshold, '#result-count data-threshold ' + count.t + ' but the slider is at ' + threshold);
+  check((await page.$eval('#threshold-value', (e) => e.textContent.trim())) === threshold.toFixed(2), '#threshold-value does not show the slider');
+  check((await page.$eval('#query', (e) => e.dataset.mode)) === 'photo', '#query data-mode is not "photo"');
+  await waitForThumbnails(page);
+  await page.screenshot({ path: shot('search.png'), fullPage: true });
+  noErrorsSoFar();
+
+  // c. the query photo shows its face boxes
+  step = 'c. face boxes on the query photo';
+  log(step);
+  await page.waitForFunction(() => document.getElementById('query-image').naturalWidth > 0
+    && document.querySelectorAll('#query-boxes .face-box').length >= 1);
+  const qboxes = await page.$$eval('#query-boxes .face-box', (bs) => bs.map((b) => ({
+    chosen: b.classList.contains('is-chosen'), index: b.dataset.faceIndex, w: b.offsetWidth, h: b.offsetHeight })));
+  check(qboxes.length >= 1, 'no face box on the query photo');
+  check(qboxes.filter((b) => b.chosen).length === 1, 'want exactly one .is-chosen query face box, got '
+    + qboxes.filter((b) => b.chosen).length);
+  check(qboxes.every((b) => b.w > 4 && b.h > 4), 'a query face box has no size: ' + JSON.stringify(qboxes));
+
+  // d. the slider removes and brings back cards
+  step = 'd. threshold slider';
+  log(step);
+  await setSlider(page, 0.75);
+  const high = await cards(page);
+  check(high.length < first.length, 'at 0.75: ' + high.length + ' cards, not fewer than ' + first.length);
+  check(high.every((c) => c.sim >= 0.75), 'a card below 0.75 is still shown');
+  check((await page.$eval('#result-count', (e) => Number(e.dataset.count))) === high.length, '#result-count not updated');
+  check((await page.$eval('#threshold-value', (e) => e.textContent.trim())) === '0.75', '#threshold-value not updated');
+  await setSlider(page, threshold);
+  const back = await cards(page);
+  check(back.length === first.length, 'back at ' + threshold + ': ' + back.length + ' cards, not ' + first.length);
+  noErrorsSoFar();
+
+  // e. the photo view: the whole photo with its faces, Escape closes it, a face box searches for that face
+  step = 'e. photo view';
+  log(step);
+  const opened = back[0];
+  const openPhotoView = async () => {
+    await page.click('#results .result-card:first-child button.result-open');
+    await page.waitForSelector('dialog#photo-view[open]');
+    await page.waitForFunction(() => {
+      const img = document.getElementById('photo-view-image');
+      return img.complete && img.naturalWidth > 0 && document.querySelectorAll('#photo-view-boxes .face-box').length >= 1;
+    });
+  };
+  await openPhotoView();
+  check(await page.$eval('#photo-view', (d) => d.open && d.matches(':modal')), '#photo-view is not a modal dialog');
+  check((await page.$eval('#photo-view', (d) => d.dataset.photoId)) === opened.photoId, 'the photo view shows another photo');
+  const pvBoxes = await page.$$eval('#photo-view-boxes .face-box', (bs) => bs.map((b) => ({
+    faceId: b.dataset.faceId, chosen: b.classList.contains('is-chosen'), w: b.offsetWidth, h: b.offsetHeight })));
+  check(pvBoxes.filter((b) => b.chosen).length === 1, 'want one .is-chosen face box in the photo view, got '
+    + JSON.stringify(pvBoxes));
+  check(pvBoxes.find((b) => b.chosen).faceId === opened.faceId, 'the chosen face box is not the matched face');
+  check(pvBoxes.every((b) => b.w > 4 && b.h > 4), 'a face box of the photo view has no size: ' + JSON.stringify(pvBoxes));
+  check((await page.$$('#photo-view-faces .pv-face-button')).length === pvBoxes.length, '#photo-view-faces does not list every face');
+  await page.waitForFunction(() => document.getElementById('photo-view-loading').hidden);
+  await page.screenshot({ path: shot('photo.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('photo-view').open);
+  check(!(await page.$eval('body', (b) => b.classList.contains('has-modal'))), 'body keeps has-modal after Escape');
+  // again, and search from its face box
+  await openPhotoView();
+  await page.click('#photo-view-boxes .face-box.is-chosen');
+  await page.waitForFunction(() => document.getElementById('query').dataset.mode === 'face');
+  await page.waitForFunction(() => !document.getElementById('photo-view').open);
+  await waitForCards(page);
+  const byFace = await cards(page);
+  const t2 = await sliderValue(page);
+  log('face search: ' + byFace.length + ' cards at >= ' + t2 + ': '
+    + byFace.map((c) => parentFolder(c.path) + '/' + path.basename(c.path) + ' ' + c.sim).join(', '));
+  check(byFace.length >= 1, 'no card for the face search');
+  check(byFace.every((c) => parentFolder(c.path) === 'Tony_Blair'), 'face search found others than Tony Blair: '
+    + byFace.filter((c) => parentFolder(c.path) !== 'Tony_Blair').map((c) => c.path).join(', '));
+  check(byFace.every((c) => c.photoId !== opened.photoId), "the face's own photo is among its results");
+  check(await visible(page, '#query-face-image'), 'the face searched for is not shown');
+  noErrorsSoFar();
+
+  // f. a photo without a face
+  step = 'f. photo without a face';
+  log(step);
+  // The browser logs the page's own 422 answer as "Failed to load resource": expected here, only here.
+  allowed = [(text, where) => /status of 422/.test(text) && /\/api\/v1\/search$/.test(where)];
+  await upload(page, DOG);
+  await page.waitForFunction(() => !document.body.classList.contains('is-searching')
+    && !document.getElementById('search-error').hidden);
+  const err = await page.$eval('#search-error', (e) => ({ code: e.dataset.code, status: e.dataset.status,
+    message: document.getElementById('search-error-message').textContent.trim(),
+    shown: !!(e.offsetWidth || e.offsetHeight) }));
+  log('error shown: ' + JSON.stringify(err));
+  check(err.shown, '#search-error is not visible');
+  check(err.code === 'no_face', '#search-error data-code is "' + err.code + '", not "no_face"');
+  check(err.status === '422', '#search-error data-status is "' + err.status + '", not "422"');
+  check(err.message !== '', '#search-error-message is empty');
+  check((await page.$$('#results .result-card')).length === 0, 'cards of the previous search are still shown');
+  check((await page.$eval('#query', (e) => e.dataset.mode)) === 'photo', '#query data-mode is not "photo" after an upload');
+  allowed = [];
+  noErrorsSoFar();
+
+  // g. the Library tab
+  step = 'g. library tab';
+  log(step);
+  const status = await page.evaluate(async () => (await fetch('/api/v1/status', { cache: 'no-store' })).json());
+  await page.click('#tab-library');
+  await page.waitForFunction(() => !document.getElementById('library-content').hidden
+    && document.getElementById('lib-photos').textContent.trim() !== ''
+    && document.getElementById('library-status').childElementCount === 0);
+  check(await page.$eval('#tab-library', (t) => t.getAttribute('aria-selected')) === 'true', '#tab-library is not selected');
+  check(await page.$eval('#panel-search', (p) => p.hidden), '#panel-search is still shown');
+  const lib = await page.evaluate(() => ({
+    photos: document.getElementById('lib-photos').textContent.trim(),
+    faces: document.getElementById('lib-faces').textContent.trim(),
+    model: document.getElementById('lib-model').textContent.trim(),
+    roots: document.querySelectorAll('#lib-roots li').length,
+    errors: document.querySelectorAll('#lib-errors .error-item').length,
+  }));
+  log('library: ' + JSON.stringify(lib) + '; status: photos ' + status.photos + ', faces ' + status.faces);
+  check(Number(lib.photos.replace(/[^0-9]/g, '')) === status.photos, '#lib-photos says ' + lib.photos
+    + ', /api/v1/status says ' + status.photos);
+  check(Number(lib.faces.replace(/[^0-9]/g, '')) === status.faces, '#lib-faces says ' + lib.faces
+    + ', /api/v1/status says ' + status.faces);
+  check(lib.model !== '' && lib.model === status.model, '#lib-model is "' + lib.model + '", status says ' + status.model);
+  check(lib.roots === status.roots.length, '#lib-roots lists ' + lib.roots + ' folders, status ' + status.roots.length);
+  check(lib.errors === status.errors.length, '#lib-errors lists ' + lib.errors + ', status ' + status.errors.length);
+  await page.screenshot({ path: shot('library.png'), fullPage: true });
+  noErrorsSoFar();
+
+  // h. phone size
+  step = 'h. phone size';
+  log(step);
+  await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
+  await page.click('#tab-search');
+  await page.waitForFunction(() => !document.getElementById('panel-search').hidden);
+  await upload(page, TONY);
+  await waitForCards(page);
+  await waitForThumbnails(page);
+  await page.waitForFunction(() => document.querySelectorAll('#query-boxes .face-box').length >= 1);
+  await page.screenshot({ path: shot('phone.png'), fullPage: true });
+  const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth, inner: window.innerWidth }));
+  log('phone widths: ' + JSON.stringify(widths));
+  check(widths.scroll <= 390, 'horizontal scroll at 390 px: document.documentElement.scrollWidth = ' + widths.scroll);
+  noErrorsSoFar();
+  step = 'done';
+}
+
+const watchdog = setTimeout(() => {
+  console.error('web_page_test: FAIL: the test ran over ' + WATCHDOG_MS / 1000 + ' s (step ' + step + ')');
+  process.exit(1);
+}, WATCHDOG_MS);
+
+main().then(() => {
+  clearTimeout(watchdog);
+  log('web_page_test: all steps passed');
+}, (err) => {
+  clearTimeout(watchdog);
+  console.error('web_page_test: FAIL at step "' + step + '": ' + (err instanceof StepError ? err.message : (err && err.stack) || err));
+  if (pageErrors.length) console.error('errors in the page:\n  ' + pageErrors.map((e) => '[' + e.step + '] ' + e.text).join('\n  '));
+  console.error('screenshot: ' + shot('failure.png'));
+  process.exitCode = 1;
+});
