@@ -45,7 +45,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$SHOTS" || fail "cannot create $SHOTS"
-rm -f "$SHOTS"/{search,photo,library,phone,failure}.png
+rm -f "$SHOTS"/{search,photo,face,noface,library,phone,failure}.png
 
 # ---- library
 start=$(date +%s)

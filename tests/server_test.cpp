@@ -196,7 +196,10 @@ TEST_F(ServerApi, EveryErrorHasItsStatusAndJson) {
   expect_error(c.Get("/api/v1/photos/999999"), 404, "not_found");
   expect_error(c.Get("/api/v1/faces/999999/crop"), 404, "not_found");
   expect_error(c.Get("/api/v1/nothing"), 404, "not_found");
-  expect_error(upload(c, file_bytes(faces_dir("noface/dlib_dog.jpg"))), 422, "no_face");
+  const auto no_face = upload(c, file_bytes(faces_dir("noface/dlib_dog.jpg")));
+  expect_error(no_face, 422, "no_face");
+  EXPECT_NE(no_face->body.find("the uploaded photo"), std::string::npos) << no_face->body;
+  EXPECT_EQ(no_face->body.find("facesearch-serve-"), std::string::npos) << "the temporary path leaked: " << no_face->body;
   expect_error(upload(c, file_bytes(faces_dir("bad/truncated_obama2.jpg")).substr(0, 200)), 422, "decode");
   expect_error(upload(c, file_bytes(faces_dir("bad/text_file_named.png"))), 422, "decode");
   expect_error(upload(c, file_bytes(faces_dir("bad/zero_bytes.jpg"))), 400, "invalid_argument");
@@ -364,6 +367,8 @@ TEST_F(ServerApi, FiftyClientsAtOnceGetAnswersOrABusySignalAndTheServerStaysUp) 
         EXPECT_FALSE(r->get_header_value("Retry-After").empty());
       } else {
         ++other;
+        ADD_FAILURE() << "client " << i << (i % 2 ? " (upload)" : " (crop)") << ": "
+                      << (r ? "HTTP " + std::to_string(r->status) + ": " + r->body : "no answer: " + httplib::to_string(r.error()));
       }
     });
   for (auto& t : clients) t.join();

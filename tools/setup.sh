@@ -23,6 +23,9 @@ HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614f
 # The MobileFaceNet recogniser of the default pack, mobilefacenet-faceapi (model/fr_feature.onnx).
 FACEPLUGIN_PKG=faceplugin-face-recognition-js@0.0.1
 FACEPLUGIN_SHA256=7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba
+# puppeteer-core for the browser test (tests/browser_test.sh); tests/browser/package-lock.json pins it and its dependencies.
+PUPPETEER_CORE_PKG=puppeteer-core@24.43.1
+PUPPETEER_CORE_SHA256=b6853eba26fa6b686727cdad5d09a5765d231a6ca0f5b74ccb236713c696f400
 ORT_PKG=onnxruntime-node@1.21.0
 ORT_SHA256=c711a4048a8b460a70de25a5008b1628e3773878ef9deec1dd4a4ccab46de01a
 ORT_VERSION=1.21.0
@@ -198,8 +201,30 @@ install_demo_photos() {
   mkdir -p "$dst"; cp "$src"/package/demo/sample[1-6].jpg "$dst/"
 }
 
+# puppeteer-core and its dependencies, installed from tests/browser/package-lock.json (npm ci checks every
+# package's sha512) into $CACHE/browser-test; the test loads it with NODE_PATH=$CACHE/browser-test/node_modules.
+install_browser_test() {
+  local src="$here/../tests/browser" dst="$CACHE/browser-test"
+  local want; want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ -f "$dst/.installed" ] && [ "$(cat "$dst/.installed")" = "$want" ] \
+     && [ -f "$dst/node_modules/puppeteer-core/package.json" ]; then
+    log "puppeteer-core (browser test): present ($dst)"; return
+  fi
+  fetch_npm "$PUPPETEER_CORE_PKG" "$PUPPETEER_CORE_SHA256" >/dev/null   # the pinned tarball's checksum
+  log "installing $PUPPETEER_CORE_PKG for the browser test (npm ci from tests/browser/package-lock.json)"
+  mkdir -p "$dst"; rm -f "$dst/.installed"
+  cp "$src/package.json" "$src/package-lock.json" "$dst/"
+  npm ci --prefix "$dst" --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null \
+    || die "npm ci of the browser test's packages failed (is the npm registry reachable?)"
+  [ "$(node -p "require('$dst/node_modules/puppeteer-core/package.json').version")" = "${PUPPETEER_CORE_PKG##*@}" ] \
+    || die "npm ci installed another puppeteer-core than $PUPPETEER_CORE_PKG"
+  echo "$want" > "$dst/.installed"
+  log "puppeteer-core installed in $dst"
+}
+
 case "${1:-all}" in
-  all) install_apt_packages; install_onnxruntime; build_models; build_mobilefacenet_pack; install_demo_photos ;;
+  all) install_apt_packages; install_onnxruntime; build_models; build_mobilefacenet_pack; install_demo_photos; install_browser_test ;;
+  browser-test) install_browser_test ;;
   packages) install_apt_packages ;;
   ort) install_onnxruntime ;;
   models) build_models; build_mobilefacenet_pack ;;
@@ -207,5 +232,5 @@ case "${1:-all}" in
   print-ort-root) echo "$CACHE/onnxruntime-$ORT_VERSION" ;;
   print-models) echo "$MODELS_HOME" ;;
   print-demo) echo "$CACHE/demo" ;;
-  *) die "usage: setup.sh [all|packages|ort|models|demo|print-ort-root|print-models|print-demo]" ;;
+  *) die "usage: setup.sh [all|packages|ort|models|demo|browser-test|print-ort-root|print-models|print-demo]" ;;
 esac

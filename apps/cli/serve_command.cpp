@@ -29,7 +29,7 @@ Examples:
   facesearch serve --port 9000 --db ~/photos.db
   facesearch serve --host 0.0.0.0                   # the home network: prints the address with its token
 
-Stop it with Ctrl-C: requests in flight finish, then it exits with status 130.
+Stop it with Ctrl-C (or SIGTERM): requests in flight finish, then it exits with status 130 (143).
 )";
 
 }  // namespace

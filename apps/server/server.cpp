@@ -1,6 +1,9 @@
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +58,7 @@ HttpError from_core(const Error& e) {
     case ErrorCode::kNotFound: return {404, "not_found", e.what(), words};
     case ErrorCode::kNoFace:
       return {422, "no_face", e.what(), "use a photo where the face is larger, sharper or better lit"};
+    case ErrorCode::kIo: return {500, "io", e.what(), words};
     case ErrorCode::kDecode:
       if (hint.remedy == Remedy::kRaisePixelLimit) return {422, "too_many_pixels", e.what(), words};
       return {422, "decode", e.what(), "upload a JPEG, PNG, WebP, TIFF or HEIC photo"};
@@ -110,6 +114,24 @@ std::optional<float> threshold_param(const std::string& text) {
   const auto v = parse_number(text);
   if (!v || *v < -1 || *v > 1) throw Error(ErrorCode::kInvalidArgument, "threshold must be a number from -1 to 1");
   return static_cast<float>(*v);
+}
+
+// Debian's libcpp-httplib 0.11 listens with a backlog of 5 (compiled into the library): a burst of
+// clients overflows it and the kernel resets some of them. listen() again on the same socket widens
+// it; httplib keeps that socket private, so it is found among this process's listening sockets by port.
+void widen_listen_backlog(int port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
+    int listening = 0;
+    socklen_t size = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
 }
 
 std::string jpeg(const cv::Mat& bgr) {
@@ -461,9 +483,15 @@ Server::Server(ServeOptions options) {
         if (!out) throw Error(ErrorCode::kIo, "cannot store the upload for the search");
       }
       SearchReport report;
-      {
+      try {
         std::lock_guard lock(s.library_mutex);
         report = s.library.search_photo(file, options);
+      } catch (const Error& e) {
+        // The core names the file it read: the client knows it as its upload, not as a temporary path.
+        std::string message = e.what();
+        for (size_t at; (at = message.find(file.string())) != std::string::npos;)
+          message.replace(at, file.string().size(), "the uploaded photo");
+        throw Error(e.code(), message, e.hint());
       }
       if (chosen < 0 && !report.query_faces.empty()) chosen = report.query_faces.front().index;
       res.set_content(search_json(report, s.default_threshold, chosen, std::nullopt, std::nullopt).dump(), "application/json");
@@ -632,7 +660,7 @@ Server::Server(ServeOptions options) {
       if (!face || !photo) throw Error(ErrorCode::kNotFound, "no face " + std::string(req.matches[1]) + " in the library");
       // A square around the face with a margin, in full-resolution pixels.
       const Box& b = face->face.box;
-      const float side = 1.6f * std::max(b.x2 - b.x1, b.y2 - b.y1);
+      const float side = 1.3f * std::max(b.x2 - b.x1, b.y2 - b.y1);
       const float cx = (b.x1 + b.x2) / 2, cy = (b.y1 + b.y2) / 2;
       DecodeOptions decode;
       const int long_side = std::max(photo->image.width, photo->image.height);
@@ -671,6 +699,7 @@ int Server::bind() {
   if (s.port <= 0)
     throw Error(ErrorCode::kIo, "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
                                     " (in use, or not an address of this machine)");
+  widen_listen_backlog(s.port);
   return s.port;
 }
 

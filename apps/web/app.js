@@ -822,7 +822,10 @@
     fill.style.width = (clamp(sim, 0, 1) * 100).toFixed(1) + '%';
     bar.appendChild(fill);
     bar.setAttribute('aria-hidden', 'true');
-    const nameEl = make('span', 'result-name', name);
+    // Names of one folder often share their start (lfw_Tony_Blair_0058.jpg): keep the end visible.
+    const shortName = name.length > 17 ? '\u2026' + name.slice(-16) : name;
+    const nameEl = make('span', 'result-name', shortName);
+    nameEl.title = name;
 
     info.appendChild(score);
     info.appendChild(nameEl);

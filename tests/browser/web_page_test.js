@@ -5,6 +5,7 @@
 // ../shared/testdata/faces (FACESEARCH_TEST_PHOTOS overrides). The library served must hold the people
 // folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
 // /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
+// Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, phone.png.
 'use strict';
 
 const path = require('path');
@@ -254,6 +255,10 @@ async function run(page) {
     + byFace.filter((c) => parentFolder(c.path) !== 'Tony_Blair').map((c) => c.path).join(', '));
   check(byFace.every((c) => c.photoId !== opened.photoId), "the face's own photo is among its results");
   check(await visible(page, '#query-face-image'), 'the face searched for is not shown');
+  await page.waitForFunction(() => document.getElementById('query-face-image').complete
+    && document.getElementById('query-face-image').naturalWidth > 0);
+  await waitForThumbnails(page);
+  await page.screenshot({ path: shot('face.png'), fullPage: true });
   noErrorsSoFar();
 
   // f. a photo without a face
@@ -272,6 +277,7 @@ async function run(page) {
   check(err.code === 'no_face', '#search-error data-code is "' + err.code + '", not "no_face"');
   check(err.status === '422', '#search-error data-status is "' + err.status + '", not "422"');
   check(err.message !== '', '#search-error-message is empty');
+  await page.screenshot({ path: shot('noface.png'), fullPage: true });
   check((await page.$$('#results .result-card')).length === 0, 'cards of the previous search are still shown');
   check((await page.$eval('#query', (e) => e.dataset.mode)) === 'photo', '#query data-mode is not "photo" after an upload');
   allowed = [];
