@@ -144,13 +144,8 @@ SearchReport search_folder(const FacePipeline& pipeline, std::span<const std::fi
   for (const auto& t : targets)
     if (const std::string why = why_missing(t); !why.empty())
       throw Error(ErrorCode::kNotFound, "target " + t.string() + " " + why);
-  std::vector<QueryFace> faces;
   std::vector<Face> every_face;
-  if (queries.size() == 1) {
-    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis, &every_face);
-  } else {
-    faces.push_back(combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis)));
-  }
+  std::vector<QueryFace> faces = query_faces_of(pipeline, queries, options, every_face);
   SearchReport report = search_impl(pipeline, std::move(faces), queries, targets, options);
   report.query_photo_faces = std::move(every_face);
   return report;

@@ -96,14 +96,8 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
 
 SearchReport search_index(const Catalog& catalog, const VectorIndex& index, const FacePipeline& pipeline,
                           std::span<const std::filesystem::path> queries, const SearchOptions& options) {
-  if (queries.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query photo");
-  std::vector<QueryFace> faces;
   std::vector<Face> every_face;
-  if (queries.size() == 1) {
-    faces = embed_query(pipeline, queries[0], options.query_face, options.analysis, &every_face);
-  } else {
-    faces.push_back(combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis)));
-  }
+  std::vector<QueryFace> faces = query_faces_of(pipeline, queries, options, every_face);
   std::vector<std::int64_t> exclude;
   if (!options.include_query_file) {
     for (const auto& query : queries) {

@@ -5,6 +5,8 @@
 #include <map>
 #include <utility>
 
+#include "core/error.h"
+
 namespace facesearch {
 
 float search_threshold(const SearchOptions& options, const ModelPack& pack) {
@@ -47,6 +49,13 @@ QueryFace combine_query_faces(std::span<const QueryFace> faces) {
     for (size_t k = 0; k < out.embedding.size() && k < faces[i].embedding.size(); ++k) out.embedding[k] += faces[i].embedding[k];
   normalise(out.embedding);
   return out;
+}
+
+std::vector<QueryFace> query_faces_of(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
+                                      const SearchOptions& options, std::vector<Face>& every_face) {
+  if (queries.empty()) throw Error(ErrorCode::kInvalidArgument, "a search needs a query photo");
+  if (queries.size() == 1) return embed_query(pipeline, queries[0], options.query_face, options.analysis, &every_face);
+  return {combine_query_faces(embed_query_photos(pipeline, queries, options.query_face, options.analysis))};
 }
 
 void rank_matches(std::vector<Match>& matches, const SearchOptions& options) {

@@ -114,6 +114,12 @@ std::vector<float> expand_query(std::span<const float> query, std::span<const Ex
 // are the first's.
 QueryFace combine_query_faces(std::span<const QueryFace> faces);
 
+// The query faces of one photo (as options.query_face selects them) or of several photos of one
+// person (their largest faces combined into one); `every_face` gets every face of a single query photo.
+// Error{kInvalidArgument} for no photo; embed_query's and embed_query_photos' errors.
+std::vector<QueryFace> query_faces_of(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
+                                      const SearchOptions& options, std::vector<Face>& every_face);
+
 // The ranking step of every search: unless options.all_faces, the best match per (photo, query face);
 // then best first (ties by path, then face index); then the first options.top_k (0: all).
 void rank_matches(std::vector<Match>& matches, const SearchOptions& options);
