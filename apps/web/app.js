@@ -360,6 +360,73 @@
 
   el.libRefresh.addEventListener('click', () => loadLibrary());
 
+  // ---- Re-index the library's folders (POST /api/v1/index), progress from /api/v1/index/events ----
+  const reindex = {
+    button: $('library-reindex'), box: $('reindex-status'), title: $('reindex-title'),
+    bar: $('reindex-progress'), text: $('reindex-text'), source: null,
+  };
+
+  function showReindex(state) {
+    reindex.box.hidden = false;
+    reindex.box.dataset.state = state.state || '';
+    const running = state.state === 'running';
+    reindex.button.disabled = running;
+    reindex.bar.hidden = !running;
+    if (running) {
+      const total = state.total || 0;
+      reindex.title.textContent = 'Re-indexing the library\u2019s folders\u2026';
+      reindex.bar.max = Math.max(total, 1);
+      reindex.bar.value = state.done || 0;
+      reindex.text.textContent = total ? num(state.done || 0) + ' of ' + num(total) + ' photos read, ' +
+        num(state.faces || 0) + ' faces found' : 'Looking for new, changed and deleted photos\u2026';
+    } else if (state.state === 'done' || state.state === 'cancelled') {
+      reindex.title.textContent = state.state === 'done' ? 'Re-indexing finished.' : 'Re-indexing was stopped.';
+      reindex.text.textContent = num(state.files || 0) + ' photos in the folders: ' + num(state.added || 0) + ' added, ' +
+        num(state.updated || 0) + ' updated, ' + num(state.deleted || 0) + ' deleted, ' + num(state.errors || 0) +
+        ' unreadable (' + (state.seconds || 0) + ' s).';
+    } else if (state.state === 'failed') {
+      const e = state.error || {};
+      reindex.title.textContent = 'Re-indexing failed.';
+      reindex.text.textContent = (e.message || '') + (e.hint ? ' \u2014 ' + e.hint : '');
+    }
+  }
+
+  function followReindex() {
+    if (reindex.source) reindex.source.close();
+    const source = new EventSource('/api/v1/index/events');
+    reindex.source = source;
+    source.addEventListener('progress', (ev) => showReindex(JSON.parse(ev.data)));
+    source.addEventListener('end', (ev) => {
+      source.close();
+      reindex.source = null;
+      const state = JSON.parse(ev.data);
+      if (state.state !== 'idle') showReindex(state);
+      reindex.button.disabled = false;
+      loadLibrary();
+    });
+    source.onerror = () => {
+      source.close();
+      reindex.source = null;
+      reindex.button.disabled = false;
+    };
+  }
+
+  reindex.button.addEventListener('click', async () => {
+    reindex.button.disabled = true;
+    try {
+      await api('/api/v1/index', { method: 'POST', body: '' });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) {  // 409: one is going already: follow it
+        const d = describeError(err);
+        showReindex({ state: 'failed', error: { message: d.message, hint: d.hint } });
+        reindex.button.disabled = false;
+        return;
+      }
+    }
+    showReindex({ state: 'running', done: 0, total: 0 });
+    followReindex();
+  });
+
   // ------------------------------------------------------------------ busy / errors in the search panel
 
   function setBusy(busy, text) {

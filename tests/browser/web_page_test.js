@@ -5,7 +5,7 @@
 // ../shared/testdata/faces (FACESEARCH_TEST_PHOTOS overrides). The library served must hold the people
 // folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
 // /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
-// Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, phone.png.
+// Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, reindex.png, phone.png.
 'use strict';
 
 const path = require('path');
@@ -309,6 +309,27 @@ async function run(page) {
   check(lib.roots === status.roots.length, '#lib-roots lists ' + lib.roots + ' folders, status ' + status.roots.length);
   check(lib.errors === status.errors.length, '#lib-errors lists ' + lib.errors + ', status ' + status.errors.length);
   await page.screenshot({ path: shot('library.png'), fullPage: true });
+  noErrorsSoFar();
+
+  // g2. re-index from the page: progress, then the outcome, and the counts reloaded
+  step = 'g2. re-index';
+  log(step);
+  await page.click('#library-reindex');
+  await page.waitForFunction(() => {
+    const box = document.getElementById('reindex-status');
+    return !box.hidden && (box.dataset.state === 'done' || box.dataset.state === 'failed');
+  }, { timeout: 60000 });
+  const reindexed = await page.evaluate(() => ({
+    state: document.getElementById('reindex-status').dataset.state,
+    text: document.getElementById('reindex-text').textContent,
+    disabled: document.getElementById('library-reindex').disabled,
+  }));
+  log('re-index: ' + JSON.stringify(reindexed));
+  check(reindexed.state === 'done', 're-index ended in state ' + reindexed.state + ': ' + reindexed.text);
+  check(reindexed.text.includes(status.photos + ' photos in the folders') && reindexed.text.includes('0 added'),
+    're-index of an unchanged library says: ' + reindexed.text);
+  await page.waitForFunction(() => !document.getElementById('library-reindex').disabled);
+  await page.screenshot({ path: shot('reindex.png'), fullPage: true });
   noErrorsSoFar();
 
   // h. phone size
