@@ -59,13 +59,13 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 "$BIN" serve --db "$TMP/lib.db" --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVER_PID=$!
 URL=
-for _ in $(seq 1 600); do   # 60 s
+for _ in $(seq 1 1200); do   # until the "Open" line; 120 s at most (a slow machine)
   URL=$(sed -n 's/^Open \(http[^ ]*\).*/\1/p' "$TMP/serve.out" | head -n1)
   [ -n "$URL" ] && break
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/serve.out" "$TMP/serve.err" >&2; SERVER_PID=; fail "facesearch serve exited before it was ready"; }
   sleep 0.1
 done
-[ -n "$URL" ] || { cat "$TMP/serve.out" "$TMP/serve.err" >&2; fail "facesearch serve printed no 'Open' line within 60 s"; }
+[ -n "$URL" ] || { cat "$TMP/serve.out" "$TMP/serve.err" >&2; fail "facesearch serve printed no 'Open' line within 120 s"; }
 log "server ready at $URL"
 
 # ---- the page, in a real browser
@@ -76,18 +76,18 @@ NODE_PATH="$MODULES${NODE_PATH:+:$NODE_PATH}" CHROMIUM_BIN="$CHROMIUM" FACESEARC
 # ---- stop the server: SIGTERM, and it must exit by itself
 kill -TERM "$SERVER_PID" 2>/dev/null || { status=1; log "FAIL: the server was no longer running at the end"; }
 stopped=
-for _ in $(seq 1 150); do   # 15 s
+for _ in $(seq 1 600); do   # up to 60 s: a deadline for a slow machine, not an expected time
   kill -0 "$SERVER_PID" 2>/dev/null || { stopped=1; break; }
   sleep 0.1
 done
 if [ -z "$stopped" ]; then
-  log "FAIL: facesearch serve did not exit within 15 s of SIGTERM"
+  log "FAIL: facesearch serve did not exit within 60 s of SIGTERM"
   status=1
 else
   wait "$SERVER_PID"; rc=$?
   SERVER_PID=
   case $rc in
-    0|130|143) ;;
+    143) ;;  # SIGTERM is handled: requests finish, then the status says which signal
     *) log "FAIL: facesearch serve exited with status $rc after SIGTERM"; status=1 ;;
   esac
 fi

@@ -388,13 +388,26 @@ assert d["library"]["images"] == total and d["updated"] == d["deleted"] == 0, d
 
 # ---- serve: the library over HTTP until Ctrl-C ------------------------------------------------------
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for_open() {  # the "Open URL" line on stdout, within 30 s
-  for _ in $(seq 300); do grep -q "^Open http" "$1" && return 0; sleep 0.1; done; return 1
+# The server says "Open URL" once it listens: wait for that line (not for a time), up to 120 s on a
+# slow machine, and stop early if the server died.
+wait_for_open() {  # FILE PID
+  for _ in $(seq 1200); do
+    grep -q "^Open http" "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+# Sends SIGNAL to PID and sets rc to its exit status; rc=none when it has not exited 60 s later.
+stop_server() {  # PID SIGNAL
+  kill "-$2" "$1"
+  for _ in $(seq 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$1" 2>/dev/null; then kill -KILL "$1"; wait "$1"; rc=none; else wait "$1"; rc=$?; fi
 }
 PORT=$(free_port)
 "$BIN" serve --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVE=$!
-wait_for_open "$TMP/serve.out"
+wait_for_open "$TMP/serve.out" "$SERVE"
 check "serve: prints the address to open" eval 'grep -q "^Open http://127.0.0.1:$PORT/$" "$TMP/serve.out"'
 py "serve: the API answers with the library status, and the page is there" '
 import json, sys, urllib.request
@@ -407,16 +420,14 @@ assert "text/html" in page.headers["Content-Type"] and b"facesearch" in page.rea
 "$BIN" serve --port "$PORT" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "serve on a port in use: exit 1, says it cannot listen" eval 'rc_is 1 && err_has "cannot listen" && err_has "$PORT"'
-kill -INT "$SERVE"
-wait "$SERVE"
-rc=$?
-check "serve: Ctrl-C stops it with status 130" eval 'rc_is 130 && grep -q "stopped" "$TMP/serve.err"'
+stop_server "$SERVE" INT
+check "serve: Ctrl-C stops it with status 130" eval '[ "$rc" = 130 ] && grep -q "stopped" "$TMP/serve.err"'
 fs serve --host 0.0.0.0 --port 0
 check "serve --port 0: usage error" eval 'rc_is 2 && err_has "--port"'
 PORT=$(free_port)
 "$BIN" serve --host 0.0.0.0 --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVE=$!
-wait_for_open "$TMP/serve.out"
+wait_for_open "$TMP/serve.out" "$SERVE"
 check "serve on all addresses: a generated token in the printed address, and a warning" \
   eval 'grep -qE "^Open http://0.0.0.0:$PORT/\?token=[0-9a-f]{32}$" "$TMP/serve.out" && grep -q "token" "$TMP/serve.err"'
 py "serve on all addresses: requests without the token are refused (401)" '
@@ -427,9 +438,7 @@ try:
 except urllib.error.HTTPError as e:
     assert e.code == 401, e.code
 ' "$PORT"
-kill -TERM "$SERVE"
-wait "$SERVE"
-rc=$?
-check "serve: SIGTERM stops it with status 143" rc_is 143
+stop_server "$SERVE" TERM
+check "serve: SIGTERM stops it with status 143" eval '[ "$rc" = 143 ]'
 
 finish

@@ -80,20 +80,12 @@ class ExpansionInALibrary : public ::testing::Test {
   static void SetUpTestSuite() {
     tmp_ = new TempDir();
     db_ = tmp_->path() / "lfw_dev.db";
-    std::optional<Library> library = Library::open_for_indexing(db_, request(), /*create=*/true);
     const fs::path roots[] = {testing::testdata_dir() / "lfw_dev" / "people"};
-    IndexOptions options;
-    options.jobs = 2;
-    library->index(roots, options);
+    testing::index_new_library(db_, roots);
   }
   static void TearDownTestSuite() {
     delete tmp_;
     tmp_ = nullptr;
-  }
-  static IndexRequest request() {
-    IndexRequest r;
-    r.pack.name = kDefaultPackName;
-    return r;
   }
   static inline TempDir* tmp_ = nullptr;
   static inline fs::path db_;

@@ -38,15 +38,10 @@ class ServerApi : public ::testing::Test {
   static void SetUpTestSuite() {
     tmp_ = new TempDir();
     db_ = tmp_->path() / "library.db";
-    IndexRequest request;
-    request.pack.name = kDefaultPackName;
-    std::optional<Library> library = Library::open_for_indexing(db_, request, /*create=*/true);
     std::vector<fs::path> roots;
     for (const char* person : {"Tony_Blair", "biden", "obama", "kit_harington", "Serena_Williams"})
       roots.push_back(faces_dir("people") / person);
-    IndexOptions options;
-    options.jobs = 2;
-    library->index(roots, options);
+    testing::index_new_library(db_, roots);
   }
   static void TearDownTestSuite() {
     delete tmp_;
@@ -287,13 +282,8 @@ TEST_F(ServerApi, ReindexingFromTheApiStreamsProgressAndSearchesThenFindTheNewPh
   const fs::path photos = tmp.path() / "photos";
   fs::create_directories(photos);
   fs::copy(faces_dir("people/Tony_Blair"), photos / "Tony_Blair");
-  {
-    IndexRequest request;
-    request.pack.name = kDefaultPackName;
-    std::optional<Library> library = Library::open_for_indexing(tmp.path() / "lib.db", request, /*create=*/true);
-    const fs::path roots[] = {photos};
-    library->index(roots, {});
-  }
+  const fs::path roots[] = {photos};
+  testing::index_new_library(tmp.path() / "lib.db", roots);
   server::ServeOptions o = options();
   o.db = tmp.path() / "lib.db";
   Running s(o);

@@ -4,7 +4,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "library/library.h"
+
 namespace facesearch::testing {
+
+void index_new_library(const std::filesystem::path& db, std::span<const std::filesystem::path> roots,
+                       const std::string& pack) {
+  IndexRequest request;
+  request.pack.name = pack;
+  std::optional<Library> library = Library::open_for_indexing(db, request, /*create=*/true);
+  if (!library) throw std::runtime_error("index_new_library: cancelled");
+  IndexOptions options;
+  options.jobs = 2;
+  library->index(roots, options);
+}
 
 std::filesystem::path testdata_dir() {
   const char* root = std::getenv("FACESEARCH_TEST_ROOT");

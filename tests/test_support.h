@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <functional>
+#include <span>
 #include <vector>
 #include <memory>
 #include <string>
@@ -53,6 +54,11 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
+
+// Indexes `roots` into a new library at `db` with the pack named `pack` (two workers), as
+// `facesearch index --model PACK` does; for tests that need a library to search.
+void index_new_library(const std::filesystem::path& db, std::span<const std::filesystem::path> roots,
+                       const std::string& pack = kDefaultPackName);
 
 // A suite whose tests share the default model pack and one pipeline over it, loaded once per suite
 // (loading the ONNX models takes about a second).

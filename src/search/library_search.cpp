@@ -51,11 +51,16 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
   for (const auto& q : report.query_faces) {
     std::vector<Neighbor> found;
     if (expansion) {
-      // The first look reaches down to the expansion's confidence even under a stricter threshold.
-      const float first = std::min(report.threshold, expansion->at_least);
+      // The candidates need one lookup of just the best few faces at the expansion's confidence (whatever
+      // the threshold), with room for the query photo's own faces and faces deleted since the index was
+      // built, which are skipped: not every neighbour over the threshold, which the second look fetches.
+      const size_t k = std::min(index.size(), static_cast<size_t>(expansion->top) + 32);
+      std::vector<Neighbor> best = k ? std::move(index.search(q.embedding, k, expansion->at_least).front())
+                                     : std::vector<Neighbor>{};
+      std::sort(best.begin(), best.end(), [](const Neighbor& a, const Neighbor& b) { return a.score > b.score; });
       std::vector<FaceRow> faces;
       std::vector<ExpansionCandidate> candidates;
-      for (const auto& n : neighbours_over(index, q.embedding, first, options.top_k)) {
+      for (const auto& n : best) {
         if (candidates.size() >= static_cast<size_t>(expansion->top) || n.score < expansion->at_least) break;
         auto face = catalog.face_by_id(n.id);
         if (!face || excluded(face->image_id) || !image_of(face->image_id)) continue;
