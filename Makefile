@@ -5,7 +5,7 @@ SETUP := tools/setup.sh
 ORT_ROOT = $(shell $(SETUP) print-ort-root)
 DEMO_DIR = $(shell $(SETUP) print-demo)
 
-.PHONY: all setup configure build demo test test-sanitize fuzz fuzz-budget bench clean
+.PHONY: all setup configure build demo test install deb test-sanitize fuzz fuzz-budget bench clean
 
 all: build
 
@@ -24,6 +24,24 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Installs the binary, ONNX Runtime's library, the model packs (mobilefacenet-faceapi, dlib-faceapi) and
+# the systemd user unit of `facesearch serve` under PREFIX (packaging/install.cmake): ~/.local, or
+# /usr/local as root. DESTDIR stages it elsewhere. It builds first, except under sudo: the build and the
+# model packs belong to the user who made them (`make build`, then `sudo make install`). The folders it
+# makes are readable by everyone whatever the caller's umask (sudo keeps a umask of 077).
+PREFIX ?= $(if $(filter 0,$(shell id -u)),/usr/local,$(HOME)/.local)
+install: $(if $(SUDO_USER),,build)
+	@test -x $(BUILD_DIR)/facesearch || { echo "make install: nothing built in $(BUILD_DIR): run make build first" >&2; exit 1; }
+	umask 022 && DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
+	@echo "Installed under $(DESTDIR)$(PREFIX) (files listed in $(BUILD_DIR)/install_manifest.txt)"
+
+# build/facesearch_VERSION_ARCH.deb (CPack), installing under /usr. CPack's staging install rewrites
+# install_manifest.txt: the list of the last `make install` is kept.
+deb: build
+	@cd $(BUILD_DIR) && if [ -f install_manifest.txt ]; then cp -p install_manifest.txt install_manifest.keep; fi; \
+	  cpack -G DEB; status=$$?; if [ -f install_manifest.keep ]; then mv install_manifest.keep install_manifest.txt; \
+	  else rm -f install_manifest.txt; fi; exit $$status
 
 # The whole suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc, -O1 -g) in
 # build-asan/. Leaks of the uninstrumented third-party libraries are suppressed by name in

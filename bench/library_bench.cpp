@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <random>
 
+#include "bench/synthetic_faces.h"
 #include "search/library_search.h"
 #include "store/vector_files.h"
 #include "store/indexer.h"
@@ -81,40 +82,14 @@ int main(int argc, char** argv) {
                 r.seconds * 1000, r.unchanged, r.added + r.updated);
   }
   {
-    // A library of N synthetic faces at the pack's dimension: people of 5-20 faces each, a face being
-    // its person's random direction plus a random one 0.73 times as long (two faces of one person
-    // then score ~0.65, strangers ~0, as the default pack's do), so that query expansion finds
-    // confident matches. The exact index built from the catalog's rows, then from the vectors file
-    // that `index` saves next to it; then a search with and without query expansion.
+    // A library of N synthetic faces at the pack's dimension (synthetic_faces.h); the exact index built
+    // from the catalog's rows, then from the vectors file that `index` saves next to it; then a search
+    // with and without query expansion.
     Catalog catalog = Catalog::open(tmp / "big.db", pack, Catalog::Mode::kOpenOrCreate);
     const int dim = pipeline.embedding_dim();
-    std::mt19937 rng(5);
+    bench::add_synthetic_faces(catalog, dim, faces);
+    std::mt19937 rng(6);
     std::normal_distribution<float> noise(0.f, 1.f);
-    std::uniform_int_distribution<int> faces_per_person(5, 20);
-    auto random_unit = [&] {
-      std::vector<float> v(dim);
-      for (auto& x : v) x = noise(rng);
-      l2_normalize(v);
-      return v;
-    };
-    {
-      Catalog::Transaction t(catalog);
-      std::vector<float> person;
-      int left = 0;
-      for (size_t i = 0; i < faces; ++i) {
-        if (left-- <= 0) person = random_unit(), left = faces_per_person(rng) - 1;
-        ImageRow row;
-        row.path = "/synthetic/" + std::to_string(i) + ".jpg";
-        row.size = 1, row.mtime_ns = 1, row.hash = std::to_string(i), row.status = "ok";
-        FaceRow f;
-        f.embedding = random_unit();
-        for (int k = 0; k < dim; ++k) f.embedding[k] = person[k] + 0.73f * f.embedding[k];
-        l2_normalize(f.embedding);
-        f.face.detector = "synthetic";
-        catalog.replace_faces(catalog.put_image(row), std::span<const FaceRow>(&f, 1));
-      }
-      t.commit();
-    }
     std::vector<float> query(dim);
     for (auto& x : query) x = noise(rng);
     l2_normalize(query);

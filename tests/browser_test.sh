@@ -45,7 +45,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$SHOTS" || fail "cannot create $SHOTS"
-rm -f "$SHOTS"/{search,photo,face,noface,library,phone,failure}.png
+rm -f "$SHOTS"/{search,photo,face,noface,library,phone,failure,html-report,html-report-photo,html-report-phone}.png
 
 # ---- library
 start=$(date +%s)
@@ -53,10 +53,20 @@ P=$FACES/people
 "$BIN" index --db "$TMP/lib.db" --quiet "$P/Tony_Blair" "$P/obama" "$P/biden" "$P/Serena_Williams" "$P/kit_harington" \
   >"$TMP/index.out" 2>&1 || { cat "$TMP/index.out" >&2; fail "facesearch index failed"; }
 
+# ---- pages saved by `facesearch search --html` (opened as file:// after the served page's steps): one
+# from the library, one from a folder whose file names hold markup
+"$BIN" search --db "$TMP/lib.db" -q "$P/Tony_Blair/lfw_Tony_Blair_0001.jpg" --html "$TMP/report.html" --quiet \
+  >/dev/null 2>"$TMP/report.err" || { cat "$TMP/report.err" >&2; fail "facesearch search --html failed"; }
+HOSTILE=$TMP/hostile/'</script><script>alert(1)</script>'
+mkdir -p "$HOSTILE" && cp "$P/Tony_Blair/lfw_Tony_Blair_0116.jpg" "$HOSTILE/<img src=x onerror=alert(2)>.jpg" \
+  && cp "$P/obama/"*.jpg "$TMP/hostile/" || fail "cannot copy the test photos"
+"$BIN" search -q "$P/Tony_Blair/lfw_Tony_Blair_0001.jpg" -t "$TMP/hostile" --html "$TMP/hostile.html" --quiet \
+  >/dev/null 2>"$TMP/report.err" || { cat "$TMP/report.err" >&2; fail "facesearch search -t --html failed"; }
+
 # ---- server on a free loopback port
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()') \
   || fail "cannot pick a free port"
-"$BIN" serve --db "$TMP/lib.db" --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+"$BIN" serve --db "$TMP/lib.db" --port "$PORT" --cache-dir "$TMP/image-cache" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVER_PID=$!
 URL=
 for _ in $(seq 1 1200); do   # until the "Open" line; 120 s at most (a slow machine)
@@ -71,6 +81,7 @@ log "server ready at $URL"
 # ---- the page, in a real browser
 status=0
 NODE_PATH="$MODULES${NODE_PATH:+:$NODE_PATH}" CHROMIUM_BIN="$CHROMIUM" FACESEARCH_TEST_PHOTOS="$FACES" \
+  FACESEARCH_HTML_REPORT="$TMP/report.html" FACESEARCH_HTML_REPORT_HOSTILE="$TMP/hostile.html" \
   node "$ROOT/tests/browser/web_page_test.js" "$URL" "$SHOTS" || status=$?
 
 # ---- stop the server: SIGTERM, and it must exit by itself

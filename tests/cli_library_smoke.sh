@@ -405,7 +405,7 @@ stop_server() {  # PID SIGNAL
   if kill -0 "$1" 2>/dev/null; then kill -KILL "$1"; wait "$1"; rc=none; else wait "$1"; rc=$?; fi
 }
 PORT=$(free_port)
-"$BIN" serve --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+"$BIN" serve --port "$PORT" --cache-dir "$TMP/image-cache" --cache-mb 8 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVE=$!
 wait_for_open "$TMP/serve.out" "$SERVE"
 check "serve: prints the address to open" eval 'grep -q "^Open http://127.0.0.1:$PORT/$" "$TMP/serve.out"'
@@ -417,6 +417,15 @@ assert st["photos"] > 0 and st["model"], st
 page = urllib.request.urlopen(base + "/", timeout=30)
 assert "text/html" in page.headers["Content-Type"] and b"facesearch" in page.read()
 ' "$PORT"
+py "serve --cache-dir: a face crop is made once, then answered from the folder given" '
+import sys, urllib.request
+url = "http://127.0.0.1:" + sys.argv[1] + "/api/v1/faces/1/crop?size=96"
+first = urllib.request.urlopen(url, timeout=30)
+again = urllib.request.urlopen(url, timeout=30)
+assert (first.headers["X-Cache"], again.headers["X-Cache"]) == ("miss", "hit"), (first.headers["X-Cache"], again.headers["X-Cache"])
+assert first.read() == again.read()
+' "$PORT"
+check "serve --cache-dir: the crop is a file in that folder" eval '[ "$(find "$TMP/image-cache" -name "*.jpg" | wc -l)" = 1 ]'
 "$BIN" serve --port "$PORT" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "serve on a port in use: exit 1, says it cannot listen" eval 'rc_is 1 && err_has "cannot listen" && err_has "$PORT"'
@@ -425,7 +434,7 @@ check "serve: Ctrl-C stops it with status 130" eval '[ "$rc" = 130 ] && grep -q 
 fs serve --host 0.0.0.0 --port 0
 check "serve --port 0: usage error" eval 'rc_is 2 && err_has "--port"'
 PORT=$(free_port)
-"$BIN" serve --host 0.0.0.0 --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+"$BIN" serve --host 0.0.0.0 --port "$PORT" --cache-mb 0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVE=$!
 wait_for_open "$TMP/serve.out" "$SERVE"
 check "serve on all addresses: a generated token in the printed address, and a warning" \

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,46 @@ TEST_F(LibraryApi, AMissingLibraryIsNotFoundWithTheRemedyAsData) {
   EXPECT_FALSE(fs::exists(missing));
 }
 
+// The core's errors say what is wrong in the library's terms, and what to do as data (core/error.h):
+// no command, flag or script of a front end in the message.
+TEST_F(LibraryApi, CoreErrorsNameNoCommandAndCarryTheirRemedy) {
+  const auto expect_error = [](const std::function<void()>& fn, ErrorCode code, Remedy remedy, const char* what) {
+    try {
+      fn();
+      ADD_FAILURE() << what << ": no error";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(e.code(), code) << what << ": " << message;
+      EXPECT_EQ(e.hint().remedy, remedy) << what << ": " << message << " [remedy " << remedy_name(e.hint().remedy) << "]";
+      for (const char* front_end : {"facesearch ", "`", "--", "setup.sh"})
+        EXPECT_EQ(message.find(front_end), std::string::npos) << what << ": the message names '" << front_end
+                                                               << "': " << message;
+    }
+  };
+  // A face id the library does not hold: a photo's faces list the ids there are.
+  SearchRequest by_id = request();
+  by_id.photo_queries = false;
+  const Library library = Library::open_for_search(db_, by_id);
+  expect_error([&] { library.search_face(999999, {}); }, ErrorCode::kNotFound, Remedy::kListFaceIds, "unknown face id");
+  // An update of a library that has no folders yet: name some.
+  IndexRequest open;
+  open.pack.models_dir = testing::models_dir();
+  std::optional<Library> empty = Library::open_for_indexing(tmp_.path() / "empty.db", open, /*create=*/true);
+  ASSERT_TRUE(empty);
+  const std::vector<fs::path> no_folders;
+  expect_error([&] { empty->index(no_folders, IndexOptions{}); }, ErrorCode::kInvalidArgument, Remedy::kNameFolders,
+               "update without folders");
+  // A pack name that is not installed: the packs there are, and where InsightFace packs go.
+  PackRequest unknown;
+  unknown.name = "no_such_pack";
+  expect_error([&] { choose_model_pack(unknown); }, ErrorCode::kNotFound, Remedy::kListOrAddPacks, "unknown pack");
+  try {
+    choose_model_pack(unknown);
+  } catch (const Error& e) {
+    EXPECT_FALSE(e.hint().detail.empty()) << "the InsightFace folder";
+  }
+}
+
 TEST_F(LibraryApi, IndexingThroughTheLibraryLeavesCurrentSideFilesAndForgetKeepsThemCurrent) {
   const fs::path db = tmp_.path() / "new.db";
   IndexRequest open;
@@ -198,6 +239,19 @@ TEST_F(LibraryApi, IndexingThroughTheLibraryLeavesCurrentSideFilesAndForgetKeeps
   const SearchReport found = search.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {});
   EXPECT_EQ(found.matches.size(), 4u);  // the other four photos of him; the query photo itself is left out
   for (const Match& m : found.matches) EXPECT_NE(under_people(m.path).find("Tony_Blair/"), std::string::npos) << m.path;
+
+  // Another reader of the same library, searching on another thread while this one searches too,
+  // shares the networks and the vector index and answers the same.
+  const Library reader = search.another_reader();
+  EXPECT_EQ(reader.pack()->name, search.pack()->name);
+  EXPECT_EQ(reader.search_context().index_kind, search.search_context().index_kind);
+  SearchReport from_thread;
+  std::thread other([&] { from_thread = reader.search_photo(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), {}); });
+  const SearchReport here = search.search_face(found.matches.front().face_id, {});
+  other.join();
+  EXPECT_EQ(matches_of(from_thread), matches_of(found));
+  EXPECT_FALSE(here.matches.empty());
+  EXPECT_EQ(reader.status().faces, search.status().faces);
 }
 
 }  // namespace

@@ -442,7 +442,10 @@ TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDama
 
   ASSERT_TRUE(update_approx_index_file(c, dim, /*min_faces=*/1000));
   ASSERT_TRUE(fs::exists(path));
-  const auto saved = build_vector_index(c, IndexKind::kAuto, dim);
+  // A one-off search (kAuto) of a library under kApproxThreshold faces maps the vectors instead: cheaper
+  // than loading a graph. A server (kPreferSaved) uses the graph.
+  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
+  const auto saved = build_vector_index(c, IndexKind::kPreferSaved, dim);
   EXPECT_EQ(saved->kind(), "hnsw");
   EXPECT_EQ(saved->size(), 3000u);
 
@@ -467,14 +470,14 @@ TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDama
     t.commit();
   }
   EXPECT_FALSE(load_current_approx_index(c, dim));
-  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
+  EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim)->kind(), "exact");
   ASSERT_TRUE(update_approx_index_file(c, dim, 1000));
   EXPECT_TRUE(load_current_approx_index(c, dim));
 
   // A damaged file is a cache miss, never a crash or a wrong answer.
   fs::resize_file(path, fs::file_size(path) / 2);
   EXPECT_FALSE(load_current_approx_index(c, dim));
-  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim)->kind(), "exact");
+  EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim)->kind(), "exact");
 }
 
 TEST_F(Library, SavedVectorsFileMatchesTheCatalogAndIsIgnoredWhenStaleOrDamaged) {

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +34,7 @@
 #include "library/pack_verify.h"
 #include "models/onnx_graph_head.h"
 #include "models/pack_description.h"
+#include "models/pack_detail.h"
 #include "models/pack_registry.h"
 #include "pipeline/face_pipeline.h"
 #include "test_support.h"
@@ -144,6 +146,48 @@ TEST(InsightFacePack, PacksUnzippedIntoAFolderOfTheirOwnNameAreFound) {
   EXPECT_EQ(entry->source, PackSource::kInsightFace);
   EXPECT_EQ(entry->dir, nested);
   EXPECT_EQ(load_named_pack("antelopev2").detector.kind, "scrfd");
+}
+
+// Packs are looked up in the user's folder, then in the one installed with facesearch (`make install`,
+// the .deb), then in InsightFace's; a name found earlier shadows the same name later.
+TEST(PackRegistry, UsersOwnPacksComeBeforeThoseInstalledWithFacesearch) {
+  TempDir tmp;
+  const pack_detail::PackRoots roots{tmp.path() / "user", tmp.path() / "system", tmp.path() / "insightface"};
+  auto make_pack = [](const fs::path& dir, const char* file) {
+    fs::create_directories(dir);
+    std::ofstream(dir / file) << "{}";
+  };
+  make_pack(roots.installed / "shared", "manifest.json");
+  make_pack(roots.installed / "mine", "manifest.json");
+  make_pack(roots.system / "shared", "manifest.json");
+  make_pack(roots.system / "bundled", "manifest.json");
+  make_pack(roots.system / "no_manifest", "model.onnx");  // only InsightFace's folders are described
+  make_pack(roots.insightface / "bundled", "det_10g.onnx");
+  make_pack(roots.insightface / "theirs", "det_10g.onnx");
+
+  const auto packs = pack_detail::list_packs_under(roots);
+  std::vector<std::string> listed;
+  for (const auto& p : packs) listed.push_back(p.name + " " + pack_source_name(p.source) + " " + p.dir.string());
+  const std::vector<std::string> expected{
+      "mine installed " + (roots.installed / "mine").string(),
+      "shared installed " + (roots.installed / "shared").string(),
+      "bundled system " + (roots.system / "bundled").string(),
+      "theirs insightface " + (roots.insightface / "theirs").string(),
+  };
+  EXPECT_EQ(listed, expected);
+
+  // Without the user's folders (a fresh account), the system's packs are the ones found.
+  const auto fresh = pack_detail::list_packs_under({tmp.path() / "nobody", roots.system, tmp.path() / "none"});
+  ASSERT_EQ(fresh.size(), 2u);
+  EXPECT_EQ(fresh[1].name, "shared");
+  EXPECT_EQ(fresh[1].source, PackSource::kSystem);
+  EXPECT_EQ(fresh[1].dir, roots.system / "shared");
+}
+
+TEST(PackRegistry, SystemPacksLieBesideTheExecutable) {
+  // PREFIX/bin/facesearch finds PREFIX/share/facesearch/models, wherever PREFIX is.
+  const fs::path exe = fs::canonical("/proc/self/exe");
+  EXPECT_EQ(system_packs_root(), exe.parent_path().parent_path() / "share" / "facesearch" / "models");
 }
 
 TEST(InsightFacePack, ModelsOfSeveralInputsAreListedAsUnused) {

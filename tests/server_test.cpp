@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "models/pack_registry.h"
+#include "server/image_cache.h"
 #include "server/server.h"
 #include "test_support.h"
 
@@ -71,6 +72,7 @@ class ServerApi : public ::testing::Test {
     server::ServeOptions o;
     o.db = db_;
     o.port = 0;
+    o.cache_dir = tmp_->path() / "cache";  // not the user's cache
     return o;
   }
   static httplib::Result upload(httplib::Client& c, const std::string& bytes, const std::string& threshold = "") {
@@ -369,6 +371,107 @@ TEST_F(ServerApi, FiftyClientsAtOnceGetAnswersOrABusySignalAndTheServerStaysUp) 
   const auto after = c.Get("/api/v1/status");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(ServerApi, CropsAndPhotosAreCachedOnDiskAcrossRunsAndTheCacheStaysBounded) {
+  server::ServeOptions o = options();
+  o.cache_dir = tmp_->path() / "bounded-cache";
+  std::vector<std::int64_t> face_ids;
+  std::string first_crop;
+  {
+    Running s(o);
+    auto c = s.client();
+    const auto crop = c.Get("/api/v1/faces/1/crop?size=200");
+    ASSERT_TRUE(crop && crop->status == 200);
+    EXPECT_EQ(crop->get_header_value("X-Cache"), "miss");
+    first_crop = crop->body;
+    const auto again = c.Get("/api/v1/faces/1/crop?size=200");
+    ASSERT_TRUE(again && again->status == 200);
+    EXPECT_EQ(again->get_header_value("X-Cache"), "hit");
+    EXPECT_EQ(again->body, first_crop);
+    // Another size is another answer.
+    const auto other = c.Get("/api/v1/faces/1/crop?size=100");
+    ASSERT_TRUE(other && other->status == 200);
+    EXPECT_EQ(other->get_header_value("X-Cache"), "miss");
+    const auto photo = c.Get("/api/v1/photos/1/image?max=120");
+    ASSERT_TRUE(photo && photo->status == 200);
+    EXPECT_EQ(photo->get_header_value("X-Cache"), "miss");
+    EXPECT_EQ(c.Get("/api/v1/photos/1/image?max=120")->get_header_value("X-Cache"), "hit");
+    const Json st = Json::parse(c.Get("/api/v1/status")->body);
+    for (std::int64_t id = 1; id <= st["faces"].get<std::int64_t>(); ++id) face_ids.push_back(id);
+  }
+  const server::ImageCache::Usage kept = server::ImageCache(o.cache_dir, 1).usage();
+  EXPECT_EQ(kept.files, 3u);
+  {
+    // A later run finds them.
+    Running s(o);
+    auto c = s.client();
+    const auto crop = c.Get("/api/v1/faces/1/crop?size=200");
+    ASSERT_TRUE(crop && crop->status == 200);
+    EXPECT_EQ(crop->get_header_value("X-Cache"), "hit");
+    EXPECT_EQ(crop->body, first_crop);
+  }
+  // A small cache keeps the most recently used answers and drops the oldest.
+  o.cache_max_bytes = 60 * 1024;
+  Running s(o);
+  auto c = s.client();
+  ASSERT_GE(face_ids.size(), 20u);
+  for (const std::int64_t id : face_ids) {
+    const auto crop = c.Get("/api/v1/faces/" + std::to_string(id) + "/crop?size=256");
+    ASSERT_TRUE(crop && crop->status == 200);
+  }
+  const server::ImageCache::Usage bounded = server::ImageCache(o.cache_dir, 1).usage();
+  EXPECT_LE(bounded.bytes, o.cache_max_bytes);
+  EXPECT_LT(bounded.files, face_ids.size());
+  EXPECT_EQ(c.Get("/api/v1/faces/" + std::to_string(face_ids.back()) + "/crop?size=256")->get_header_value("X-Cache"), "hit");
+  EXPECT_EQ(c.Get("/api/v1/faces/" + std::to_string(face_ids.front()) + "/crop?size=256")->get_header_value("X-Cache"), "miss");
+  // No cache at all when asked.
+  o.cache_max_bytes = 0;
+  Running off(o);
+  auto c2 = off.client();
+  EXPECT_EQ(c2.Get("/api/v1/faces/1/crop?size=200")->get_header_value("X-Cache"), "off");
+}
+
+TEST_F(ServerApi, SearchesFromManyClientsAtOnceGiveTheSameAnswersAsOneAtATime) {
+  server::ServeOptions o = options();
+  o.workers = 4;
+  Running s(o);
+  auto c = s.client();
+  const std::int64_t faces = Json::parse(c.Get("/api/v1/status")->body)["faces"].get<std::int64_t>();
+  ASSERT_GE(faces, 8);
+  // The answers one at a time, by face id (the search and its JSON, without the timing).
+  auto answer = [](httplib::Client& client, std::int64_t id) {
+    const auto r = client.Post("/api/v1/search", Json{{"face_id", id}}.dump(), "application/json");
+    if (!r || r->status != 200) return std::string("failed: ") + (r ? r->body : httplib::to_string(r.error()));
+    Json j = Json::parse(r->body);
+    j.erase("stats");
+    return j.dump();
+  };
+  std::vector<std::string> expected;
+  for (std::int64_t id = 1; id <= 8; ++id) expected.push_back(answer(c, id));
+  const std::string upload_expected = upload(c, file_bytes(faces_dir("people/biden/fr_biden.jpg")))->body;
+  std::vector<std::thread> clients;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      auto client = s.client();
+      for (int round = 0; round < 6; ++round) {
+        const std::int64_t id = 1 + (t + round) % 8;
+        if (answer(client, id) != expected[id - 1]) ++wrong;
+      }
+      // An upload among them: the same faces and matches as alone.
+      const auto r = upload(client, file_bytes(faces_dir("people/biden/fr_biden.jpg")));
+      if (!r || r->status != 200) {
+        ++wrong;
+        return;
+      }
+      Json a = Json::parse(r->body), b = Json::parse(upload_expected);
+      a.erase("stats");
+      b.erase("stats");
+      if (a != b) ++wrong;
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

@@ -198,7 +198,8 @@ TEST_F(SideFiles, VectorsFileOfADeletedLibraryIsNotUsedByTheNewOneAndIndexRewrit
 }
 
 // Every way of changing images or faces moves the generation on when it is committed, without the caller
-// doing anything else: the side files written before are not used until they are written again.
+// doing anything else: the side files written before (.vectors and .hnsw) are not used until they are
+// written again; a rebuild too, even when it reads the same photos back under the same face ids.
 TEST_F(SideFiles, EveryCommittedChangeOfRowsMakesTheSideFilesStaleUntilRefreshed) {
   TempDir tmp;
   const fs::path db = tmp.path() / "lib.db";
@@ -211,20 +212,45 @@ TEST_F(SideFiles, EveryCommittedChangeOfRowsMakesTheSideFilesStaleUntilRefreshed
   ImageRow added;
   added.path = "/synthetic/added.jpg";
   added.status = "ok";
+  // A folder per pass that really holds photos with faces, for forget_folder to forget.
+  const auto folder_of_pass = [](int pass) { return fs::path("/synthetic/folder" + std::to_string(pass)); };
+  for (const int pass : {0, 1}) {
+    Catalog::Transaction t(c);
+    for (const char* name : {"a.jpg", "b.jpg"}) {
+      ImageRow row = added;
+      row.path = folder_of_pass(pass) / name;
+      c.replace_faces(c.put_image(row), first_faces);
+    }
+    t.commit();
+  }
+  int pass = 0;
 
   const std::vector<std::pair<const char*, std::function<void()>>> changes = {
       {"put_image", [&] { c.put_image(added); }},
       {"replace_faces", [&] { c.replace_faces(images[0].id, first_faces); }},
       {"move_image", [&] { c.move_image(images[1].id, "/synthetic/moved.jpg", 1, 1); }},
       {"delete_image", [&] { c.delete_image(images[2].id); }},
-      {"forget_folder", [&] { c.forget_folder(images[3].path.parent_path() / "no-such-subfolder"); }},
+      {"forget_folder", [&] {
+         const std::int64_t faces = c.status().faces;
+         EXPECT_EQ(c.forget_folder(folder_of_pass(pass)), 2);
+         EXPECT_EQ(c.status().faces, faces - 2 * static_cast<std::int64_t>(first_faces.size()));
+       }},
+  };
+  // Both side files written and current (the .hnsw too, though so few faces would not need one).
+  const auto refresh = [&](const char* name) {
+    ASSERT_TRUE(update_vectors_file(c, dim()));
+    ASSERT_TRUE(update_approx_index_file(c, dim(), 1));
+    std::vector<std::int64_t> ids;
+    std::vector<float> vectors;
+    ASSERT_TRUE(load_current_vectors(c, dim(), ids, vectors)) << name;
+    ASSERT_TRUE(load_current_approx_index(c, dim())) << name;
   };
   std::vector<std::int64_t> ids;
   std::vector<float> vectors;
   for (const bool in_transaction : {true, false}) {
+    pass = in_transaction ? 0 : 1;
     for (const auto& [name, change] : changes) {
-      ASSERT_TRUE(update_vectors_file(c, dim()));
-      ASSERT_TRUE(load_current_vectors(c, dim(), ids, vectors)) << name;
+      refresh(name);
       const std::int64_t before = c.generation();
       if (in_transaction) {
         Catalog::Transaction t(c);
@@ -237,22 +263,46 @@ TEST_F(SideFiles, EveryCommittedChangeOfRowsMakesTheSideFilesStaleUntilRefreshed
       EXPECT_GT(c.generation(), before) << name << (in_transaction ? " in a transaction" : " on its own");
       EXPECT_FALSE(load_current_vectors(c, dim(), ids, vectors))
           << name << ": the vectors file was taken for current after a change";
+      EXPECT_FALSE(load_current_approx_index(c, dim())) << name << ": the .hnsw was taken for current after a change";
     }
   }
   // A transaction rolled back changes nothing, and neither does a commit that changed no rows.
-  ASSERT_TRUE(update_vectors_file(c, dim()));
+  refresh("nothing");
   const std::int64_t before = c.generation();
   { Catalog::Transaction t(c); c.put_image(added); }
   { Catalog::Transaction t(c); t.commit(); }
   EXPECT_EQ(c.generation(), before);
   EXPECT_TRUE(load_current_vectors(c, dim(), ids, vectors));
+  EXPECT_TRUE(load_current_approx_index(c, dim()));
   // Refreshed: current again, holding the catalog's faces.
   c.put_image(added);
-  ASSERT_TRUE(update_vectors_file(c, dim()));
+  refresh("put_image, refreshed");
   ASSERT_TRUE(load_current_vectors(c, dim(), ids, vectors));
   std::vector<float> want_vectors;
   EXPECT_EQ(ids, catalog_ids(c, &want_vectors));
   EXPECT_EQ(vectors, want_vectors);
+  const auto approx = load_current_approx_index(c, dim());
+  ASSERT_TRUE(approx);
+  EXPECT_EQ(approx->size(), ids.size());
+
+  // A rebuild (a writable open with rebuild = true) empties the library: stale at once, and still stale
+  // once the same photos are read back under the same face ids, which only the generation tells apart.
+  const fs::path rebuilt = tmp.path() / "rebuilt.db";
+  copy_db(obama_template(), rebuilt);
+  c = Catalog::open(rebuilt, *pack_, Catalog::Mode::kOpenExisting);
+  refresh("before the rebuild");
+  const std::vector<std::int64_t> ids_before = catalog_ids(c);
+  const std::int64_t generation_before = c.generation();
+  c = Catalog::open(rebuilt, *pack_, Catalog::Mode::kOpenExisting, /*rebuild=*/true);
+  EXPECT_GT(c.generation(), generation_before);
+  EXPECT_EQ(c.status().faces, 0);
+  EXPECT_FALSE(load_current_vectors(c, dim(), ids, vectors)) << "rebuild: the vectors file was taken for current";
+  EXPECT_FALSE(load_current_approx_index(c, dim())) << "rebuild: the .hnsw was taken for current";
+  index(c, "obama");
+  EXPECT_EQ(catalog_ids(c), ids_before);
+  EXPECT_FALSE(load_current_vectors(c, dim(), ids, vectors)) << "rebuilt: the vectors file was taken for current";
+  EXPECT_FALSE(load_current_approx_index(c, dim())) << "rebuilt: the .hnsw was taken for current";
+  refresh("rebuilt, refreshed");
 }
 
 // Another library's .db copied over this one: its side files are not matched with it.
@@ -282,7 +332,7 @@ TEST_F(SideFiles, ADatabaseCopiedOverALibraryDoesNotUseTheSideFilesFoundThere) {
   Catalog c = Catalog::open(db, *pack_, Catalog::Mode::kOpenExisting);
   ASSERT_EQ(c.generation(), generation);
   std::vector<SideFileWarning> warnings;
-  const auto index = build_vector_index(c, IndexKind::kAuto, dim(), &warnings);
+  const auto index = build_vector_index(c, IndexKind::kPreferSaved, dim(), &warnings);
   EXPECT_EQ(index->kind(), "exact");
   EXPECT_EQ(index->size(), static_cast<size_t>(c.status().faces));
   EXPECT_TRUE(has_warning(warnings, vectors_file_path(c), "another library"));
@@ -452,7 +502,7 @@ TEST_F(SideFiles, DamagedApproximateIndexIsIgnoredWithAWarningAndRebuiltByIndex)
   Catalog c = Catalog::open(db, *pack_, Catalog::Mode::kOpenExisting);
   ASSERT_TRUE(update_vectors_file(c, dim()));
   ASSERT_TRUE(update_approx_index_file(c, dim(), /*min_faces=*/1));
-  ASSERT_EQ(build_vector_index(c, IndexKind::kAuto, dim())->kind(), "hnsw");
+  ASSERT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim())->kind(), "hnsw");
   const auto path = approx_index_path(c);
   const auto original = read_bytes(path);
   SideFileHeader header;
@@ -519,7 +569,7 @@ TEST_F(SideFiles, DamagedApproximateIndexIsIgnoredWithAWarningAndRebuiltByIndex)
     // ...and a search over the library warns, searches exactly and finds obama's photos.
     install(damaged);
     std::vector<SideFileWarning> warnings;
-    const auto index = build_vector_index(c, IndexKind::kAuto, dim(), &warnings);
+    const auto index = build_vector_index(c, IndexKind::kPreferSaved, dim(), &warnings);
     EXPECT_EQ(index->kind(), "exact");
     EXPECT_TRUE(has_warning(warnings, path, "damaged"));
     EXPECT_EQ(obama_matches(*index), want);
@@ -533,18 +583,18 @@ TEST_F(SideFiles, DamagedApproximateIndexIsIgnoredWithAWarningAndRebuiltByIndex)
     write_bytes(path, bytes);
     c.set_derived_file_record("hnsw", header.record());
     std::vector<SideFileWarning> warnings;
-    EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim(), &warnings)->kind(), "exact") << at;
+    EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim(), &warnings)->kind(), "exact") << at;
     EXPECT_FALSE(warnings.empty()) << at;
   }
   write_bytes(path, std::span(original).first(original.size() / 2));
   std::vector<SideFileWarning> warnings;
-  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim(), &warnings)->kind(), "exact");
+  EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim(), &warnings)->kind(), "exact");
   EXPECT_TRUE(has_warning(warnings, path, "damaged"));
 
   // `index` rebuilds it.
   ASSERT_TRUE(update_approx_index_file(c, dim(), 1));
   warnings.clear();
-  EXPECT_EQ(build_vector_index(c, IndexKind::kAuto, dim(), &warnings)->kind(), "hnsw");
+  EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim(), &warnings)->kind(), "hnsw");
   EXPECT_TRUE(warnings.empty());
 }
 

@@ -83,9 +83,10 @@ CLI::Option* add_model_option(CLI::App& command, std::string& model_name, CLI::O
   CLI::Option* option =
       command
           .add_option("--model", model_name,
-                      "Model pack by name, as `facesearch models list` shows them: dlib-faceapi (default), packs "
-                      "added with `facesearch models add`, InsightFace packs in ~/.insightface/models (buffalo_l, "
-                      "antelopev2, ...). Default: the pack the library was built with")
+                      std::string("Model pack by name, as `facesearch models list` shows them: ") + kDefaultPackName +
+                          " (default), dlib-faceapi, packs added with `facesearch models add`, InsightFace packs in "
+                          "~/.insightface/models (buffalo_l, antelopev2, ...). Default: the pack the library was "
+                          "built with")
           ->type_name("NAME");
   if (models_dir_option) option->excludes(models_dir_option);
   return option;

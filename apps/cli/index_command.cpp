@@ -54,7 +54,7 @@ Library:
   first run creates it. One SQLite file (plus a -wal file while in use) that names the model pack
   that made it, which later runs use unless told otherwise: another pack cannot mix in its faces;
   `--rebuild --model NAME` re-indexes everything with pack NAME (the folders are kept). Next to it: LIBRARY.vectors (every face's vector, for
-  fast exact search) and, from 200,000 faces, LIBRARY.hnsw (the approximate index); both are rebuilt
+  fast exact search) and, from 50,000 faces, LIBRARY.hnsw (the approximate index); both are rebuilt
   by `index` when stale and may be deleted at any time.
 
 Model packs:

@@ -14,6 +14,7 @@
 
 #include "library/library.h"
 #include "library/model_packs.h"
+#include "remedies.h"  // describe_rebuild, for the commands that warn of an unfinished rebuild
 #include "search/search_report.h"
 
 namespace facesearch::cli {

@@ -18,6 +18,8 @@ std::string remedy_text(const Hint& hint, std::string_view command) {
       return "; run `facesearch index --rebuild` on it to re-read every photo into a fresh copy (its folders are "
              "kept); if that fails too, move it away and index your folders into a new library";
     case Remedy::kRebuildWhenAlone: return "; stop it and run `facesearch index --rebuild` again";
+    case Remedy::kFinishRebuild: return "; an interrupted rebuild is finished by `facesearch index`";
+    case Remedy::kMergeAsOwner: return "; its owner can, by running `facesearch status` on it";
     case Remedy::kUseLibraryPack:
       return ": a library is bound to one pack; use the pack it was built with (`--model " + d +
              "`, or the --models DIR it came from), or re-index it with " + hint.pack +
@@ -25,11 +27,15 @@ std::string remedy_text(const Hint& hint, std::string_view command) {
     case Remedy::kInstallPackOrRebuild:
       return " (see `facesearch models list`); add it with `facesearch models add`, or re-index with another "
              "pack: `facesearch index --rebuild --model NAME`";
+    case Remedy::kListOrAddPacks:
+      return "; see `facesearch models list`, add one with `facesearch models add FOLDER|ZIP|URL`, or put "
+             "InsightFace packs in " + d;
     case Remedy::kNewLibrary: return "; choose another --db, or make one with `facesearch index FOLDER`";
     case Remedy::kMoveAwayOrNewLibrary: return "; move it away, or index into a new --db";
     case Remedy::kUpgrade: return "; upgrade facesearch, or use --rebuild to re-index it with this version";
     case Remedy::kRaisePixelLimit: return " (--max-pixels raises it)";
     case Remedy::kPickQueryFace: return "; --query-face must be between 0 and " + d;
+    case Remedy::kListFaceIds: return "; `facesearch faces PHOTO` lists face ids";
     case Remedy::kLeaveDetectorDefault: return ": leave --detector out";
     case Remedy::kDetectorSsdOrRebuild:
       return "; use --detector ssd, or rebuild the default pack (`make setup`, tools/setup.sh)";
@@ -42,6 +48,10 @@ std::string remedy_text(const Hint& hint, std::string_view command) {
     case Remedy::kReplacePack: return "; use --replace to replace it";
   }
   return {};
+}
+
+std::string describe_rebuild(const RebuildProgress& rebuild) {
+  return rebuild_warning(rebuild) + remedy_text(Hint{Remedy::kFinishRebuild}, "");
 }
 
 }  // namespace facesearch::cli

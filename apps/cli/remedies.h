@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "library/library.h"
 
 namespace facesearch::cli {
 
@@ -12,5 +13,9 @@ namespace facesearch::cli {
 // Remedy::kNone. `command`: the subcommand that failed ("search", "index", ...), for remedies whose
 // wording depends on it.
 std::string remedy_text(const Hint& hint, std::string_view command);
+
+// The warning of an unfinished `index --rebuild`, with the way to finish it: the core's
+// rebuild_warning() and its remedy (Remedy::kFinishRebuild) in the CLI's words.
+std::string describe_rebuild(const RebuildProgress& rebuild);
 
 }  // namespace facesearch::cli

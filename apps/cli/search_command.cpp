@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "flags.h"
+#include "html_report.h"
 #include "interrupt.h"
 #include "library/library.h"
 #include "progress.h"
@@ -68,9 +69,10 @@ Library:
   --index exact compares the query with every face (never misses; at a million faces about 20 ms
   with 128-number embeddings, 220 ms with the default pack's 512).
   approx uses an HNSW graph (about 1 ms at a million faces, recall 0.99): `facesearch index` builds
-  and saves one next to the library (LIBRARY.hnsw) once it holds 200000 faces. auto (default) uses
-  that saved graph while it is current and the exact search otherwise; approx without a saved
-  graph builds one in memory (minutes per million faces).
+  and saves one next to the library (LIBRARY.hnsw) once it holds 50000 faces. auto (default) uses
+  that saved graph from 200000 faces while it is current (below that, mapping the vectors is quicker
+  than loading a graph for one search; `facesearch serve` uses the graph from 50000) and the exact
+  search otherwise; approx without a saved graph builds one in memory (minutes per million faces).
 
 Output:
   Results go to stdout, everything else to stderr: a live progress line while scanning targets (on
@@ -80,6 +82,15 @@ Output:
   control characters in file names are shown escaped (\n, \x1b, ...); JSON and CSV keep names as
   they are (JSON replaces bytes that are not UTF-8).
   Names that start with "-" go after "--": facesearch search -q me.jpg -- -holiday/
+  --html FILE also writes the results as one web page that needs no server and loads nothing from the
+  network (the page of `facesearch serve`, with the result saved in it): the query photo with its
+  faces boxed, a card per match with its face crop and score, the threshold slider, and the whole
+  photo of each of the --html-photos N best matches (default 20) when a card is opened. Pictures are
+  JPEG inside the file: a face crop (160 px) takes about 8 KB, a photo (at most 1024 px) about
+  120 KB from a 12-megapixel phone photo (less from small ones), the page itself 100 KB: 100 matches
+  make about 3.5 MB with the default 20 photos, 1 MB with --html-photos 0. The page holds the
+  photos' paths and faces: share it with care. stdout is unchanged; stderr says what was written.
+    facesearch search -q me.jpg --html me.html
 
 Models:
   The face models (a model pack) are, first found: --models DIR, --model NAME, $FACESEARCH_MODELS,
@@ -95,10 +106,10 @@ Exit status:
   0    the search ran (also when nothing matched, or some target files were skipped)
   1    it could not run: no library yet (run `facesearch index FOLDER`), a library made with other
        models or damaged; query photo missing, unreadable or without a face; unknown --face-id; a
-       target missing; models missing or broken; a read or inference failure; the results could
-       not be written (a full disk)
+       target missing; models missing or broken; a read or inference failure; the results or the
+       --html page could not be written (a full disk, a missing folder)
   2    usage error: unknown option, neither or both of --query and --face-id, --face-id with
-       --target, bad value (--threshold outside 0..1, --jobs over 256), --query-face out of range
+       --target, bad value (--threshold outside -1..1, --jobs over 256), --query-face out of range
   130  interrupted with Ctrl-C (the matches found until then were printed)
   143  stopped by SIGTERM, like Ctrl-C
 )";
@@ -118,6 +129,22 @@ void write_report(const SearchReport& report, OutputFormat format, bool interrup
     case OutputFormat::kCsv: write_csv(std::cout, report); break;
   }
   std::cout.flush();
+}
+
+// --html FILE: the page, after the results went to stdout; "facesearch: wrote FILE (N results, X KB)".
+void write_html_page(const SearchArgs& args, const SearchReport& report, const HtmlReportSource& source) {
+  HtmlReportOptions options;
+  options.photos = args.html_photos;
+  options.max_pixels = max_pixels_from_flag(args.max_megapixels);
+  options.jobs = args.jobs;
+  const fs::path file(args.html);
+  const HtmlReportWritten written = write_html_report(file, report, source, options);
+  if (args.quiet) return;
+  for (const auto& [path, why] : written.unreadable)
+    std::cerr << "facesearch: warning: cannot read " << printable(path) << " again for the page (" << printable(why)
+              << "): its card has no picture\n";
+  std::cerr << "facesearch: wrote " << printable(file) << " (" << written.results
+            << (written.results == 1 ? " result, " : " results, ") << (written.bytes + 512) / 1024 << " KB)\n";
 }
 
 // The flags every search shares, in the core's one options type.
@@ -143,6 +170,7 @@ int run_library_search(const SearchArgs& args) {
   request.detection = detection_strategy(args.detector);
   request.index = parse_index_kind(args.index);
   request.photo_queries = args.face_ids.empty();
+  if (!args.html.empty()) check_html_report_target(args.html);  // before the search, not after it
   const Library library = Library::open_for_search(library_path(args.db), request);
   note_licence(*library.pack(), args.quiet);
   const SearchContext& where = library.search_context();
@@ -167,6 +195,13 @@ int run_library_search(const SearchArgs& args) {
               << " holds no faces yet; add photos with `facesearch index FOLDER`\n";
   }
   write_report(report, format, false, &context);
+  if (!args.html.empty()) {
+    HtmlReportSource source;
+    source.default_threshold = library.pack()->threshold;
+    source.library = library.path();
+    source.query_face_ids = args.face_ids;
+    write_html_page(args, report, source);
+  }
   return 0;
 }
 
@@ -174,6 +209,7 @@ int run_folder_search(const SearchArgs& args) {
   std::vector<fs::path> targets(args.targets.begin(), args.targets.end());
   targets.insert(targets.end(), args.extra_targets.begin(), args.extra_targets.end());
   const OutputFormat format = parse_output_format(args.format);
+  if (!args.html.empty()) check_html_report_target(args.html);  // before the scan, not after it
 
   SearchOptions options = search_options(args);
   const InterruptGuard interrupt;
@@ -200,6 +236,13 @@ int run_folder_search(const SearchArgs& args) {
     }
   }
   write_report(report, format, interrupted, nullptr);
+  if (!args.html.empty()) {
+    HtmlReportSource source;
+    source.default_threshold = searcher.pack().threshold;
+    source.targets = targets;
+    source.interrupted = interrupted;
+    write_html_page(args, report, source);
+  }
 
   if (interrupted) {
     const size_t done = report.stats.images_analysed + report.skipped.size();
@@ -292,6 +335,17 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
   add_jobs_option(*search, args.jobs,
                   "Worker threads for a scan of targets, at most " + std::to_string(kMaxJobs) +
                       " (default 0: one per core)");
+  CLI::Option* html = search->add_option(
+      "--html", args.html,
+      "Also write the results as one web page, FILE, to open in a browser without a server (see Output below)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  search->add_option("--html-photos", args.html_photos,
+                     "With --html: embed the whole photos (1024 px) of the N best matches too (default 20; 0: face "
+                     "crops only)")
+      ->type_name("N")
+      ->check(non_negative_integer())
+      ->needs(html);
   search->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");
   add_model_option(*search, args.model, add_models_option(*search, args.models_dir));
   add_detector_option(*search, args.detector);
@@ -324,6 +378,7 @@ void check_search_args(const CLI::App& search, const SearchArgs& args) {
       throw CLI::ExcludesError("--index", "--target (--target searches without a library)");
     }
   }
+  if (search.count("--html") > 0 && args.html.empty()) throw CLI::ValidationError("--html", "needs a file name");
   if (by_face && search.count("--query-face") > 0) {
     throw CLI::ExcludesError("--query-face", "--face-id (--query-face picks faces of a --query photo)");
   }

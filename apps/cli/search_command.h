@@ -38,6 +38,8 @@ struct SearchArgs {
   std::string models_dir;
   std::string model;  // --model NAME
   std::string detector = "auto";  // --detector  // empty: FACESEARCH_MODELS, then the default folder
+  std::string html;          // --html FILE: also write the results as one self-contained web page
+  size_t html_photos = 20;   // --html-photos N: whole photos of the N best matches in that page
 };
 
 // "largest", "all" or a non-negative face index; nullopt for anything else.

@@ -20,9 +20,10 @@ constexpr const char* kServeFooter = R"(What it serves:
 
 Security:
   It listens on 127.0.0.1 (this machine only) unless --host says otherwise. Another address needs a
-  token: --token, or one is generated and printed; open the printed address once in the browser (it
-  sets a cookie), or send "Authorization: Bearer TOKEN" from scripts. Only photos the library holds are
-  served, named by id; uploads are searched from a private temporary folder and deleted.
+  token: --token (or $FACESEARCH_TOKEN), or one is generated and printed; with a token, open the
+  printed address once in the browser (it sets a cookie), or send "Authorization: Bearer TOKEN" from
+  scripts. Only photos the library holds are served, named by id; uploads are searched from a private
+  temporary folder and deleted.
 
 Examples:
   facesearch serve                                  # then open http://127.0.0.1:8765/
@@ -41,12 +42,22 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
   add_db_option(*serve, args.db);
   serve->add_option("--host", args.host, "Address to listen on (default 127.0.0.1: this machine only)")->type_name("ADDR");
   serve->add_option("--port", args.port, "Port (default 8765)")->type_name("PORT")->check(CLI::Range(1, 65535));
+  // From the environment too: a command line is visible to every user (ps), a service's environment is not.
   serve->add_option("--token", args.token,
                     "Token every request must carry (needed, and generated when not given, for another --host)")
-      ->type_name("TOKEN");
+      ->type_name("TOKEN")
+      ->envname("FACESEARCH_TOKEN");
   serve->add_option("--jobs", args.jobs, "Searches and images prepared at once (default 4)")
       ->type_name("N")
       ->check(CLI::Range(1, 64));
+  serve->add_option("--cache-mb", args.cache_mb,
+                    "Disk space for face crops and smaller photos kept between requests and runs (default 512; "
+                    "0: none); the least recently used go first")
+      ->type_name("MB")
+      ->check(CLI::Range(0, 1 << 20));
+  serve->add_option("--cache-dir", args.cache_dir,
+                    "Where they are kept (default ${XDG_CACHE_HOME:-~/.cache}/facesearch/images)")
+      ->type_name("DIR");
   return serve;
 }
 
@@ -59,6 +70,8 @@ int run_serve(const ServeArgs& args) {
   options.port = args.port;
   options.token = args.token;
   options.workers = args.jobs;
+  options.cache_dir = args.cache_dir;
+  options.cache_max_bytes = args.cache_mb << 20;
   const bool generated = options.token.empty() && !server::is_loopback_host(options.host);
   if (generated) options.token = server::generate_token();
 

@@ -2,6 +2,7 @@
 // Ctrl-C.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,8 @@ struct ServeArgs {
   int port = 8765;
   std::string token;  // empty: none on loopback, one generated for other hosts
   int jobs = 4;       // heavy requests at once
+  std::string cache_dir;   // empty: ${XDG_CACHE_HOME:-~/.cache}/facesearch/images
+  std::uint64_t cache_mb = 512;  // 0: no disk cache of crops and photos
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeArgs& args);

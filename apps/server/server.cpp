@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +26,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "image/face_crop.h"
 #include "image/image.h"
+#include "server/image_cache.h"
 #include "server/web_assets.h"
 
 namespace facesearch::server {
@@ -51,6 +54,12 @@ HttpError from_core(const Error& e) {
     case Remedy::kNameFolders: words = "build the library first: facesearch index ~/Pictures"; break;
     case Remedy::kRaisePixelLimit: words = "the server refuses photos over its pixel limit"; break;
     case Remedy::kPickQueryFace: words = "pick a face from 0 to " + hint.detail; break;
+    case Remedy::kListFaceIds: words = "a photo's faces and their ids: GET /api/v1/photos/ID"; break;
+    case Remedy::kFinishRebuild: words = "re-index the library to finish its rebuild: POST /api/v1/index"; break;
+    case Remedy::kMergeAsOwner: words = "the library's owner merges them by opening it once"; break;
+    case Remedy::kMoveAwayOrNewLibrary: words = "move the library away and index the folders into a new one"; break;
+    case Remedy::kSetupModels: words = "build the default model pack with the set-up, or start with another"; break;
+    case Remedy::kListOrAddPacks: words = "install the pack, or start with one of those installed"; break;
     default: break;
   }
   switch (e.code()) {
@@ -135,9 +144,25 @@ void widen_listen_backlog(int port) {
 }
 
 std::string jpeg(const cv::Mat& bgr) {
-  std::vector<unsigned char> out;
-  cv::imencode(".jpg", bgr, out, {cv::IMWRITE_JPEG_QUALITY, 85});
+  const std::vector<std::uint8_t> out = encode_jpeg(bgr, 85);
   return std::string(out.begin(), out.end());
+}
+
+// A JPEG answer from the disk cache when it holds `key`, else made by `make` (and kept when
+// `cacheable`: the photo's content is known). X-Cache says which, for clients and the benchmark.
+template <class Make>
+void cached_jpeg(ImageCache& cache, httplib::Response& res, const std::string& key, bool cacheable, Make&& make) {
+  if (cacheable) {
+    if (auto hit = cache.get(key)) {
+      res.set_header("X-Cache", "hit");
+      res.set_content(std::move(*hit), "image/jpeg");
+      return;
+    }
+  }
+  std::string bytes = make();
+  if (cacheable) cache.put(key, bytes);
+  res.set_header("X-Cache", cacheable && cache.enabled() ? "miss" : "off");
+  res.set_content(std::move(bytes), "image/jpeg");
 }
 
 }  // namespace
@@ -160,13 +185,75 @@ std::string generate_token() {
   return token;
 }
 
+// Library handles for requests: one per request in flight (Library::another_reader: its own catalog
+// connection, the networks and vector index shared), handed out and taken back, so searches run side
+// by side. A re-index replaces the library; handles still lent finish their request on the old one.
+class Readers {
+ public:
+  explicit Readers(Library first) : current_(std::make_shared<Library>(std::move(first))) {}
+
+  class Lease {
+   public:
+    Lease(Readers& owner, std::shared_ptr<Library> library, std::uint64_t generation)
+        : owner_(owner), library_(std::move(library)), generation_(generation) {}
+    ~Lease() { owner_.take_back(std::move(library_), generation_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    const Library* operator->() const { return library_.get(); }
+    const Library& operator*() const { return *library_; }
+
+   private:
+    Readers& owner_;
+    std::shared_ptr<Library> library_;
+    std::uint64_t generation_;
+  };
+
+  Lease take() {
+    std::shared_ptr<Library> prototype;
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock(m_);
+      generation = generation_;
+      if (!idle_.empty()) {
+        auto library = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(*this, std::move(library), generation);
+      }
+      prototype = current_;
+    }
+    return Lease(*this, std::make_shared<Library>(prototype->another_reader()), generation);
+  }
+
+  // Searches move to `updated` (after a re-index); idle handles on the old library are closed.
+  void replace(Library updated) {
+    auto next = std::make_shared<Library>(std::move(updated));
+    std::lock_guard lock(m_);
+    current_ = std::move(next);
+    idle_.clear();
+    ++generation_;
+  }
+
+  const Library& current() const { return *current_; }
+
+ private:
+  void take_back(std::shared_ptr<Library> library, std::uint64_t generation) {
+    std::lock_guard lock(m_);
+    if (generation == generation_) idle_.push_back(std::move(library));
+  }
+
+  std::mutex m_;
+  std::shared_ptr<Library> current_;  // the library as opened; handles are made from it
+  std::vector<std::shared_ptr<Library>> idle_;
+  std::uint64_t generation_ = 0;
+};
+
 struct Server::State {
   ServeOptions options;
-  Library library;
+  Readers readers;
   float default_threshold = 0;
+  std::string model_name;
   httplib::Server http;
   int port = 0;
-  std::mutex library_mutex;  // one catalog connection and one set of model sessions, shared by requests
   // Heavy requests: `workers` at once, `queue` more waiting, the rest refused.
   std::mutex slots_mutex;
   std::condition_variable slots_freed;
@@ -182,8 +269,12 @@ struct Server::State {
   Json index_state = Json{{"state", "idle"}};
   std::thread index_thread;
   std::atomic<bool> cancel_index{false};
+  ImageCache cache;
 
-  State(ServeOptions o, Library l) : options(std::move(o)), library(std::move(l)) {}
+  State(ServeOptions o, Library l)
+      : options(std::move(o)),
+        readers(std::move(l)),
+        cache(options.cache_dir.empty() ? ImageCache::default_dir() : options.cache_dir, options.cache_max_bytes) {}
 };
 
 namespace {
@@ -282,9 +373,11 @@ Server::Server(ServeOptions options) {
   if (options.workers < 1 || options.queue < 0) throw Error(ErrorCode::kInvalidArgument, "workers must be at least 1");
   SearchRequest request;
   request.pack = options.pack;
+  request.index = options.index;
   Library library = Library::open_for_search(options.db, request);
   state_ = std::make_unique<State>(std::move(options), std::move(library));
-  state_->default_threshold = state_->library.pack()->threshold;
+  state_->default_threshold = state_->readers.current().pack()->threshold;
+  state_->model_name = state_->readers.current().pack()->name;
 
   // A private folder for uploads: read once by the search and deleted.
   std::string tmpl = (fs::temp_directory_path() / "facesearch-serve-XXXXXX").string();
@@ -297,9 +390,13 @@ Server::Server(ServeOptions options) {
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, with which a second server on the
   // same port would silently share it instead of failing.
+  // TCP_NODELAY (inherited by every accepted connection): httplib sends a response's headers and body
+  // in separate writes, and with Nagle's algorithm the body of a small answer (a search's JSON, a face
+  // crop) waited for the client's delayed ACK: +40 ms per request on a kept-alive connection.
   http.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   });
   http.set_payload_max_length(s.options.max_upload_bytes);
   http.set_read_timeout(std::chrono::seconds(20));
@@ -386,14 +483,14 @@ Server::Server(ServeOptions options) {
 
   // ---- the API ----
   http.Get("/api/v1/status", [&s](const httplib::Request&, httplib::Response& res) {
-    std::lock_guard lock(s.library_mutex);
-    const LibraryStatus st = s.library.status();
+    const auto library = s.readers.take();
+    const LibraryStatus st = library->status();
     Json errors = Json::array();
-    for (const ImageRow& row : s.library.unreadable_photos())
+    for (const ImageRow& row : library->unreadable_photos())
       errors.push_back({{"photo_id", row.id}, {"path", row.path.string()}, {"message", row.error}});
     Json roots = Json::array();
     for (const auto& r : st.roots) roots.push_back(r.string());
-    res.set_content(Json{{"library", s.library.path().string()},
+    res.set_content(Json{{"library", library->path().string()},
                          {"photos", st.images},
                          {"photos_ok", st.images_ok},
                          {"photos_error", st.images_error},
@@ -416,10 +513,10 @@ Server::Server(ServeOptions options) {
     SearchOptions options;
     options.threshold = threshold;
     options.top_k = static_cast<size_t>(top_k);
-    std::lock_guard lock(s.library_mutex);
-    const auto face = s.library.face(face_id);
+    const auto library = s.readers.take();
+    const auto face = library->face(face_id);
     if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::to_string(face_id) + " in the library");
-    const SearchReport report = s.library.search_face(face_id, options);
+    const SearchReport report = library->search_face(face_id, options);
     res.set_content(search_json(report, s.default_threshold, 0, face_id, face->image_id).dump(), "application/json");
   };
 
@@ -484,8 +581,7 @@ Server::Server(ServeOptions options) {
       }
       SearchReport report;
       try {
-        std::lock_guard lock(s.library_mutex);
-        report = s.library.search_photo(file, options);
+        report = s.readers.take()->search_photo(file, options);
       } catch (const Error& e) {
         // The core names the file it read: the client knows it as its upload, not as a temporary path.
         std::string message = e.what();
@@ -529,10 +625,7 @@ Server::Server(ServeOptions options) {
       };
       try {
         IndexRequest request;
-        {
-          std::lock_guard lock(s.library_mutex);
-          request.pack.name = s.library.pack()->name;
-        }
+        request.pack.name = s.model_name;
         request.pack.models_dir = s.options.pack.models_dir;
         if (!request.pack.models_dir.empty()) request.pack.name.clear();
         request.cancel = &s.cancel_index;
@@ -549,11 +642,9 @@ Server::Server(ServeOptions options) {
         // Searches move to the updated library (its new faces and side files).
         SearchRequest reopen;
         reopen.pack = s.options.pack;
+        reopen.index = s.options.index;
         Library updated = Library::open_for_search(s.options.db, reopen);
-        {
-          std::lock_guard lock(s.library_mutex);
-          s.library = std::move(updated);
-        }
+        s.readers.replace(std::move(updated));
         publish(Json{{"state", report.cancelled ? "cancelled" : "done"},
                      {"files", report.files},
                      {"added", report.added},
@@ -598,10 +689,7 @@ Server::Server(ServeOptions options) {
   http.Get(R"(/api/v1/photos/(\d+))", [&s](const httplib::Request& req, httplib::Response& res) {
     const auto id = parse_id(req.matches[1]);
     std::optional<PhotoFaces> photo;
-    if (id) {
-      std::lock_guard lock(s.library_mutex);
-      photo = s.library.photo(*id);
-    }
+    if (id) photo = s.readers.take()->photo(*id);
     if (!photo) throw Error(ErrorCode::kNotFound, "no photo " + std::string(req.matches[1]) + " in the library");
     Json faces = Json::array();
     for (const FaceRow& f : photo->faces)
@@ -627,22 +715,13 @@ Server::Server(ServeOptions options) {
       const int max = int_param(req, "max", 1600, 32, 4096);
       const auto id = parse_id(req.matches[1]);
       std::optional<PhotoFaces> photo;
-      if (id) {
-        std::lock_guard lock(s.library_mutex);
-        photo = s.library.photo(*id);
-      }
+      if (id) photo = s.readers.take()->photo(*id);
       if (!photo || photo->image.status != "ok") throw Error(ErrorCode::kNotFound, "no readable photo " + std::string(req.matches[1]));
-      DecodeOptions decode;
-      decode.min_long_side_px = max;  // a JPEG is decoded reduced as far as the answer allows
-      const DecodedImage image = decode_image_file(photo->image.path, decode);
-      cv::Mat out = image.bgr;
-      const int long_side = std::max(out.cols, out.rows);
-      if (long_side > max) {
-        const double f = double(max) / long_side;
-        cv::resize(image.bgr, out, cv::Size(std::max(1, int(out.cols * f + 0.5)), std::max(1, int(out.rows * f + 0.5))), 0, 0,
-                   cv::INTER_AREA);
-      }
-      res.set_content(jpeg(out), "image/jpeg");
+      cached_jpeg(s.cache, res, "image|" + photo->image.hash + "|" + std::to_string(max), !photo->image.hash.empty(), [&] {
+        DecodeOptions decode;
+        decode.min_long_side_px = max;  // a JPEG is decoded reduced as far as the answer allows
+        return jpeg(fit_within(decode_image_file(photo->image.path, decode).bgr, max));
+      });
     });
   });
 
@@ -653,28 +732,20 @@ Server::Server(ServeOptions options) {
       std::optional<FaceRow> face;
       std::optional<PhotoFaces> photo;
       if (id) {
-        std::lock_guard lock(s.library_mutex);
-        face = s.library.face(*id);
-        if (face) photo = s.library.photo(face->image_id);
+        const auto library = s.readers.take();
+        face = library->face(*id);
+        if (face) photo = library->photo(face->image_id);
       }
       if (!face || !photo) throw Error(ErrorCode::kNotFound, "no face " + std::string(req.matches[1]) + " in the library");
-      // A square around the face with a margin, in full-resolution pixels.
+      // A square around the face with a margin (face_crop.h), in full-resolution pixels.
       const Box& b = face->face.box;
-      const float side = 1.3f * std::max(b.x2 - b.x1, b.y2 - b.y1);
-      const float cx = (b.x1 + b.x2) / 2, cy = (b.y1 + b.y2) / 2;
-      DecodeOptions decode;
-      const int long_side = std::max(photo->image.width, photo->image.height);
-      decode.min_long_side_px = side > 0 ? static_cast<int>(std::ceil(long_side * std::min(1.0f, size / side))) : 0;
-      const DecodedImage image = decode_image_file(photo->image.path, decode);
-      const float k = 1.f / image.scale;  // full-resolution -> decoded pixels
-      const int x = static_cast<int>(std::floor((cx - side / 2) * k)), y = static_cast<int>(std::floor((cy - side / 2) * k));
-      const int n = std::max(1, static_cast<int>(std::ceil(side * k)));
-      cv::Mat square(n, n, CV_8UC3, cv::Scalar(240, 240, 240));
-      const cv::Rect want(x, y, n, n), have = want & cv::Rect(0, 0, image.bgr.cols, image.bgr.rows);
-      if (have.area() > 0) image.bgr(have).copyTo(square(cv::Rect(have.x - x, have.y - y, have.width, have.height)));
-      cv::Mat out;
-      cv::resize(square, out, cv::Size(size, size), 0, 0, n > size ? cv::INTER_AREA : cv::INTER_CUBIC);
-      res.set_content(jpeg(out), "image/jpeg");
+      char box[128];
+      std::snprintf(box, sizeof box, "%.1f,%.1f,%.1f,%.1f,margin %.2f", b.x1, b.y1, b.x2, b.y2, kFaceCropMargin);
+      cached_jpeg(s.cache, res, "crop|" + photo->image.hash + "|" + box + "|" + std::to_string(size), !photo->image.hash.empty(), [&] {
+        DecodeOptions decode;
+        decode.min_long_side_px = face_crop_min_long_side(b, std::max(photo->image.width, photo->image.height), size);
+        return jpeg(face_crop(decode_image_file(photo->image.path, decode), b, size));
+      });
     });
   });
 }
@@ -714,6 +785,6 @@ std::string Server::url() const {
   return u;
 }
 
-const Library& Server::library() const { return state_->library; }
+const Library& Server::library() const { return state_->readers.current(); }
 
 }  // namespace facesearch::server

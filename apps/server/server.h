@@ -15,6 +15,9 @@ namespace facesearch::server {
 struct ServeOptions {
   std::filesystem::path db;
   PackRequest pack;                    // normally empty: the library's own pack
+  // The library's saved HNSW graph when it has a current one (`index` saves one from 50,000 faces), else
+  // the exact index: a server loads it once and answers each search several times faster.
+  IndexKind index = IndexKind::kPreferSaved;
   std::string host = "127.0.0.1";
   int port = 8765;                     // 0: any free port (tests)
   std::string token;                   // required of every request when set; needed for non-loopback hosts
@@ -22,6 +25,9 @@ struct ServeOptions {
   int queue = 16;                      // heavy requests waiting beyond those; more are refused (503)
   std::size_t max_upload_bytes = 25u << 20;
   std::int64_t max_pixels = 100'000'000;  // uploads whose header says more are refused (422)
+  // Face crops and downscaled photos kept between requests and runs (image_cache.h); 0 bytes: none.
+  std::filesystem::path cache_dir;     // empty: ImageCache::default_dir()
+  std::uint64_t cache_max_bytes = 512ull << 20;
 };
 
 // True for 127.0.0.1 (any 127/8), ::1 and "localhost".

@@ -1,4 +1,7 @@
-/* facesearch web page: vanilla JS, no dependencies. Talks to the JSON API under /api/v1 (docs/API.md). */
+/* facesearch web page: vanilla JS, no dependencies. Talks to the JSON API under /api/v1 (docs/API.md).
+   Saved mode: a page written by `facesearch search --html FILE` holds its result in
+   <script type="application/json" id="facesearch-report"> (the answer of POST /api/v1/search plus the
+   pictures as data: URIs); the page then shows that result and asks no server for anything. */
 'use strict';
 
 (function () {
@@ -9,6 +12,18 @@
   const EPS = 1e-9;
 
   const $ = (id) => document.getElementById(id);
+
+  // The result a saved page holds, or null on the served page.
+  const SAVED = (() => {
+    const node = document.getElementById('facesearch-report');
+    if (!node) return null;
+    try {
+      const data = JSON.parse(node.textContent);
+      return data && typeof data === 'object' ? data : { matches: [] };
+    } catch (e) {
+      return { matches: [], broken: String(e && e.message ? e.message : e) };
+    }
+  })();
 
   const el = {
     tabSearch: $('tab-search'), tabLibrary: $('tab-library'),
@@ -140,6 +155,10 @@
     409: 'busy', 413: 'too_large', 422: 'unprocessable', 503: 'overloaded', 500: 'internal' };
 
   async function api(path, options) {
+    if (SAVED) {   // a saved page has no server to ask: nothing may leave the file
+      throw new ApiError(0, 'saved', 'This is a saved result: it cannot search again.',
+        'Run `facesearch search` again, or open `facesearch serve`.');
+    }
     const opts = Object.assign({}, options || {});
     const headers = new Headers(opts.headers || {});
     headers.set('Accept', 'application/json');
@@ -224,6 +243,7 @@
   const tabs = [el.tabSearch, el.tabLibrary];
 
   function selectTab(name, focus) {
+    if (SAVED) return;   // one panel: the saved result
     const isLibrary = name === 'library';
     el.tabSearch.setAttribute('aria-selected', String(!isLibrary));
     el.tabLibrary.setAttribute('aria-selected', String(isLibrary));
@@ -476,7 +496,7 @@
   // ------------------------------------------------------------------ choosing a photo
 
   function chooseFile() {
-    if (state.busy) return;
+    if (state.busy || SAVED) return;
     el.fileInput.click();
   }
 
@@ -515,23 +535,23 @@
     el.dropzone.classList.toggle('is-dragover', on);
   }
   document.addEventListener('dragenter', (ev) => {
-    if (!hasFiles(ev)) return;
+    if (!hasFiles(ev) || SAVED) return;
     ev.preventDefault();
     dragDepth += 1;
     if (!state.busy) setDragging(true);
   });
   document.addEventListener('dragover', (ev) => {
-    if (!hasFiles(ev)) return;
+    if (!hasFiles(ev) || SAVED) return;
     ev.preventDefault();
     ev.dataTransfer.dropEffect = state.busy ? 'none' : 'copy';
   });
   document.addEventListener('dragleave', (ev) => {
-    if (!hasFiles(ev)) return;
+    if (!hasFiles(ev) || SAVED) return;
     dragDepth = Math.max(0, dragDepth - 1);
     if (dragDepth === 0) setDragging(false);
   });
   document.addEventListener('drop', (ev) => {
-    if (!hasFiles(ev)) return;
+    if (!hasFiles(ev) || SAVED) return;
     ev.preventDefault();
     dragDepth = 0;
     setDragging(false);
@@ -543,7 +563,7 @@
     }
   });
   document.addEventListener('paste', (ev) => {
-    if (state.busy || !ev.clipboardData) return;
+    if (state.busy || SAVED || !ev.clipboardData) return;
     const file = firstImageFile(ev.clipboardData.files);
     if (file && (!file.type || file.type.startsWith('image/'))) {
       ev.preventDefault();
@@ -574,7 +594,7 @@
   }
 
   function startPhotoSearch(file) {
-    if (state.busy || !file) return;
+    if (state.busy || SAVED || !file) return;
     if (file.type && !file.type.startsWith('image/')) {
       state.mode = null;
       state.file = null;
@@ -623,7 +643,7 @@
   }
 
   function startFaceSearch(face) {
-    if (state.busy) return;
+    if (state.busy || SAVED) return;
     state.mode = 'face';
     state.file = null;
     if (state.fileUrl) { URL.revokeObjectURL(state.fileUrl); state.fileUrl = null; }
@@ -654,7 +674,7 @@
   });
 
   async function runSearch(floor, keepSlider) {
-    if (state.busy) return;
+    if (state.busy || SAVED) return;
     const seq = ++state.seq;
     const mode = state.mode;
     state.retry = () => runSearch(floor, keepSlider);
@@ -722,6 +742,7 @@
     const parts = [];
     if (typeof stats.faces === 'number') parts.push('searched ' + plural(stats.faces, 'face'));
     if (typeof stats.query_ms === 'number') parts.push('in ' + (stats.query_ms < 10 ? stats.query_ms.toFixed(1) : Math.round(stats.query_ms)) + ' ms');
+    else if (typeof stats.seconds === 'number') parts.push('in ' + stats.seconds.toFixed(1) + ' s');
     if (resp.model) parts.push('model ' + resp.model);
     el.meta.textContent = parts.join(' · ');
 
@@ -735,7 +756,9 @@
     const q = (state.response && state.response.query) || {};
     const faces = Array.isArray(q.faces) ? q.faces : [];
     const chosen = typeof q.chosen === 'number' ? q.chosen : null;
-    if (faces.length <= 1) {
+    if (SAVED) {
+      el.queryFacesText.textContent = savedQueryText(q, faces, chosen);
+    } else if (faces.length <= 1) {
       el.queryFacesText.textContent = faces.length === 1 ? '1 face found: searching for it.' : '';
     } else {
       el.queryFacesText.textContent = faces.length + ' faces found. The highlighted face'
@@ -760,22 +783,23 @@
     container.replaceChildren();
     const q = state.response && state.response.query;
     if (!q || state.mode !== 'photo') return;
-    const w = el.queryImage.naturalWidth, h = el.queryImage.naturalHeight;
+    // A saved result's photo is a smaller copy: its boxes are placed by the photo's full size.
+    const w = (SAVED && q.width) || el.queryImage.naturalWidth, h = (SAVED && q.height) || el.queryImage.naturalHeight;
     if (!w || !h) return;   // drawn again when the image has loaded
     const faces = Array.isArray(q.faces) ? q.faces : [];
     const chosen = typeof q.chosen === 'number' ? q.chosen : null;
     faces.forEach((f, i) => {
       const idx = typeof f.index === 'number' ? f.index : i;
       const isChosen = idx === chosen;
-      const label = faces.length > 1
+      const label = faces.length > 1 && !SAVED
         ? (isChosen ? 'Face ' + (idx + 1) + ' (searched)' : 'Search for face ' + (idx + 1) + ' instead')
-        : 'Face ' + (idx + 1) + ' (searched)';
+        : 'Face ' + (idx + 1) + (isChosen || !SAVED ? ' (searched)' : '');
       const b = makeBox(f.box, w, h, label, isChosen ? 'searched' : String(idx + 1));
       b.dataset.faceIndex = String(idx);
       if (isChosen) b.classList.add('is-chosen');
       if (state.pendingFace === idx) b.classList.add('is-pending');
       b.setAttribute('aria-pressed', String(isChosen));
-      b.disabled = state.busy;
+      b.disabled = state.busy || !!SAVED;
       b.addEventListener('click', () => chooseQueryFace(idx));
       container.appendChild(b);
     });
@@ -800,10 +824,10 @@
     el.queryFallback.hidden = !broken;
     const q = state.response && state.response.query;
     const faces = q && Array.isArray(q.faces) ? q.faces : [];
-    el.queryFallback.textContent = faces.length > 1
-      ? 'This browser cannot display this file, but the server read it: pick a face below.'
-      : 'This browser cannot display this file.';
-    el.queryFaceList.hidden = !(broken && faces.length > 1);
+    el.queryFallback.textContent = SAVED ? 'The query photo could not be read when this page was saved.'
+      : faces.length > 1 ? 'This browser cannot display this file, but the server read it: pick a face below.'
+        : 'This browser cannot display this file.';
+    el.queryFaceList.hidden = !(broken && faces.length > 1) || !!SAVED;
   }
 
   el.queryImage.addEventListener('load', () => {
@@ -859,8 +883,8 @@
     const name = m.name || baseName(m.path) || 'photo ' + m.photo_id;
     const sim = Number(m.similarity) || 0;
     const li = make('li', 'result-card');
-    li.dataset.photoId = String(m.photo_id);
-    li.dataset.faceId = String(m.face_id);
+    if (m.photo_id !== undefined && m.photo_id !== null) li.dataset.photoId = String(m.photo_id);
+    if (m.face_id !== undefined && m.face_id !== null) li.dataset.faceId = String(m.face_id);
     li.dataset.similarity = String(m.similarity);
     li.dataset.path = m.path || '';
     li.dataset.rank = String(rank + 1);
@@ -871,15 +895,22 @@
     btn.title = m.path || name;
 
     const frame = make('span', 'result-thumb');
-    const img = make('img', 'result-img');
-    img.src = '/api/v1/faces/' + encodeURIComponent(m.face_id) + '/crop?size=160';
-    img.alt = 'face in ' + name;
-    img.width = 160;
-    img.height = 160;
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.addEventListener('error', () => frame.classList.add('is-broken'));
-    frame.appendChild(img);
+    const crop = SAVED ? (typeof m.crop === 'string' && m.crop.startsWith('data:image/') ? m.crop : null)
+      : '/api/v1/faces/' + encodeURIComponent(m.face_id) + '/crop?size=160';
+    if (crop) {
+      const img = make('img', 'result-img');
+      img.src = crop;
+      img.alt = 'face in ' + name;
+      img.width = 160;
+      img.height = 160;
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      img.addEventListener('error', () => frame.classList.add('is-broken'));
+      frame.appendChild(img);
+    } else {
+      frame.classList.add('is-broken');   // the photo could not be read when the page was saved
+      frame.title = m.unreadable ? 'Not readable when this page was saved: ' + m.unreadable : '';
+    }
 
     const info = make('span', 'result-info');
     const score = make('span', 'score score-' + strength(sim), fmt2(sim));
@@ -934,7 +965,11 @@
     const floor = state.fetchedFloor;
     const below = floor !== null && t < floor - EPS;
     el.fetchMore.hidden = !below;
-    if (below) {
+    if (below && SAVED) {
+      el.fetchMoreText.textContent = 'This saved result holds matches down to ' + fmt2(floor) + ' only: run '
+        + 'facesearch search with --threshold ' + fmt2(t) + ' for more.';
+      el.fetchMoreButton.hidden = true;
+    } else if (below) {
       el.fetchMoreText.textContent = 'Matches were fetched down to ' + fmt2(floor) + ' only.';
       el.fetchMoreButton.textContent = 'Search down to ' + fmt2(t);
     }
@@ -949,7 +984,10 @@
       el.emptyTitle.textContent = state.mode === 'face'
         ? 'No other photos of this face at ≥ ' + fmt2(floor) + '.'
         : 'No matching photos at ≥ ' + fmt2(floor) + '.';
-      if (state.status && state.status.faces === 0) {
+      if (SAVED) {
+        el.emptyText.textContent = 'The search found no other photo of this person. A lower --threshold finds '
+          + 'weaker matches, with more mistakes among them.';
+      } else if (state.status && state.status.faces === 0) {
         setRichText(el.emptyText, 'The library is empty: run `facesearch index ~/Pictures` first');
       } else {
         el.emptyText.textContent = 'The library may hold no other photo of this person. A lower threshold finds '
@@ -1076,8 +1114,10 @@
     el.pvMatch.replaceChildren();
     if (typeof item.similarity === 'number') {
       el.pvMatch.appendChild(make('span', 'score score-' + strength(item.similarity), fmt2(item.similarity)));
+      const searchedFace = state.mode === 'face' || (SAVED && SAVED.query && SAVED.query.face_id !== null
+        && SAVED.query.face_id !== undefined);
       el.pvMatch.appendChild(document.createTextNode(' similarity of the highlighted face to '
-        + (state.mode === 'face' ? 'the face searched for' : 'your face')));
+        + (searchedFace ? 'the face searched for' : SAVED ? 'the query face' : 'your face')));
     } else if (item.face_id !== undefined && item.face_id !== null) {
       el.pvMatch.textContent = 'The highlighted face is the one searched for.';
     }
@@ -1088,6 +1128,7 @@
     el.pvHelp.hidden = true;
     el.pvLoading.hidden = false;
     el.pvStage.classList.add('is-loading');
+    if (SAVED) { showSavedPhoto(item, name); return; }
 
     const img = el.pvImage;
     img.removeAttribute('width');
@@ -1162,6 +1203,52 @@
     if (img.complete && img.naturalWidth) onPhotoViewImageLoaded();
   }
 
+  // The photo view of a saved result: the photo saved with it (the best matches have one), its matching
+  // faces boxed; else the face crop alone. Nothing to search from here.
+  function showSavedPhoto(item, name) {
+    const img = el.pvImage;
+    const photos = Array.isArray(SAVED.photos) ? SAVED.photos : [];
+    const photo = typeof item.photo === 'number' ? photos[item.photo] : null;
+    el.pvStage.classList.remove('is-loading', 'is-broken', 'is-crop-only');
+    el.pvLoading.hidden = true;
+    el.pvHelp.hidden = false;
+    img.alt = 'photo ' + name;
+    if (photo && typeof photo.image === 'string' && photo.image.startsWith('data:image/')) {
+      const w = Number(photo.width) || 0, h = Number(photo.height) || 0;
+      if (w && h) {
+        img.width = w;
+        img.height = h;
+        el.pvDims.textContent = w + ' × ' + h + ' pixels';
+        const mine = (SAVED.matches || []).filter((m) => m === item || (m.path === item.path && m.photo === item.photo));
+        mine.forEach((m) => {
+          const isMatch = m === item;
+          const b = makeBox(m.box, w, h, (isMatch ? 'The match' : 'Another match') + ', similarity ' + fmt2(m.similarity),
+            isMatch ? 'match ' + fmt2(m.similarity) : fmt2(m.similarity));
+          b.disabled = true;
+          b.dataset.faceIndex = String(m.face_index);
+          if (isMatch) b.classList.add('is-chosen');
+          el.pvBoxes.appendChild(b);
+        });
+      }
+      img.src = photo.image;
+      el.pvHelp.textContent = 'A copy of the photo, saved in this page.';
+    } else if (typeof item.crop === 'string' && item.crop.startsWith('data:image/')) {
+      el.pvStage.classList.add('is-crop-only');
+      img.width = 160;
+      img.height = 160;
+      img.src = item.crop;
+      const limit = Number(SAVED.photos_limit) || 0;
+      el.pvHelp.textContent = 'Only the face is saved for this match: the page holds the whole photos of '
+        + (limit ? 'its ' + plural(limit, 'best match', 'best matches') : 'no match') + ' (--html-photos). '
+        + 'The photo itself is at the path above.';
+    } else {
+      img.removeAttribute('src');
+      el.pvStage.classList.add('is-broken');
+      el.pvHelp.textContent = 'This photo could not be read when the page was saved'
+        + (item.unreadable ? ' (' + item.unreadable + ')' : '') + '.';
+    }
+  }
+
   function onPhotoViewImageLoaded() {
     el.pvLoading.hidden = true;
     el.pvStage.classList.remove('is-loading');
@@ -1186,9 +1273,105 @@
     startFaceSearch(face);
   }
 
+  // ------------------------------------------------------------------ a saved result (search --html)
+
+  function savedQueryText(q, faces, chosen) {
+    const paths = Array.isArray(q.paths) ? q.paths : [];
+    if (paths.length > 1) {
+      return 'Searched for the largest faces of ' + paths.length + ' photos of the person, combined: '
+        + paths.map(baseName).join(', ') + '.';
+    }
+    if (q.face_id !== null && q.face_id !== undefined) {
+      return 'Searched for ' + (chosen !== null ? 'face ' + (chosen + 1) + ' of this photo' : 'a face of this photo')
+        + ' (face id ' + q.face_id + ' in the library).';
+    }
+    if (chosen === null) return faces.length > 1 ? plural(faces.length, 'face') + ' found: each was searched for.' : '';
+    return faces.length > 1
+      ? plural(faces.length, 'face') + ' found; the highlighted face (' + (chosen + 1) + ') was searched for.'
+      : 'The face found in this photo was searched for.';
+  }
+
+  // Where the saved search looked, for the banner: {label: 'the library ', paths: [its file]}.
+  function savedWhere(r) {
+    if (r.source === 'library') return { label: 'the library ', paths: [String(r.library || '')], more: 0 };
+    const targets = (Array.isArray(r.targets) ? r.targets : []).map(String);
+    if (!targets.length) return { label: 'the folders searched', paths: [], more: 0 };
+    return { label: targets.length === 1 ? '' : 'the folders ', paths: targets.slice(0, 3),
+      more: Math.max(0, targets.length - 3) };
+  }
+
+  function initSaved() {
+    const r = SAVED;
+    const q = r.query && typeof r.query === 'object' ? r.query : {};
+    document.body.classList.add('is-saved');
+    document.body.dataset.tab = 'search';
+    el.tabSearch.parentNode.hidden = true;
+    el.panelLibrary.hidden = true;
+    el.panelSearch.hidden = false;
+    el.emptyBanner.hidden = true;
+    el.dropzone.hidden = true;
+    $('how-it-works').hidden = true;
+    el.newSearchButton.hidden = true;
+    el.fetchMoreButton.hidden = true;
+
+    const paths = Array.isArray(q.paths) ? q.paths : [];
+    const queryName = q.name || baseName(q.path) || 'the query';
+    const when = typeof r.created_at === 'number' ? formatDateTime(r.created_at) : '';
+    document.title = 'facesearch: ' + queryName + (paths.length > 1 ? ' and ' + plural(paths.length - 1, 'more') : '')
+      + (when ? ' · ' + when : '');
+    el.summary.textContent = 'Saved result' + (when ? ' · ' + when : '');
+    el.summary.title = '';
+
+    const banner = $('saved-banner');
+    $('saved-title').textContent = 'A saved result of facesearch search' + (when ? ', ' + when : '');
+    const text = $('saved-text');
+    text.replaceChildren();
+    text.appendChild(document.createTextNode('Photos of the person in '));
+    text.appendChild(make('strong', null, queryName + (paths.length > 1 ? ' and ' + plural(paths.length - 1, 'more photo') : '')));
+    const where = savedWhere(r);
+    text.appendChild(document.createTextNode(', found in ' + where.label));
+    where.paths.forEach((p, i) => {
+      if (i) text.appendChild(document.createTextNode(', '));
+      text.appendChild(make('span', 'path', p));
+    });
+    if (where.more) text.appendChild(document.createTextNode(' and ' + plural(where.more, 'more')));
+    text.appendChild(document.createTextNode('. This page is a file: it loads nothing from the network and cannot '
+      + 'search again.'));
+    if (r.interrupted) {
+      text.appendChild(document.createTextNode(' The search was interrupted: the matches cover only part of the folders.'));
+    }
+    banner.hidden = false;
+
+    state.mode = 'photo';
+    el.query.dataset.mode = 'photo';
+    el.queryTitle.textContent = q.face_id !== null && q.face_id !== undefined ? 'Face searched for'
+      : paths.length > 1 ? 'Query photos' : 'Query photo';
+    el.queryPhoto.hidden = false;
+    el.queryFace.hidden = true;
+    el.queryFileName.textContent = q.path || '';
+    el.queryFileName.title = q.path || '';
+    state.queryImageBroken = !(typeof q.image === 'string' && q.image.startsWith('data:image/'));
+    if (!state.queryImageBroken) {
+      el.queryImage.alt = 'the query photo: ' + queryName;
+      el.queryImage.src = q.image;
+    }
+
+    const t = typeof r.threshold === 'number' ? r.threshold : 0.4;
+    el.slider.value = String(round2(clamp(t, 0, 1)));
+    showLayout();
+    handleResponse(r, t, true);
+    if (r.broken) {
+      state.retry = null;
+      showSearchError(new ApiError(0, 'saved_broken', 'The result saved in this page cannot be read (' + r.broken + ').',
+        'Write the page again with `facesearch search --html FILE`.'));
+    }
+    document.body.classList.add('is-ready');
+  }
+
   // ------------------------------------------------------------------ start
 
   function init() {
+    if (SAVED) { initSaved(); return; }
     const params = new URLSearchParams(location.search);
     const token = params.get('token');
     if (token) {

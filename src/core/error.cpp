@@ -26,13 +26,17 @@ const char* remedy_name(Remedy remedy) {
     case Remedy::kRebuild: return "rebuild";
     case Remedy::kRebuildElseNewLibrary: return "rebuild_else_new_library";
     case Remedy::kRebuildWhenAlone: return "rebuild_when_alone";
+    case Remedy::kFinishRebuild: return "finish_rebuild";
+    case Remedy::kMergeAsOwner: return "merge_as_owner";
     case Remedy::kUseLibraryPack: return "use_library_pack";
     case Remedy::kInstallPackOrRebuild: return "install_pack_or_rebuild";
+    case Remedy::kListOrAddPacks: return "list_or_add_packs";
     case Remedy::kNewLibrary: return "new_library";
     case Remedy::kMoveAwayOrNewLibrary: return "move_away_or_new_library";
     case Remedy::kUpgrade: return "upgrade";
     case Remedy::kRaisePixelLimit: return "raise_pixel_limit";
     case Remedy::kPickQueryFace: return "pick_query_face";
+    case Remedy::kListFaceIds: return "list_face_ids";
     case Remedy::kLeaveDetectorDefault: return "leave_detector_default";
     case Remedy::kDetectorSsdOrRebuild: return "detector_ssd_or_rebuild";
     case Remedy::kSetupModels: return "setup_models";

@@ -32,13 +32,17 @@ enum class Remedy {
   kRebuild,               // re-read every photo into a fresh copy of the library (index --rebuild)
   kRebuildElseNewLibrary, // the same, and if that fails too, move it away and index into a new library
   kRebuildWhenAlone,      // another process has the library open: stop it, then rebuild again
+  kFinishRebuild,         // a rebuild was interrupted: index the library again to finish it
+  kMergeAsOwner,          // a stopped writer's changes wait in the WAL: the library's owner merges them (opens it)
   kUseLibraryPack,        // the library holds another pack's faces: use that pack (detail: its name) or rebuild
   kInstallPackOrRebuild,  // the library's pack (detail) is not installed: add it, or rebuild with another
+  kListOrAddPacks,        // no pack of that name: list the packs, add one, or put InsightFace packs in detail (a folder)
   kNewLibrary,            // the file is no library (or lost its description): choose or make another one
   kMoveAwayOrNewLibrary,  // the file is damaged beyond rebuilding: move it away, or index into a new one
   kUpgrade,               // a newer facesearch made it: upgrade, or rebuild it with this version
   kRaisePixelLimit,       // the photo is over the pixel limit: the limit can be raised
   kPickQueryFace,         // the query face index is out of range (detail: the highest index)
+  kListFaceIds,           // no face of that id in the library: a photo's faces, with their ids, are listed by photo
   kLeaveDetectorDefault,  // the detection strategy does not fit the pack (detail: the strategy)
   kDetectorSsdOrRebuild,  // the pack lacks the fast detector (detail: the strategy)
   kSetupModels,           // the default pack is not built: run the set-up, or name a pack folder

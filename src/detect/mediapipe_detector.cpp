@@ -38,8 +38,8 @@ class MediapipeFaceDetector final : public Detector {
                                          "' (pad_centered or pad_bottom_right)");
     const auto& names = session_.output_names();
     if (names.empty() || names[0] != "Identity")
-      throw Error(ErrorCode::kModel, spec_.file.string() + ": expected the face head 'Identity' as the first output; "
-                                                           "rebuild the pack with tools/setup.sh");
+      throw Error(ErrorCode::kModel, spec_.file.string() + ": expected the face head 'Identity' as the first output",
+                  Hint{Remedy::kSetupModels});
   }
 
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,

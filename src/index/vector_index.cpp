@@ -6,7 +6,8 @@ std::unique_ptr<VectorIndex> make_index(IndexKind kind, int dim, size_t expected
   switch (kind) {
     case IndexKind::kExact: return make_exact_index(dim);
     case IndexKind::kApprox: return make_approx_index(dim);
-    case IndexKind::kAuto: break;
+    case IndexKind::kAuto:
+    case IndexKind::kPreferSaved: break;
   }
   return expected_size < kApproxThreshold ? make_exact_index(dim) : make_approx_index(dim);
 }

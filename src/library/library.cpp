@@ -60,8 +60,10 @@ void require_library(const fs::path& db) {
 struct Library::State {
   Catalog catalog;
   std::optional<ModelPack> pack;              // unset: opened for reading
-  std::optional<FacePipeline> pipeline;       // indexing, and searches by photo
-  std::unique_ptr<VectorIndex> index;         // searches
+  // Indexing, and searches by photo. Shared (never changed after opening) with the handles that
+  // another_reader() makes, like the vector index.
+  std::shared_ptr<const FacePipeline> pipeline;
+  std::shared_ptr<const VectorIndex> index;  // searches
   SearchContext context;
 };
 
@@ -72,7 +74,7 @@ Library& Library::operator=(Library&&) noexcept = default;
 
 Library Library::open_for_reading(const fs::path& db) {
   require_library(db);
-  return Library(std::make_unique<State>(State{Catalog::inspect(db), std::nullopt, std::nullopt, nullptr, {}}));
+  return Library(std::make_unique<State>(State{Catalog::inspect(db), std::nullopt, nullptr, nullptr, {}}));
 }
 
 Library Library::open_for_search(const fs::path& db, const SearchRequest& request) {
@@ -81,9 +83,10 @@ Library Library::open_for_search(const fs::path& db, const SearchRequest& reques
   Catalog catalog = Catalog::inspect(db);
   ModelPack pack = choose_pack(request.pack, db, catalog.model_name());
   catalog.check_pack(pack);
-  auto state = std::make_unique<State>(State{std::move(catalog), std::move(pack), std::nullopt, nullptr, {}});
+  auto state = std::make_unique<State>(State{std::move(catalog), std::move(pack), nullptr, nullptr, {}});
   // A photo query needs the networks; a face-id query only the stored embedding.
-  if (request.photo_queries) state->pipeline.emplace(*state->pack, RuntimeOptions{}, request.detection);
+  if (request.photo_queries)
+    state->pipeline = std::make_shared<const FacePipeline>(*state->pack, RuntimeOptions{}, request.detection);
 
   const auto start = std::chrono::steady_clock::now();
   SearchContext& context = state->context;
@@ -103,16 +106,34 @@ std::optional<Library> Library::open_for_indexing(const fs::path& db, const Inde
     // Checked before anything is created, so a mistaken run leaves no empty library behind.
     throw Error(ErrorCode::kInvalidArgument, "no library at " + fs::absolute(db, ec).string() + " yet",
                 Hint{Remedy::kNameFolders, ""});
-  // The models are loaded and checked before the library is opened: a rebuild empties it, which must
-  // not happen when the pack or the detection choice turns out not to work.
-  FacePipeline pipeline(choose_model_pack(request.pack, &db), RuntimeOptions{}, request.detection);
+  // The pack the library was built with, read once, read-only (Catalog::inspect), before the pack is
+  // chosen; not status(): its counts fail on a damaged library.
+  std::string library_pack;
+  if (fs::exists(db, ec)) {
+    try {
+      library_pack = Catalog::inspect(db).model_name();
+    } catch (const Error&) {
+      // A damaged or foreign library: Catalog::open below reports that, with the pack chosen without it.
+    }
+  }
+  // The models are loaded and checked before the library is opened for writing: a rebuild empties it,
+  // which must not happen when the pack or the detection choice turns out not to work.
+  FacePipeline pipeline(choose_pack(request.pack, db, library_pack), RuntimeOptions{}, request.detection);
   if (request.cancel && request.cancel->load()) return std::nullopt;
   const ModelPack& pack = pipeline.pack();
   check_analysis_options(pack, request.analysis);
   Catalog catalog = Catalog::open(db, pack, create ? Catalog::Mode::kOpenOrCreate : Catalog::Mode::kOpenExisting,
                                   request.rebuild);
-  auto state = std::make_unique<State>(State{std::move(catalog), pack, std::nullopt, nullptr, {}});
-  state->pipeline.emplace(std::move(pipeline));
+  auto state = std::make_unique<State>(State{std::move(catalog), pack, nullptr, nullptr, {}});
+  state->pipeline = std::make_shared<const FacePipeline>(std::move(pipeline));
+  return Library(std::move(state));
+}
+
+Library Library::another_reader() const {
+  if (!state_->index) throw std::logic_error("Library::another_reader: not opened for search");
+  // Its own read-only connection (Catalog::inspect), on the catalog this one checked against the pack.
+  auto state = std::make_unique<State>(State{Catalog::inspect(path()), state_->pack, state_->pipeline, state_->index,
+                                             state_->context});
   return Library(std::move(state));
 }
 
@@ -156,9 +177,9 @@ namespace {
 // LIBRARY.vectors and LIBRARY.hnsw brought up to date with the catalog (store/vector_files.h).
 void refresh_side_files(Catalog& catalog, int dim, const std::function<void(size_t)>& on_building_approx_index) {
   const auto faces = static_cast<size_t>(catalog.status().faces);
-  if (faces >= kApproxThreshold && on_building_approx_index) on_building_approx_index(faces);
+  if (faces >= kSavedGraphThreshold && on_building_approx_index) on_building_approx_index(faces);
   update_vectors_file(catalog, dim);
-  update_approx_index_file(catalog, dim);
+  update_approx_index_file(catalog, dim, kSavedGraphThreshold);
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 // server and any later front end call this and nothing below it; they only parse, print and report
 // progress. Errors are Error (core/error.h) with a stable code; the front end words the remedy.
 //
-// Thread-safety: one Library per thread (the catalog's connection is not shared). Several processes
-// may use the same library: a search reads while an index run writes.
+// Thread-safety: one Library per thread (the catalog's connection is not shared); another_reader()
+// gives a second thread its own handle on a library opened for search, sharing the networks and the
+// vector index. Several processes may use the same library: a search reads while an index run writes.
 #pragma once
 
 #include <atomic>
@@ -77,7 +78,7 @@ struct IndexRequest {
 struct SearchRequest {
   PackRequest pack;
   DetectionStrategy detection = DetectionStrategy::kAuto;
-  IndexKind index = IndexKind::kAuto;  // exact, approximate (HNSW), or the saved HNSW graph when current
+  IndexKind index = IndexKind::kAuto;  // exact, approximate (HNSW), or a saved HNSW graph when current (vector_files.h)
   bool photo_queries = true;           // false: only search_face, no networks loaded
 };
 
@@ -127,6 +128,11 @@ class Library {
   ~Library();
   Library(Library&&) noexcept;
   Library& operator=(Library&&) noexcept;
+
+  // Another handle on this library, for searching from another thread: its own read-only catalog
+  // connection, the same pack, networks and vector index (shared, not copied or rebuilt), so a server
+  // keeps one per worker. Library opened for search.
+  Library another_reader() const;
 
   const std::filesystem::path& path() const;
   // The pack in use; nullptr for a library opened for reading.

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "models/pack_registry.h"
 
 namespace facesearch {
 namespace {
@@ -195,7 +196,15 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
 std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir) {
   if (explicit_dir && !explicit_dir->empty()) return *explicit_dir;
   if (const char* env = std::getenv("FACESEARCH_MODELS"); env && *env) return env;
-  return facesearch_data_home() / "models" / kDefaultPackName;
+  // The user's own copy (tools/setup.sh builds it there) before the one installed with facesearch; when
+  // neither is there, the user's path, which the error then names.
+  const std::filesystem::path own = packs_root() / kDefaultPackName;
+  const std::filesystem::path system = system_packs_root();
+  std::error_code ec;
+  if (!system.empty() && !std::filesystem::exists(own / "manifest.json", ec) &&
+      std::filesystem::exists(system / kDefaultPackName / "manifest.json", ec))
+    return system / kDefaultPackName;
+  return own;
 }
 
 }  // namespace facesearch

@@ -105,7 +105,9 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
                                    const std::string& where);
 
 // The models folder to use: the explicit one when given, else $FACESEARCH_MODELS, else
-// ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/<kDefaultPackName> (where tools/setup.sh builds it).
+// ${XDG_DATA_HOME:-~/.local/share}/facesearch/models/<kDefaultPackName> (where tools/setup.sh builds it)
+// when it holds a manifest, else the one installed with facesearch (system_packs_root() in pack_registry.h)
+// when that does, else the first.
 std::filesystem::path resolve_models_dir(const std::optional<std::filesystem::path>& explicit_dir);
 
 const char* metric_name(Metric metric);

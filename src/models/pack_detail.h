@@ -10,9 +10,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/pack_registry.h"
+
 namespace facesearch::pack_detail {
 
 // pack_registry.cpp
+
+// The folders list_packs() reads: packs_root(), system_packs_root(), insightface_models_root().
+struct PackRoots {
+  std::filesystem::path installed, system, insightface;
+};
+// list_packs() over these roots (an empty or missing one holds no pack).
+std::vector<PackEntry> list_packs_under(const PackRoots& roots);
 
 // Letters, digits, '.', '_', '-'; not empty, not starting with '.', at most 100 characters.
 bool valid_pack_name(const std::string& name);

@@ -33,10 +33,22 @@ std::optional<fs::path> pack_detail::pack_files_folder(const fs::path& dir) {
 }
 
 const char* pack_source_name(PackSource source) {
-  return source == PackSource::kInstalled ? "installed" : "insightface";
+  switch (source) {
+    case PackSource::kInstalled: return "installed";
+    case PackSource::kSystem: return "system";
+    case PackSource::kInsightFace: return "insightface";
+  }
+  return "installed";
 }
 
 fs::path packs_root() { return facesearch_data_home() / "models"; }
+
+fs::path system_packs_root() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);  // Linux: the binary's real path
+  if (ec || exe.empty()) return {};
+  return (exe.parent_path() / ".." / "share" / "facesearch" / "models").lexically_normal();
+}
 
 fs::path insightface_models_root() {
   if (const char* r = std::getenv("FACESEARCH_INSIGHTFACE_ROOT"); r && *r) return r;
@@ -44,27 +56,41 @@ fs::path insightface_models_root() {
   return fs::path(home ? home : ".") / ".insightface" / "models";
 }
 
-std::vector<PackEntry> list_packs() {
-  std::vector<PackEntry> installed, insightface;
+std::vector<PackEntry> pack_detail::list_packs_under(const PackRoots& roots) {
+  std::vector<PackEntry> installed, system, insightface;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(packs_root(), ec)) {
+  auto named = [](const std::vector<PackEntry>& packs, const std::string& name) {
+    return std::any_of(packs.begin(), packs.end(), [&](const PackEntry& p) { return p.name == name; });
+  };
+  for (const auto& e : fs::directory_iterator(roots.installed, ec)) {
     const std::string name = e.path().filename().string();
     if (e.is_directory(ec) && valid_pack_name(name) && fs::exists(e.path() / "manifest.json", ec))
       installed.push_back({name, e.path(), PackSource::kInstalled});
   }
-  for (const auto& e : fs::directory_iterator(insightface_models_root(), ec)) {
+  for (const auto& e : fs::directory_iterator(roots.system, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory(ec) && valid_pack_name(name) && fs::exists(e.path() / "manifest.json", ec) &&
+        !named(installed, name))
+      system.push_back({name, e.path(), PackSource::kSystem});
+  }
+  for (const auto& e : fs::directory_iterator(roots.insightface, ec)) {
     const std::string name = e.path().filename().string();
     if (!e.is_directory(ec) || !valid_pack_name(name)) continue;
     const auto files = pack_files_folder(e.path());
     if (!files) continue;
-    if (std::none_of(installed.begin(), installed.end(), [&](const PackEntry& p) { return p.name == name; }))
-      insightface.push_back({name, *files, PackSource::kInsightFace});
+    if (!named(installed, name) && !named(system, name)) insightface.push_back({name, *files, PackSource::kInsightFace});
   }
   auto by_name = [](const PackEntry& a, const PackEntry& b) { return a.name < b.name; };
   std::sort(installed.begin(), installed.end(), by_name);
+  std::sort(system.begin(), system.end(), by_name);
   std::sort(insightface.begin(), insightface.end(), by_name);
+  installed.insert(installed.end(), system.begin(), system.end());
   installed.insert(installed.end(), insightface.begin(), insightface.end());
   return installed;
+}
+
+std::vector<PackEntry> list_packs() {
+  return pack_detail::list_packs_under({packs_root(), system_packs_root(), insightface_models_root()});
 }
 
 std::optional<PackEntry> find_pack(const std::string& name) {
@@ -78,10 +104,9 @@ PackEntry require_pack(const std::string& name) {
   if (auto entry = find_pack(name)) return *entry;
   std::string names;
   for (const auto& p : list_packs()) names += (names.empty() ? "" : ", ") + p.name;
-  throw Error(ErrorCode::kNotFound, "no model pack named '" + name + "' (packs here: " +
-                                        (names.empty() ? std::string("none") : names) + "; see `facesearch models list`, " +
-                                        "add one with `facesearch models add FOLDER|ZIP|URL`, or put InsightFace packs in " +
-                                        insightface_models_root().string() + ")");
+  throw Error(ErrorCode::kNotFound,
+              "no model pack named '" + name + "' (packs here: " + (names.empty() ? std::string("none") : names) + ")",
+              Hint{Remedy::kListOrAddPacks, insightface_models_root().string()});
 }
 
 ModelPack load_named_pack(const std::string& name) {

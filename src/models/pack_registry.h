@@ -1,6 +1,7 @@
 // The model packs a user has, by name: packs installed under ${XDG_DATA_HOME:-~/.local/share}/facesearch/
-// models/NAME (the two packs tools/setup.sh builds, mobilefacenet-faceapi (default) and dlib-faceapi, and those added with `facesearch models add`), and
-// InsightFace packs found in ~/.insightface/models/NAME, used in place (never copied). A folder without a
+// models/NAME (the two packs tools/setup.sh builds, mobilefacenet-faceapi (default) and dlib-faceapi, and those added with `facesearch models add`),
+// the packs installed with facesearch itself (`make install`, the .deb: PREFIX/share/facesearch/models/NAME),
+// and InsightFace packs found in ~/.insightface/models/NAME, used in place (never copied). A folder without a
 // manifest is described from its ONNX files (pack_description.h); packs are added and removed by
 // pack_install.h.
 #pragma once
@@ -16,9 +17,10 @@ namespace facesearch {
 
 enum class PackSource {
   kInstalled,    // under packs_root(), with a manifest.json
+  kSystem,       // under system_packs_root(), with a manifest.json: installed with facesearch, read-only
   kInsightFace,  // in insightface_models_root(), described on the fly
 };
-const char* pack_source_name(PackSource source);  // "installed", "insightface"
+const char* pack_source_name(PackSource source);  // "installed", "system", "insightface"
 
 struct PackEntry {
   std::string name;
@@ -28,11 +30,16 @@ struct PackEntry {
 
 // ${XDG_DATA_HOME:-~/.local/share}/facesearch/models.
 std::filesystem::path packs_root();
+// The packs installed with facesearch: <folder of the running executable>/../share/facesearch/models, so
+// that an installed binary finds its own wherever it was installed (PREFIX/bin/facesearch). Empty when the
+// executable's path cannot be read.
+std::filesystem::path system_packs_root();
 // $FACESEARCH_INSIGHTFACE_ROOT, else ~/.insightface/models (insightface's default root).
 std::filesystem::path insightface_models_root();
 
-// Every pack, installed ones first, each group by name; an InsightFace pack whose name is also installed
-// is shadowed by the installed one (the name means one pack).
+// Every pack: the user's installed ones first, then the system's, then InsightFace's, each group by name.
+// A name means one pack: a system pack of the same name as one of the user's is shadowed by the user's,
+// an InsightFace pack by either.
 std::vector<PackEntry> list_packs();
 
 // The pack of that name, or nullopt.

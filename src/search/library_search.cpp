@@ -17,7 +17,10 @@ namespace {
 // below it (grouping by image and top-k happen afterwards, so they must not cut the candidates).
 std::vector<Neighbor> neighbours_over(const VectorIndex& index, std::span<const float> query, float threshold,
                                       size_t top_k) {
-  size_t k = std::min(index.size(), std::max<size_t>(top_k * 8, 1000));
+  // The exact index's cost is the scan whatever k; the graph walk's grows with k (its beam is at least
+  // k wide), so it starts near its own beam width and asks again for more only when the list is full.
+  const size_t first = index.kind() == "hnsw" ? 128 : 1000;
+  size_t k = std::min(index.size(), std::max<size_t>(top_k * 8, first));
   std::vector<Neighbor> found;
   while (true) {
     found = std::move(index.search(query, k, threshold).front());
@@ -89,9 +92,9 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
     }
   }
   rank_matches(report.matches, options);
-  const auto st = catalog.status();
-  report.stats.images = static_cast<size_t>(st.images);
-  report.stats.images_analysed = static_cast<size_t>(st.images_ok);
+  const Catalog::Counts counts = catalog.counts();
+  report.stats.images = static_cast<size_t>(counts.images);
+  report.stats.images_analysed = static_cast<size_t>(counts.images_ok);
   report.stats.faces = index.size();
   report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
@@ -135,8 +138,9 @@ SearchReport search_index_by_face(const Catalog& catalog, const VectorIndex& ind
   for (const std::int64_t face_id : face_ids) {
     const auto face = catalog.face_by_id(face_id);
     if (!face)
-      throw Error(ErrorCode::kNotFound, "face " + std::to_string(face_id) + " is not in library " +
-                                            catalog.path().string() + "; `facesearch faces PHOTO` lists face ids");
+      throw Error(ErrorCode::kNotFound,
+                  "face " + std::to_string(face_id) + " is not in library " + catalog.path().string(),
+                  Hint{Remedy::kListFaceIds});
     QueryFace q;
     q.index = face->face_index;
     q.face = face->face;

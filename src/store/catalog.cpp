@@ -199,6 +199,8 @@ struct Catalog::Impl {
   sqlite3* db = nullptr;
   int dim = 0;
   bool rows_changed = false;  // images or faces changed in the open transaction
+  std::optional<std::int64_t> counted_generation;  // counts() as of this generation
+  Catalog::Counts counted;
   ~Impl() {
     if (db) sqlite3_close_v2(db);
   }
@@ -271,8 +273,9 @@ struct Catalog::Impl {
       std::error_code ec;
       if (!std::filesystem::exists(path.string() + "-shm", ec))
         throw Error(ErrorCode::kIo, where + " has changes not yet merged into it (" + wal +
-                                        ", left by a `facesearch index` that was stopped) and you cannot write "
-                                        "there to merge them; its owner can, by running `facesearch status` on it");
+                                        ", left by an indexing run that was stopped) and you cannot write there "
+                                        "to merge them",
+                    Hint{Remedy::kMergeAsOwner});
       rc = sqlite3_open_v2(file_uri(path, "mode=ro").c_str(), &db,
                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
     }
@@ -344,8 +347,7 @@ struct Catalog::Impl {
     const std::string message = "library " + path.string() + " is damaged" +
                                 (what.empty() ? "" : " in " + what) + " (SQLite's quick_check: " + detail + "); ";
     if (description_lost)
-      throw Error(ErrorCode::kCatalog, message + "it cannot be repaired: move it away and index your folders into "
-                                                 "a new library (`facesearch index FOLDER...`)");
+      throw Error(ErrorCode::kCatalog, message + "it cannot be repaired", Hint{Remedy::kMoveAwayOrNewLibrary});
     throw Error(ErrorCode::kCatalog, message.substr(0, message.size() - 2), Hint{Remedy::kRebuild});
   }
 
@@ -363,8 +365,8 @@ struct Catalog::Impl {
       while (r.step()) root_rows.emplace_back(r.text(0), r.i64(1));
     } catch (const Error& e) {
       throw Error(ErrorCode::kCatalog, where + " is damaged beyond a rebuild: its description or list of folders "
-                                               "cannot be read back (" + e.what() + "); move it away and index "
-                                               "your folders into a new library (`facesearch index FOLDER...`)");
+                                               "cannot be read back (" + e.what() + ")",
+                  Hint{Remedy::kMoveAwayOrNewLibrary});
     }
     const std::filesystem::path fresh_path = path.string() + ".rebuild";
     std::error_code ec;
@@ -765,18 +767,8 @@ void Catalog::for_each_embedding(const std::function<void(std::int64_t, std::spa
 CatalogStatus Catalog::status() const {
   CatalogStatus st;
   st.path = impl_->path;
-  {
-    Statement s(impl_->db,
-                "SELECT count(*), coalesce(sum(status = 'ok'), 0), coalesce(sum(status = 'error'), 0) FROM images",
-                impl_->path);
-    s.step();
-    st.images = s.i64(0), st.images_ok = s.i64(1), st.images_error = s.i64(2);
-  }
-  {
-    Statement s(impl_->db, "SELECT count(*) FROM faces", impl_->path);
-    s.step();
-    st.faces = s.i64(0);
-  }
+  const Counts c = counts();
+  st.images = c.images, st.images_ok = c.images_ok, st.images_error = c.images_error, st.faces = c.faces;
   st.model_name = impl_->meta("model_name").value_or("");
   st.model_fingerprint = impl_->meta("model_fingerprint").value_or("");
   st.schema_version = std::atoi(impl_->meta("schema_version").value_or("0").c_str());
@@ -798,6 +790,29 @@ void Catalog::check_pack(const ModelPack& pack) const { impl_->check_pack(pack);
 
 std::int64_t Catalog::generation() const { return std::atoll(impl_->meta("generation").value_or("0").c_str()); }
 
+Catalog::Counts Catalog::counts() const {
+  // Inside a transaction the rows may change without the generation (it moves at commit, and not at
+  // all on a rollback): count, but remember nothing.
+  const bool in_transaction = sqlite3_get_autocommit(impl_->db) == 0;
+  const std::int64_t now = generation();
+  if (!in_transaction && impl_->counted_generation == now) return impl_->counted;
+  Counts c;
+  {
+    Statement s(impl_->db,
+                "SELECT count(*), coalesce(sum(status = 'ok'), 0), coalesce(sum(status = 'error'), 0) FROM images",
+                impl_->path);
+    s.step();
+    c.images = s.i64(0), c.images_ok = s.i64(1), c.images_error = s.i64(2);
+  }
+  {
+    Statement s(impl_->db, "SELECT count(*) FROM faces", impl_->path);
+    s.step();
+    c.faces = s.i64(0);
+  }
+  if (!in_transaction) impl_->counted_generation = now, impl_->counted = c;
+  return c;
+}
+
 void Catalog::check_integrity() const {
   if (const auto findings = impl_->quick_check(); !findings.empty()) impl_->throw_damaged(findings);
 }
@@ -817,11 +832,10 @@ void Catalog::end_rebuild() {
   s.bind(1, std::string(kRebuildKey)).run();
 }
 
-std::string describe_rebuild(const RebuildProgress& rebuild) {
+std::string rebuild_warning(const RebuildProgress& rebuild) {
   std::string so_far = std::to_string(rebuild.images_done);
   if (rebuild.images_before > 0) so_far += " of " + std::to_string(rebuild.images_before);
-  return "the library is being rebuilt (" + so_far + " photos so far): results are partial; an interrupted " +
-         "rebuild is finished by `facesearch index`";
+  return "the library is being rebuilt (" + so_far + " photos so far): results are partial";
 }
 
 std::string Catalog::model_fingerprint() const { return impl_->meta("model_fingerprint").value_or(""); }

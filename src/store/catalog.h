@@ -58,8 +58,9 @@ struct RebuildProgress {
   std::int64_t images_before = 0;  // photos it held when the rebuild started (0: unknown)
 };
 
-// "the library is being rebuilt (N of M photos so far): results are partial"
-std::string describe_rebuild(const RebuildProgress& rebuild);
+// "the library is being rebuilt (N of M photos so far): results are partial". What to do about it is
+// Hint{Remedy::kFinishRebuild} (core/error.h), which each front end words.
+std::string rebuild_warning(const RebuildProgress& rebuild);
 
 struct CatalogStatus {
   std::filesystem::path path;
@@ -164,6 +165,13 @@ class Catalog {
   // (Transaction::commit, or at once outside a transaction): files derived from the catalog (the side
   // files of store/vector_files.h) record it and are stale when it moved on.
   std::int64_t generation() const;
+  // How many photos (all, read without error, unreadable) and faces the library holds: status()'s
+  // counts, without the rest. Counted again only when the generation moved since the last count on this
+  // connection (a search reports them at every query; counting 100k photos took ~10 ms).
+  struct Counts {
+    std::int64_t images = 0, images_ok = 0, images_error = 0, faces = 0;
+  };
+  Counts counts() const;
   std::string model_fingerprint() const;
   std::string model_name() const;  // the pack the library was built with (its meta row: no table scan)
   // A random 128-bit id (32 hex digits) made with the catalog and kept by --rebuild: files derived from

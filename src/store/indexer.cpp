@@ -96,8 +96,8 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   if (roots.empty()) {
     roots = catalog.roots();
     if (roots.empty())
-      throw Error(ErrorCode::kInvalidArgument, "library " + catalog.path().string() +
-                                                   " has no folders yet; give one: facesearch index ~/Pictures");
+      throw Error(ErrorCode::kInvalidArgument, "library " + catalog.path().string() + " has no folders yet",
+                  Hint{Remedy::kNameFolders});
   } else {
     Catalog::Transaction t(catalog);
     for (const auto& r : roots) catalog.add_root(r);

@@ -292,7 +292,9 @@ bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
 
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
                                                 std::vector<SideFileWarning>* warnings) {
-  if (kind != IndexKind::kExact)
+  const bool saved_graph = kind == IndexKind::kApprox || kind == IndexKind::kPreferSaved ||
+                           (kind == IndexKind::kAuto && static_cast<size_t>(catalog.counts().faces) >= kApproxThreshold);
+  if (saved_graph)
     if (auto saved = load_current_approx_index(catalog, dim, warnings)) return saved;
   // Without a saved graph, building one costs minutes at a million faces: kAuto stays exact
   // (about 20 ms per query at 1M faces, docs/PERFORMANCE.md), over the mapped vectors file when current.

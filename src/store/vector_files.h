@@ -24,9 +24,11 @@ struct SideFileWarning {
 };
 
 // The vector index over every face of the catalog, for one process (reuse it for several queries).
-// kExact: the exact index. kAuto: the saved approximate index when the library has one that is
-// current (see update_approx_index_file), else exact. kApprox: the saved one, else built in memory
-// (minutes at a million faces). Side files that could not be used are added to `warnings`.
+// kExact: the exact index. kAuto: from kApproxThreshold faces the saved approximate index when the
+// library has one that is current (see update_approx_index_file), else exact. kPreferSaved: the saved
+// approximate index whenever current (saved from kSavedGraphThreshold faces), else exact. kApprox: the
+// saved one, else built in memory (minutes at a million faces). Side files that could not be used are
+// added to `warnings`.
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
                                                 std::vector<SideFileWarning>* warnings = nullptr);
 
@@ -42,7 +44,7 @@ std::filesystem::path approx_index_path(const Catalog& catalog);
 // `min_faces` faces (and removes it when it holds fewer); a file that is current and whole is kept,
 // any other is rebuilt. The file is written to a temporary name and renamed, so a crash never leaves a
 // half-written graph; the catalog then records it. Returns true when the library has one.
-bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces = kApproxThreshold);
+bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces = kSavedGraphThreshold);
 
 // The saved approximate index when it exists, matches the catalog and is whole (checksum, then every
 // array of the graph); nullptr otherwise (a damaged one is only a cache: the caller falls back).

@@ -6,6 +6,10 @@
 // folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
 // /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
 // Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, reindex.png, phone.png.
+// Then pages saved by `facesearch search --html` are opened as file:// (FACESEARCH_HTML_REPORT: a search of
+// that library for TONY; FACESEARCH_HTML_REPORT_HOSTILE: a search of a folder whose one match, a copy of a
+// Tony Blair photo, has markup in its path): they must show the result with no request leaving the file.
+// Screenshots: html-report.png, html-report-photo.png, html-report-phone.png.
 'use strict';
 
 const path = require('path');
@@ -30,11 +34,19 @@ const TONY = path.resolve(PHOTOS, 'people/Tony_Blair/lfw_Tony_Blair_0001.jpg');
 const DOG = path.resolve(PHOTOS, 'noface/dlib_dog.jpg');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const WAIT_MS = 30000;          // every single wait
-const WATCHDOG_MS = 240000;     // the whole test
+const WATCHDOG_MS = 300000;     // the whole test
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+const REPORT = process.env.FACESEARCH_HTML_REPORT || '';
+const REPORT_HOSTILE = process.env.FACESEARCH_HTML_REPORT_HOSTILE || '';
 
 for (const f of [TONY, DOG]) {
   if (!fs.existsSync(f)) { console.error('web_page_test: missing test photo ' + f); process.exit(2); }
+}
+for (const [name, f] of [['FACESEARCH_HTML_REPORT', REPORT], ['FACESEARCH_HTML_REPORT_HOSTILE', REPORT_HOSTILE]]) {
+  if (!f || !fs.existsSync(f)) {
+    console.error('web_page_test: ' + name + ' must name a page written by `facesearch search --html` (tests/browser_test.sh makes them)');
+    process.exit(2);
+  }
 }
 fs.mkdirSync(shotDir, { recursive: true });
 
@@ -59,24 +71,14 @@ async function main() {
   });
   let page;
   try {
-    page = await browser.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    page.setDefaultNavigationTimeout(WAIT_MS);
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
-    page.on('console', (msg) => {
-      if (msg.type() !== 'error') return;
-      const loc = msg.location() || {};
-      const text = msg.text() + (loc.url ? ' (' + loc.url + ')' : '');
-      if (allowed.some((ok) => ok(msg.text(), loc.url || ''))) { log('expected console error: ' + text); return; }
-      pageErrors.push({ step, text: 'console error: ' + text });
-    });
-    page.on('pageerror', (err) => pageErrors.push({ step, text: 'page error: ' + (err && err.message ? err.message : err) }));
-    page.on('requestfailed', (req) => {
-      const why = req.failure() ? req.failure().errorText : '';
-      if (why === 'net::ERR_ABORTED') return;   // an image replaced or a page left: not an error
-      pageErrors.push({ step, text: 'request failed: ' + req.method() + ' ' + req.url() + ' ' + why });
-    });
+    page = await newWatchedPage(browser);
     await run(page);
+    await page.close();
+    page = await newWatchedPage(browser);
+    await runSaved(page);
+    await page.close();
+    page = await newWatchedPage(browser);
+    await runSavedHostile(page);
   } catch (err) {
     if (page) {
       try { await page.screenshot({ path: shot('failure.png'), fullPage: true }); } catch (e) { /* ignore */ }
@@ -85,6 +87,35 @@ async function main() {
   } finally {
     await browser.close().catch(() => {});
   }
+}
+
+// A page whose errors (console, page, failed requests) land in pageErrors; every request it makes is
+// recorded in page.requests.
+async function newWatchedPage(browser) {
+  const page = await browser.newPage();
+  page.requests = [];
+  page.setDefaultTimeout(WAIT_MS);
+  page.setDefaultNavigationTimeout(WAIT_MS);
+  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const loc = msg.location() || {};
+    const text = msg.text() + (loc.url ? ' (' + loc.url + ')' : '');
+    if (allowed.some((ok) => ok(msg.text(), loc.url || ''))) { log('expected console error: ' + text); return; }
+    pageErrors.push({ step, text: 'console error: ' + text });
+  });
+  page.on('pageerror', (err) => pageErrors.push({ step, text: 'page error: ' + (err && err.message ? err.message : err) }));
+  page.on('requestfailed', (req) => {
+    const why = req.failure() ? req.failure().errorText : '';
+    if (why === 'net::ERR_ABORTED') return;   // an image replaced or a page left: not an error
+    pageErrors.push({ step, text: 'request failed: ' + req.method() + ' ' + req.url() + ' ' + why });
+  });
+  page.on('request', (req) => page.requests.push(req.url()));
+  page.on('dialog', async (dialog) => {   // alert() from a file name would be a script that got out
+    pageErrors.push({ step, text: 'a dialog opened: ' + dialog.type() + ' ' + dialog.message() });
+    await dialog.dismiss().catch(() => {});
+  });
+  return page;
 }
 
 function noErrorsSoFar() {
@@ -347,6 +378,121 @@ async function run(page) {
     body: document.body.scrollWidth, inner: window.innerWidth }));
   log('phone widths: ' + JSON.stringify(widths));
   check(widths.scroll <= 390, 'horizontal scroll at 390 px: document.documentElement.scrollWidth = ' + widths.scroll);
+  noErrorsSoFar();
+  step = 'done';
+}
+
+// ------------------------------------------------------------------ pages saved by `search --html`
+
+// Requests that left the file: anything but the page itself and its data: pictures (a fetch('/api/...')
+// from a file:// page asks for file:///api/..., so other file: URLs count).
+function requestsOut(page) {
+  const self = page.url().split('#')[0];
+  return page.requests.filter((u) => !u.startsWith('data:') && u.split('#')[0] !== self);
+}
+
+function describeRequests(page) {
+  const data = page.requests.filter((u) => u.startsWith('data:')).length;
+  return page.requests.length + ' requests (' + data + ' data:, ' + (page.requests.length - data) + ' other)';
+}
+
+async function runSaved(page) {
+  // i. a saved search of the library, opened as a file: the result, no server, no request out
+  step = 'i. saved page (search --html) as file://';
+  log(step);
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.goto('file://' + REPORT, { waitUntil: 'load' });
+  await page.waitForSelector('body.is-ready');
+  const report = await page.$eval('#facesearch-report', (e) => JSON.parse(e.textContent));
+  const t = report.threshold;
+  log('saved result: ' + report.matches.length + ' matches at >= ' + t + ', ' + report.photos.length + ' photos');
+  check(await page.$eval('body', (b) => b.classList.contains('is-saved')), 'body is not .is-saved');
+  for (const sel of ['.tabs', '#dropzone', '#how-it-works', '#panel-library', '#new-search-button']) {
+    check(!(await page.$eval(sel, (e) => !!(e.offsetWidth || e.offsetHeight))), sel + ' is shown on a saved page');
+  }
+  check(await visible(page, '#saved-banner'), '#saved-banner is not visible');
+  const banner = await page.$eval('#saved-banner', (e) => e.textContent);
+  check(banner.includes('facesearch search') && banner.includes(path.basename(TONY)),
+    '#saved-banner does not name the command and the query: ' + banner);
+  await page.waitForFunction(() => document.getElementById('query-image').naturalWidth > 0
+    && document.querySelectorAll('#query-boxes .face-box').length >= 1);
+  check((await page.$$('#query-boxes .face-box.is-chosen')).length === 1, 'want one .is-chosen query face box');
+  check((await page.$eval('#query-image', (i) => i.src)).startsWith('data:image/jpeg'), 'the query photo is not a data: URI');
+  await waitForThumbnails(page);
+  const shown = await cards(page);
+  log(shown.length + ' cards: ' + shown.map((c) => parentFolder(c.path) + '/' + path.basename(c.path) + ' ' + c.sim).join(', '));
+  check(shown.length >= 3 && shown.length === report.matches.length, shown.length + ' cards for '
+    + report.matches.length + ' saved matches');
+  check(shown.every((c, i) => c.path === report.matches[i].path && c.rank === i + 1), 'cards not in the saved order');
+  check(shown.every((c) => parentFolder(c.path) === 'Tony_Blair' && c.sim >= t), 'a card that is not Tony Blair at >= ' + t);
+  check(shown.every((c) => c.photoId === String(report.matches[shown.indexOf(c)].photo_id)), 'cards lack their photo ids');
+  const srcs = await page.$$eval('#results img.result-img', (is) => is.map((i) => i.getAttribute('src')));
+  check(srcs.length === shown.length && srcs.every((s) => s.startsWith('data:image/jpeg;base64,')), 'a crop is not a data: JPEG');
+  const count = await page.$eval('#result-count', (e) => ({ count: Number(e.dataset.count), t: e.dataset.threshold }));
+  check(count.count === shown.length && count.t === t.toFixed(2), '#result-count says ' + JSON.stringify(count));
+  check((await sliderValue(page)) === Number(t.toFixed(2)), 'the slider does not start at the saved threshold ' + t);
+  check((await page.$eval('#search-meta', (e) => e.textContent)).includes(report.model), '#search-meta does not name the model');
+  await page.screenshot({ path: shot('html-report.png'), fullPage: true });
+
+  // the slider filters what was saved; below the saved threshold it says so, and offers no search
+  await setSlider(page, 0.75);
+  const high = await cards(page);
+  check(high.length < shown.length && high.every((c) => c.sim >= 0.75), 'at 0.75: ' + high.length + ' cards of ' + shown.length);
+  check((await page.$eval('#result-count', (e) => Number(e.dataset.count))) === high.length, '#result-count not updated');
+  await setSlider(page, Math.max(0, t - 0.1));
+  check((await cards(page)).length === shown.length, 'below the saved threshold the cards changed');
+  check(await visible(page, '#fetch-more'), 'below the saved threshold: no note that the page holds no more');
+  check(!(await visible(page, '#fetch-more-button')), 'a saved page offers to search again');
+  await setSlider(page, t);
+  check((await cards(page)).length === shown.length, 'back at ' + t + ': not every card came back');
+
+  // the photo view: the saved copy of the photo, the match boxed, nothing to search from
+  await page.click('#results .result-card:first-child button.result-open');
+  await page.waitForSelector('dialog#photo-view[open]');
+  await page.waitForFunction(() => {
+    const img = document.getElementById('photo-view-image');
+    return img.complete && img.naturalWidth > 0 && document.querySelectorAll('#photo-view-boxes .face-box').length >= 1;
+  });
+  const pv = await page.evaluate(() => ({
+    src: document.getElementById('photo-view-image').getAttribute('src'),
+    chosen: document.querySelectorAll('#photo-view-boxes .face-box.is-chosen').length,
+    faces: document.querySelectorAll('#photo-view-faces li').length,
+    title: document.getElementById('photo-view-title').textContent,
+  }));
+  check(pv.src.startsWith('data:image/jpeg') && pv.chosen === 1, 'photo view: ' + JSON.stringify({ ...pv, src: pv.src.slice(0, 30) }));
+  check(pv.title === report.matches[0].name, 'the photo view shows ' + pv.title + ', not ' + report.matches[0].name);
+  check(pv.faces === 0, 'the photo view offers searches from a saved page');
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));   // the dialog's pop-in
+  await page.screenshot({ path: shot('html-report-photo.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('photo-view').open);
+
+  // phone width
+  await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= 390);
+  await page.screenshot({ path: shot('html-report-phone.png'), fullPage: true });
+  log(describeRequests(page));
+  check(requestsOut(page).length === 0, 'requests that left the file: ' + requestsOut(page).join(', '));
+  noErrorsSoFar();
+}
+
+async function runSavedHostile(page) {
+  // j. a saved search of a folder whose file names hold markup: shown as text, nothing runs
+  step = 'j. saved page with markup in its file names';
+  log(step);
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.goto('file://' + REPORT_HOSTILE, { waitUntil: 'load' });
+  await page.waitForSelector('body.is-ready');
+  await waitForThumbnails(page);
+  const hostile = await cards(page);
+  const names = await page.$$eval('#results .result-name', (ns) => ns.map((n) => n.title));
+  log('cards: ' + JSON.stringify(hostile.map((c) => c.path)));
+  check(hostile.length === 1 && hostile[0].path.endsWith('/</script><script>alert(1)</script>/<img src=x onerror=alert(2)>.jpg'),
+    'the card of the copy with markup in its path: ' + JSON.stringify(hostile));
+  check(names[0] === '<img src=x onerror=alert(2)>.jpg', 'the card is named ' + names[0]);
+  check((await page.$$('img[src]:not([src^="data:"])')).length === 0, 'an image that is not a data: URI');
+  check((await page.$$('script')).length === 2, 'scripts in the page: ' + (await page.$$('script')).length);
+  check(requestsOut(page).length === 0, 'requests that left the file: ' + requestsOut(page).join(', '));
   noErrorsSoFar();
   step = 'done';
 }
