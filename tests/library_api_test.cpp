@@ -240,6 +240,23 @@ TEST_F(LibraryApi, IndexingThroughTheLibraryLeavesCurrentSideFilesAndForgetKeeps
   EXPECT_EQ(found.matches.size(), 4u);  // the other four photos of him; the query photo itself is left out
   for (const Match& m : found.matches) EXPECT_NE(under_people(m.path).find("Tony_Blair/"), std::string::npos) << m.path;
 
+  // A copy of a library photo elsewhere (an upload, a photo copied out) is the query photo too: its
+  // stored original is left out, in the library and in a scan of the folder alike.
+  const fs::path copy = tmp_.path() / "elsewhere" / "copy.jpg";
+  fs::create_directories(copy.parent_path());
+  fs::copy_file(people("Tony_Blair/lfw_Tony_Blair_0001.jpg"), copy);
+  const SearchReport by_copy = search.search_photo(copy, {});
+  EXPECT_EQ(matches_of(by_copy), matches_of(found));
+  FolderSearch scan(request().pack, DetectionStrategy::kAuto);
+  const fs::path folder[] = {people("Tony_Blair")};
+  const SearchReport scanned = scan.search(copy, folder, {});
+  EXPECT_EQ(scanned.matches.size(), 4u);
+  for (const Match& m : scanned.matches) EXPECT_NE(m.path.filename(), "lfw_Tony_Blair_0001.jpg");
+  SearchOptions with_copies;
+  with_copies.include_query_file = true;
+  EXPECT_EQ(search.search_photo(copy, with_copies).matches.size(), 5u);
+  EXPECT_EQ(scan.search(copy, folder, with_copies).matches.size(), 5u);
+
   // Another reader of the same library, searching on another thread while this one searches too,
   // shares the networks and the vector index and answers the same.
   const Library reader = search.another_reader();

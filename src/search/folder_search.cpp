@@ -62,6 +62,14 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
   }
 
   ScanOptions scan;
+  if (!options.include_query_file) {
+    // Copies of a query photo among the targets are the query photo too: read, not analysed.
+    std::vector<std::string> hashes = query_file_hashes(queries);
+    if (!hashes.empty())
+      scan.should_analyze = [hashes = std::move(hashes)](const std::filesystem::path&, const std::string& hash) {
+        return std::find(hashes.begin(), hashes.end(), hash) == hashes.end();
+      };
+  }
   scan.jobs = options.jobs;
   scan.pipelined = options.pipelined;
   scan.analysis = options.analysis;

@@ -113,6 +113,9 @@ SearchReport search_index(const Catalog& catalog, const VectorIndex& index, cons
       if (const auto row = catalog.image_by_path(std::filesystem::weakly_canonical(std::filesystem::absolute(query), ec)))
         exclude.push_back(row->id);
     }
+    // Copies of a query photo that the library holds elsewhere are the query photo too.
+    for (const std::string& hash : query_file_hashes(queries))
+      for (const std::int64_t id : catalog.images_with_hash(hash)) exclude.push_back(id);
   }
   auto report = run_queries(catalog, index, pipeline.pack(), std::move(faces), exclude, options);
   report.query = queries[0];

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace facesearch {
 
@@ -49,6 +50,18 @@ QueryFace combine_query_faces(std::span<const QueryFace> faces) {
     for (size_t k = 0; k < out.embedding.size() && k < faces[i].embedding.size(); ++k) out.embedding[k] += faces[i].embedding[k];
   normalise(out.embedding);
   return out;
+}
+
+std::vector<std::string> query_file_hashes(std::span<const std::filesystem::path> queries) {
+  std::vector<std::string> hashes;
+  for (const auto& query : queries) {
+    try {
+      hashes.push_back(content_hash(read_file_bytes(query)));
+    } catch (const Error&) {
+      // It was read for its faces a moment ago; if it cannot be read now, there is no copy to leave out.
+    }
+  }
+  return hashes;
 }
 
 std::vector<QueryFace> query_faces_of(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,

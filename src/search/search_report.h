@@ -22,7 +22,9 @@ struct SearchOptions {
   size_t top_k = 0;            // 0: every match over the threshold
   bool all_faces = false;      // false: at most one match (the best face) per image and query face
   QueryFaceSelection query_face;
-  bool include_query_file = false;  // the query photos themselves, when they are searched, are left out
+  // false: the query photos themselves are left out of the results, found by path or, as a copy
+  // elsewhere (an upload, a photo copied out of the library), by content.
+  bool include_query_file = false;
   bool expand = true;          // the pack's query expansion, where its manifest has one (ModelPack::query_expansion)
   // How faces are found in the query photo and, for a scan of folders, in the targets (a library's
   // faces were found when it was indexed).
@@ -119,6 +121,10 @@ QueryFace combine_query_faces(std::span<const QueryFace> faces);
 // Error{kInvalidArgument} for no photo; embed_query's and embed_query_photos' errors.
 std::vector<QueryFace> query_faces_of(const FacePipeline& pipeline, std::span<const std::filesystem::path> queries,
                                       const SearchOptions& options, std::vector<Face>& every_face);
+
+// content_hash() of each query photo that can be read (the searches leave out copies of the query
+// photos found by content, unless SearchOptions::include_query_file).
+std::vector<std::string> query_file_hashes(std::span<const std::filesystem::path> queries);
 
 // The ranking step of every search: unless options.all_faces, the best match per (photo, query face);
 // then best first (ties by path, then face index); then the first options.top_k (0: all).

@@ -677,6 +677,15 @@ std::optional<ImageRow> Catalog::image_by_path(const std::filesystem::path& path
   return std::nullopt;
 }
 
+std::vector<std::int64_t> Catalog::images_with_hash(const std::string& hash) const {
+  std::vector<std::int64_t> ids;
+  if (hash.empty()) return ids;  // unreadable files have no hash
+  Statement s(impl_->db, "SELECT id FROM images WHERE hash = ?", impl_->path);
+  s.bind(1, hash);
+  while (s.step()) ids.push_back(s.i64(0));
+  return ids;
+}
+
 std::optional<ImageRow> Catalog::image_by_id(std::int64_t id) const {
   Statement s(impl_->db, (std::string("SELECT ") + kImageColumns + " FROM images WHERE id = ?").c_str(), impl_->path);
   s.bind(1, id);

@@ -137,6 +137,8 @@ class Catalog {
 
   std::vector<ImageRow> images() const;
   std::optional<ImageRow> image_by_path(const std::filesystem::path& path) const;
+  // The ids of the photos whose content_hash() is `hash` (copies of one photo), by the hash's index.
+  std::vector<std::int64_t> images_with_hash(const std::string& hash) const;
   std::optional<ImageRow> image_by_id(std::int64_t id) const;
 
   // Inserts or replaces the image row at row.path (its faces are kept unless replaced) and returns its id.
