@@ -407,6 +407,7 @@ TEST_F(ServerApi, CropsAndPhotosAreCachedOnDiskAcrossRunsAndTheCacheStaysBounded
   }
   const server::ImageCache::Usage kept = server::ImageCache(o.cache_dir, 1).usage();
   EXPECT_EQ(kept.files, 3u);
+  EXPECT_EQ(fs::status(o.cache_dir).permissions() & fs::perms::all, fs::perms::owner_all) << "faces are private";
   {
     // A later run finds them.
     Running s(o);

@@ -48,6 +48,12 @@ void ImageCache::put(const std::string& key, const std::string& bytes) {
   if (!enabled() || bytes.empty()) return;
   const fs::path file = file_of(key);
   std::error_code ec;
+  if (!fs::exists(dir_, ec)) {
+    // Faces from someone's photos: the folder this makes is its owner's alone.
+    fs::create_directories(dir_, ec);
+    if (ec) return;
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   fs::create_directories(file.parent_path(), ec);
   if (ec) return;
   static std::atomic<std::uint64_t> serial{0};

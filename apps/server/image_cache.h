@@ -4,7 +4,8 @@
 // photo keeps its entries and a changed one gets new ones. Bounded: when a write takes the folder past
 // its limit, the least recently used files (modification time, refreshed on every hit) are dropped
 // until it is under 90% of it. Safe for concurrent requests and for two servers sharing the folder
-// (files are written under a temporary name and renamed into place).
+// (files are written under a temporary name and renamed into place). A folder it creates is readable by
+// its owner only (mode 0700): the crops are faces from someone's photos.
 #pragma once
 
 #include <cstdint>
