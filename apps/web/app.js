@@ -1054,10 +1054,16 @@
   function closePhotoView() {
     if (!el.pv.open) return;
     if (typeof el.pv.close === 'function') el.pv.close();
-    else { el.pv.removeAttribute('open'); onPhotoViewClosed(); }
+    else el.pv.removeAttribute('open');
+    // Now, not when the dialog's 'close' event comes (a task later: the page behind stayed inert for a
+    // moment after Escape, and the browser test saw it).
+    onPhotoViewClosed();
   }
 
+  // Once per closing, whoever closed it (Escape, the button, the backdrop, the browser): the 'close'
+  // event of a view closed here, or of one opened again meanwhile, finds nothing to do.
   function onPhotoViewClosed() {
+    if (el.pv.open || !document.body.classList.contains('has-modal')) return;
     document.body.classList.remove('has-modal');
     state.pv.seq += 1;
     const opener = state.pv.opener;
