@@ -150,9 +150,10 @@ TEST_F(ServerApi, PhotosAndFaceCropsAreDecodableJpegsOfTheAskedSize) {
   const auto r = upload(c, file_bytes(faces_dir("people/Tony_Blair/lfw_Tony_Blair_0001.jpg")));
   ASSERT_TRUE(r && r->status == 200);
   // The upload is a photo the library holds: that photo is the query, not a match.
-  for (const Json& m : Json::parse(r->body)["matches"])
+  const Json found = Json::parse(r->body);
+  for (const Json& m : found["matches"])
     EXPECT_EQ(m["path"].get<std::string>().find("lfw_Tony_Blair_0001"), std::string::npos) << m["path"];
-  const Json match = Json::parse(r->body)["matches"][0];
+  const Json match = found["matches"][0];
   const auto photo = c.Get("/api/v1/photos/" + std::to_string(match["photo_id"].get<std::int64_t>()));
   ASSERT_TRUE(photo && photo->status == 200);
   const Json p = Json::parse(photo->body);
