@@ -426,7 +426,7 @@ assert (first.headers["X-Cache"], again.headers["X-Cache"]) == ("miss", "hit"), 
 assert first.read() == again.read()
 ' "$PORT"
 check "serve --cache-dir: the crop is a file in that folder" eval '[ "$(find "$TMP/image-cache" -name "*.jpg" | wc -l)" = 1 ]'
-"$BIN" serve --port "$PORT" >"$TMP/out" 2>"$TMP/err"
+timeout 120 "$BIN" serve --port "$PORT" >"$TMP/out" 2>"$TMP/err"   # bounded: if it could listen, it would serve
 rc=$?
 check "serve on a port in use: exit 1, says it cannot listen" eval 'rc_is 1 && err_has "cannot listen" && err_has "$PORT"'
 stop_server "$SERVE" INT

@@ -126,11 +126,14 @@ PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 TOKEN=install-test-token-0123456789
 "${user_env[@]}" FACESEARCH_TOKEN=$TOKEN "${as_user[@]}" facesearch serve --port "$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SERVE=$!
-for _ in $(seq 1 300); do
+# The server prints "Open URL" once it listens: wait for that line (not for a time), up to 120 s on a
+# slow machine, stopping early if it died.
+for _ in $(seq 1 1200); do
   grep -q "^Open " "$TMP/serve.out" 2>/dev/null && break
   kill -0 "$SERVE" 2>/dev/null || break
   sleep 0.1
 done
+check "serve: listening (its 'Open' line)" grep -q "^Open " "$TMP/serve.out"
 code=$(curl -s -o "$TMP/out" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/status")
 check "serve: /api/v1/status without the token is refused (401)" eval '[ "$code" = 401 ]'
 code=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/status")
@@ -141,8 +144,8 @@ d = json.load(open(sys.argv[1]))
 assert d["photos"] == int(sys.argv[3]), d
 ' "$TMP/out" "$code" "$FILES"
 kill -TERM "$SERVE" 2>/dev/null
-wait "$SERVE"
-rc=$?
+for _ in $(seq 1 600); do kill -0 "$SERVE" 2>/dev/null || break; sleep 0.1; done   # a deadline, 60 s
+if kill -0 "$SERVE" 2>/dev/null; then kill -KILL "$SERVE"; wait "$SERVE"; rc=999; else wait "$SERVE"; rc=$?; fi
 check "serve: stops on SIGTERM (status 143)" rc_is 143
 [ "$rc" -eq 143 ] || sed -n '1,5s/^/     serve: /p' "$TMP/serve.err"
 
