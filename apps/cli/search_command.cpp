@@ -50,7 +50,8 @@ Similarity:
   mobilefacenet-faceapi, 0.92 for dlib-faceapi) unless --threshold is given. Raise it (0.45) for
   fewer wrong matches, lower it (0.35) to find more photos of the person in hard poses or light. Matches are listed best first, one per
   photo (its best face) unless --all-faces is given. Faces are numbered in reading order (left to
-  right, top to bottom) within each photo. The query photo itself is never listed.
+  right, top to bottom) within each photo. The query photo itself is never listed, nor a copy of it
+  (the same bytes under another name).
 
 Query expansion and several photos:
   With the default pack a search first looks for the query face's best matches, and adds the 3 that

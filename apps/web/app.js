@@ -921,10 +921,11 @@
     bar.appendChild(fill);
     bar.setAttribute('aria-hidden', 'true');
     // Names of one folder often share their start and extension (lfw_Tony_Blair_0058.jpg): show the end
-    // of the name without the extension, short enough for a card at four columns; the title has it all.
+    // of the name without the extension, short enough for a card at four columns and on a phone; the title
+    // has it all.
     const dot = name.lastIndexOf('.');
     const stem = dot > 0 && name.length - dot <= 5 ? name.slice(0, dot) : name;
-    const shortName = stem.length > 13 ? '\u2026' + stem.slice(-12) : stem;
+    const shortName = stem.length > 11 ? '\u2026' + stem.slice(-10) : stem;
     const nameEl = make('span', 'result-name', shortName);
     nameEl.title = name;
 
