@@ -15,6 +15,7 @@
 #include "faces_command.h"
 #include "index_command.h"
 #include "models_command.h"
+#include "people_command.h"
 #include "remedies.h"
 #include "search_command.h"
 #include "serve_command.h"
@@ -36,6 +37,8 @@ constexpr const char* kFooter = R"(A typical workflow:
   facesearch index                         # after adding photos: only the new ones are read
   facesearch faces ~/Pictures/party.jpg    # the faces of one photo, with their ids...
   facesearch search --face-id 1234         # ...and more photos of one of them
+  facesearch people                        # the people the faces are grouped into
+  facesearch people name 12 Anna           # ...name one, then: facesearch search --person Anna
   facesearch status                        # what the library holds, files that could not be read
   facesearch models list                   # the face model packs: default, InsightFace's, added ones
   facesearch serve                         # the library as a web page: http://127.0.0.1:8765/
@@ -99,6 +102,7 @@ int run_command_line(int argc, char** argv) {
   cli::StatusArgs status_args;
   cli::ModelsArgs models_args;
   cli::ServeArgs serve_args;
+  cli::PeopleArgs people_args;
   std::vector<Command> commands;
   CLI::App* index = cli::add_index_command(app, index_args);
   commands.push_back({index, [&] { cli::check_index_args(*index, index_args); }, [&] { return cli::run_index(index_args); }});
@@ -107,6 +111,9 @@ int run_command_line(int argc, char** argv) {
       {search, [&] { cli::check_search_args(*search, search_args); }, [&] { return cli::run_search(search_args); }});
   CLI::App* faces = cli::add_faces_command(app, faces_args);
   commands.push_back({faces, [&] { cli::check_faces_args(*faces, faces_args); }, [&] { return cli::run_faces(faces_args); }});
+  CLI::App* people = cli::add_people_command(app, people_args);
+  commands.push_back(
+      {people, [&] { cli::check_people_args(*people, people_args); }, [&] { return cli::run_people(people_args); }});
   CLI::App* status = cli::add_status_command(app, status_args);
   commands.push_back(
       {status, [&] { cli::check_status_args(*status, status_args); }, [&] { return cli::run_status(status_args); }});

@@ -129,7 +129,10 @@ OutputFormat parse_output_format(std::string_view name) {
 }
 
 void write_table(std::ostream& out, const SearchReport& report, const LibrarySearchContext* library) {
-  if (library && library->query_face_ids.size() == 1) {
+  if (report.person_id != 0) {
+    out << "Person " << report.person_id << " (" << (report.person_name.empty() ? "unnamed" : printable(report.person_name))
+        << "), " << plural(report.person_faces, "face", "faces") << " of theirs and the faces that match several";
+  } else if (library && library->query_face_ids.size() == 1) {
     out << "Query face id " << library->query_face_ids[0] << " of " << printable(report.query) << ", "
         << query_faces_text(report);
   } else if (library && !library->query_face_ids.empty()) {
@@ -246,6 +249,8 @@ void write_json(std::ostream& out, const SearchReport& report, bool interrupted,
   const SearchStats& s = report.stats;
   const StageTimes& t = s.stage_ms;
   Json doc{{"query", report.query.string()}};
+  if (report.person_id != 0)
+    doc["person"] = {{"id", report.person_id}, {"name", report.person_name}, {"faces", report.person_faces}};
   if (library) {
     doc["query_face_id"] = library->query_face_ids.empty() ? Json(nullptr) : Json(library->query_face_ids[0]);
     if (library->query_face_ids.size() > 1) doc["query_face_ids"] = library->query_face_ids;
@@ -376,6 +381,13 @@ void write_index_summary(std::ostream& out, const IndexReport& r, const LibraryS
       << "; library " << printable(library.path) << " ("
       << plural(static_cast<size_t>(library.images), "image", "images") << ", "
       << plural(static_cast<size_t>(library.faces), "face", "faces") << ")\n";
+  if (r.people && r.people->faces_checked > 0) {
+    const PeopleUpdate& p = *r.people;
+    out << "People: " << plural(p.faces_checked, "new face", "new faces") << " grouped: " << p.joined
+        << " joined people, " << p.faces_in_new_people << " form " << plural(p.new_people, "new person", "new people")
+        << ", " << p.waiting << " belong to nobody yet; " << plural(static_cast<size_t>(library.people), "person", "people")
+        << " in all (`facesearch people`)\n";
+  }
 }
 
 namespace {
@@ -405,6 +417,15 @@ void write_index_json(std::ostream& out, const IndexReport& r, const LibraryStat
            {"seconds", rounded(r.seconds, 3)},
            {"failures", std::move(failures)},
            {"unreadable_folders", unreadable_folders_json(r.unreadable)},
+           {"people", r.people ? Json{{"faces_checked", r.people->faces_checked},
+                                      {"joined", r.people->joined},
+                                      {"new_people", r.people->new_people},
+                                      {"faces_in_new_people", r.people->faces_in_new_people},
+                                      {"waiting", r.people->waiting},
+                                      {"people_removed", r.people->people_removed},
+                                      {"seconds", rounded(r.people->seconds, 3)},
+                                      {"people_in_library", library.people}}
+                               : Json(nullptr)},
            {"interrupted", r.cancelled}};
   out << doc.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
 }
@@ -447,6 +468,9 @@ void write_status_table(std::ostream& out, const LibraryStatus& st, std::span<co
   }
   out << "Images       " << st.images << " (" << st.images_ok << " ok, " << st.images_error << " with errors)\n";
   out << "Faces        " << st.faces << '\n';
+  if (st.schema_version >= 2)
+    out << "People       " << st.people << " (" << st.named_people << " named), " << st.faces_with_person
+        << " faces belong to someone\n";
   out << "Created      " << local_time(st.created_at) << '\n';
   out << "Last update  " << local_time(st.updated_at) << '\n';
   if (st.rebuild) out << "Rebuild      not finished: " << describe_rebuild(*st.rebuild) << '\n';
@@ -485,6 +509,9 @@ void write_status_json(std::ostream& out, const LibraryStatus& st, std::span<con
            {"images_ok", st.images_ok},
            {"images_error", st.images_error},
            {"faces", st.faces},
+           {"people", st.people},
+           {"named_people", st.named_people},
+           {"faces_with_person", st.faces_with_person},
            {"created_at", rfc3339_time(st.created_at)},
            {"updated_at", rfc3339_time(st.updated_at)},
            {"errors", std::move(error_list)},

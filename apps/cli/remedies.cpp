@@ -36,6 +36,8 @@ std::string remedy_text(const Hint& hint, std::string_view command) {
     case Remedy::kRaisePixelLimit: return " (--max-pixels raises it)";
     case Remedy::kPickQueryFace: return "; --query-face must be between 0 and " + d;
     case Remedy::kListFaceIds: return "; `facesearch faces PHOTO` lists face ids";
+    case Remedy::kListPeople: return "; `facesearch people` lists them";
+    case Remedy::kUpgradeByIndexing: return "; run `facesearch index` once to upgrade it and group its faces";
     case Remedy::kLeaveDetectorDefault: return ": leave --detector out";
     case Remedy::kDetectorSsdOrRebuild:
       return "; use --detector ssd, or rebuild the default pack (`make setup`, tools/setup.sh)";

@@ -34,6 +34,8 @@ Examples:
   More photos of a face already in the library: list a photo's faces and their ids, then
     facesearch faces ~/Pictures/party.jpg
     facesearch search --face-id 1234
+  Every photo of a person the library grouped and you named (`facesearch people`):
+    facesearch search --person Anna
   The query is a group photo: see its faces with --query-face all, then pick one by index:
     facesearch search -q party.jpg --query-face all
     facesearch search -q party.jpg --query-face 2
@@ -170,7 +172,7 @@ int run_library_search(const SearchArgs& args) {
   request.pack = pack_request(args.models_dir, args.model);
   request.detection = detection_strategy(args.detector);
   request.index = parse_index_kind(args.index);
-  request.photo_queries = args.face_ids.empty();
+  request.photo_queries = args.face_ids.empty() && args.person.empty();
   if (!args.html.empty()) check_html_report_target(args.html);  // before the search, not after it
   const Library library = Library::open_for_search(library_path(args.db), request);
   note_licence(*library.pack(), args.quiet);
@@ -184,7 +186,9 @@ int run_library_search(const SearchArgs& args) {
 
   const SearchOptions options = search_options(args);
   SearchReport report;
-  if (!args.face_ids.empty()) {
+  if (!args.person.empty()) {
+    report = library.search_person(args.person, options);
+  } else if (!args.face_ids.empty()) {
     context.query_face_ids = args.face_ids;
     report = library.search_faces(args.face_ids, options);
   } else {
@@ -294,6 +298,11 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& args) {
       ->type_name("ID")
       ->allow_extra_args(false)
       ->check(non_negative_integer());
+  search->add_option("--person", args.person,
+                     "Instead of --query: every photo of a person of the library (an id or name, as `facesearch "
+                     "people` lists them): its faces, and faces that match several of them")
+      ->type_name("PERSON")
+      ->allow_extra_args(false);
   search->add_flag("--no-expand", args.no_expand,
                    "Search with the query face alone: no query expansion (on by default with packs that have it)");
   search->add_option("-t,--target", args.targets,
@@ -360,9 +369,16 @@ void check_search_args(const CLI::App& search, const SearchArgs& args) {
   throw_if_unknown_options(search);
   const bool by_query = search.count("--query") > 0;
   const bool by_face = search.count("--face-id") > 0;
+  const bool by_person = search.count("--person") > 0;
   if (by_query && by_face) throw CLI::ExcludesError("--query", "--face-id (give a photo or a face id, not both)");
-  if (!by_query && !by_face) {
-    throw CLI::RequiredError("--query (the photo of the person to look for) or --face-id (a face of the library)");
+  if (by_person && (by_query || by_face))
+    throw CLI::ExcludesError("--person", by_query ? "--query (give a photo or a person, not both)"
+                                                  : "--face-id (give a face id or a person, not both)");
+  if (by_person && args.person.empty()) throw CLI::ValidationError("--person", "needs an id or a name");
+  if (!by_query && !by_face && !by_person) {
+    throw CLI::RequiredError(
+        "--query (the photo of the person to look for), --face-id (a face of the library) or --person (a person of "
+        "the library)");
   }
   for (const auto& q : args.queries)
     if (q.empty()) throw CLI::ValidationError("--query", "needs a photo");
@@ -374,14 +390,16 @@ void check_search_args(const CLI::App& search, const SearchArgs& args) {
   if (on_the_fly) {
     // A library search and a scan of folders do not mix: say which flag belongs to which.
     if (by_face) throw CLI::ExcludesError("--face-id", "--target (face ids name faces of the library)");
+    if (by_person) throw CLI::ExcludesError("--person", "--target (people are the library's)");
     if (search.count("--db") > 0) throw CLI::ExcludesError("--db", "--target (--target searches without a library)");
     if (search.count("--index") > 0) {
       throw CLI::ExcludesError("--index", "--target (--target searches without a library)");
     }
   }
   if (search.count("--html") > 0 && args.html.empty()) throw CLI::ValidationError("--html", "needs a file name");
-  if (by_face && search.count("--query-face") > 0) {
-    throw CLI::ExcludesError("--query-face", "--face-id (--query-face picks faces of a --query photo)");
+  if ((by_face || by_person) && search.count("--query-face") > 0) {
+    throw CLI::ExcludesError("--query-face", std::string(by_face ? "--face-id" : "--person") +
+                                                 " (--query-face picks faces of a --query photo)");
   }
 }
 

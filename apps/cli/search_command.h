@@ -19,6 +19,7 @@ namespace facesearch::cli {
 struct SearchArgs {
   std::vector<std::string> queries;           // -q/--query, one photo each: several are one person
   std::vector<std::int64_t> face_ids;         // --face-id, one each: several are one person
+  std::string person;                         // --person ID|NAME: a person of the library (`facesearch people`)
   bool no_expand = false;                     // --no-expand
   std::vector<std::string> targets;           // -t/--target, in order
   std::vector<std::string> extra_targets;     // positional targets after the options

@@ -55,6 +55,8 @@ HttpError from_core(const Error& e) {
     case Remedy::kRaisePixelLimit: words = "the server refuses photos over its pixel limit"; break;
     case Remedy::kPickQueryFace: words = "pick a face from 0 to " + hint.detail; break;
     case Remedy::kListFaceIds: words = "a photo's faces and their ids: GET /api/v1/photos/ID"; break;
+    case Remedy::kListPeople: words = "the library's people: GET /api/v1/people"; break;
+    case Remedy::kUpgradeByIndexing: words = "re-index the library once to group its faces: POST /api/v1/index"; break;
     case Remedy::kFinishRebuild: words = "re-index the library to finish its rebuild: POST /api/v1/index"; break;
     case Remedy::kMergeAsOwner: words = "the library's owner merges them by opening it once"; break;
     case Remedy::kMoveAwayOrNewLibrary: words = "move the library away and index the folders into a new one"; break;

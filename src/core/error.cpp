@@ -37,6 +37,8 @@ const char* remedy_name(Remedy remedy) {
     case Remedy::kRaisePixelLimit: return "raise_pixel_limit";
     case Remedy::kPickQueryFace: return "pick_query_face";
     case Remedy::kListFaceIds: return "list_face_ids";
+    case Remedy::kListPeople: return "list_people";
+    case Remedy::kUpgradeByIndexing: return "upgrade_by_indexing";
     case Remedy::kLeaveDetectorDefault: return "leave_detector_default";
     case Remedy::kDetectorSsdOrRebuild: return "detector_ssd_or_rebuild";
     case Remedy::kSetupModels: return "setup_models";

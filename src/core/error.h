@@ -52,6 +52,8 @@ enum class Remedy {
   kChoosePackName,        // installing a pack: its name is not usable, give another
   kReplaceOrRenamePack,   // installing a pack: one of that name is installed; replace it or choose another name
   kReplacePack,           // installing a pack: one of that name appeared meanwhile; replace it
+  kListPeople,            // no person of that id or name: the library's people are listed by `people`
+  kUpgradeByIndexing,     // a library older than people: indexing it once (or any change of people) upgrades it
 };
 
 struct Hint {

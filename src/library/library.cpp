@@ -1,13 +1,19 @@
 #include "library/library.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <set>
 #include <system_error>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "models/pack_registry.h"
+#include "people/people.h"
 #include "search/folder_search.h"
 #include "search/library_search.h"
 
@@ -65,6 +71,7 @@ struct Library::State {
   std::shared_ptr<const FacePipeline> pipeline;
   std::shared_ptr<const VectorIndex> index;  // searches
   SearchContext context;
+  bool writable = false;  // opened for indexing or editing
 };
 
 Library::Library(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -126,6 +133,22 @@ std::optional<Library> Library::open_for_indexing(const fs::path& db, const Inde
                                   request.rebuild);
   auto state = std::make_unique<State>(State{std::move(catalog), pack, nullptr, nullptr, {}});
   state->pipeline = std::make_shared<const FacePipeline>(std::move(pipeline));
+  state->writable = true;
+  return Library(std::move(state));
+}
+
+Library Library::open_for_editing(const fs::path& db, const PackRequest& request) {
+  require_library(db);
+  std::string library_pack;
+  try {
+    library_pack = Catalog::inspect(db).model_name();
+  } catch (const Error&) {
+    // A damaged or foreign library: Catalog::open below reports that.
+  }
+  ModelPack pack = choose_pack(request, db, library_pack);
+  Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenExisting);
+  auto state = std::make_unique<State>(State{std::move(catalog), std::move(pack), nullptr, nullptr, {}});
+  state->writable = true;
   return Library(std::move(state));
 }
 
@@ -190,8 +213,14 @@ IndexReport Library::index(std::span<const fs::path> roots, const IndexOptions& 
   IndexReport report = index_library(state_->catalog, *state_->pipeline, roots, options);
   // Every face's vector is saved next to the catalog in one flat file (the exact index loads it in one
   // read), and large libraries also get an approximate (HNSW) index.
-  if (!report.cancelled)
+  if (!report.cancelled) {
     refresh_side_files(state_->catalog, state_->pipeline->embedding_dim(), options.on_building_approx_index);
+    // Then the new faces join people or form new ones (people/people.h), over the index just written.
+    const auto index = build_vector_index(state_->catalog, IndexKind::kPreferSaved, state_->pipeline->embedding_dim());
+    Catalog::Transaction t(state_->catalog);
+    report.people = assign_new_faces(state_->catalog, *index, people_params_for(*state_->pack));
+    t.commit();
+  }
   return report;
 }
 
@@ -216,6 +245,7 @@ ForgetReport Library::forget(std::span<const fs::path> folders) {
                     Hint{Remedy::kSeeFolders, ""});
       report.folders.emplace_back(folder, photos);
     }
+    catalog.remove_empty_people();  // unnamed people whose photos all left
     t.commit();
   }
   refresh_side_files(catalog, state_->pipeline->embedding_dim(), nullptr);
@@ -256,6 +286,297 @@ SearchReport Library::search_faces(std::span<const std::int64_t> face_ids, const
   if (!state_->index) throw std::logic_error("Library::search_faces: not opened for search");
   check_analysis_options(*state_->pack, options.analysis);
   return search_index_by_face(state_->catalog, *state_->index, *state_->pack, face_ids, options);
+}
+
+// People ---------------------------------------------------------------------------------------------
+
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// A name as the user typed it, trimmed; Error{kInvalidArgument} for one no list could show.
+std::string clean_name(const std::string& given) {
+  size_t b = 0, e = given.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(given[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(given[e - 1]))) --e;
+  std::string name = given.substr(b, e - b);
+  if (all_digits(name))
+    throw Error(ErrorCode::kInvalidArgument, "a person's name cannot be only digits (\"" + name + "\"): numbers name people by id");
+  if (std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    throw Error(ErrorCode::kInvalidArgument, "a person's name cannot hold control characters or line breaks");
+  if (name.size() > 200) throw Error(ErrorCode::kInvalidArgument, "a person's name is at most 200 bytes long");
+  return name;
+}
+
+}  // namespace
+
+std::vector<PersonRow> Library::people(bool include_hidden) const {
+  std::vector<PersonRow> out = state_->catalog.people();
+  if (!include_hidden) std::erase_if(out, [](const PersonRow& p) { return p.hidden; });
+  // Named people first, by name; then the others, most faces first.
+  std::stable_sort(out.begin(), out.end(), [](const PersonRow& a, const PersonRow& b) {
+    if (a.name.empty() != b.name.empty()) return !a.name.empty();
+    if (!a.name.empty()) {
+      for (size_t i = 0; i < a.name.size() && i < b.name.size(); ++i) {
+        const int x = std::tolower(static_cast<unsigned char>(a.name[i])), y = std::tolower(static_cast<unsigned char>(b.name[i]));
+        if (x != y) return x < y;
+      }
+      if (a.name.size() != b.name.size()) return a.name.size() < b.name.size();
+      return a.id < b.id;
+    }
+    if (a.faces != b.faces) return a.faces > b.faces;
+    return a.id < b.id;
+  });
+  return out;
+}
+
+PersonRow Library::find_person(const std::string& id_or_name) const {
+  const Catalog& catalog = state_->catalog;
+  std::optional<PersonRow> found;
+  if (all_digits(id_or_name) && id_or_name.size() < 19) {
+    found = catalog.person(std::stoll(id_or_name));
+  } else {
+    found = catalog.person_by_name(id_or_name);
+  }
+  if (found) return *found;
+  if (!catalog.has_people())
+    throw Error(ErrorCode::kNotFound,
+                "library " + path().string() + " has no people yet (it was written by an older facesearch)",
+                Hint{Remedy::kUpgradeByIndexing});
+  throw Error(ErrorCode::kNotFound, "library " + path().string() + " has no person " +
+                                        (all_digits(id_or_name) ? id_or_name : "named \"" + id_or_name + "\""),
+              Hint{Remedy::kListPeople});
+}
+
+namespace {
+
+PersonFace person_face(const Catalog& catalog, std::int64_t face_id, bool by_user) {
+  PersonFace pf;
+  if (auto face = catalog.face_by_id(face_id)) {
+    pf.face = std::move(*face);
+    pf.face.embedding.clear();
+    pf.face.embedding.shrink_to_fit();
+    if (auto image = catalog.image_by_id(pf.face.image_id)) pf.image = std::move(*image);
+  }
+  pf.by_user = by_user;
+  return pf;
+}
+
+}  // namespace
+
+PersonDetail Library::person_detail(std::int64_t person_id) const {
+  const Catalog& catalog = state_->catalog;
+  const std::optional<PersonRow> person = catalog.person(person_id);
+  if (!person) find_person(std::to_string(person_id));  // throws the error that names what to do
+  PersonDetail detail{*person, {}};
+  for (const FacePersonRow& row : catalog.faces_of_person(person_id))
+    detail.faces.push_back(person_face(catalog, row.face_id, row.by_user));
+  std::stable_sort(detail.faces.begin(), detail.faces.end(), [&](const PersonFace& a, const PersonFace& b) {
+    const bool ca = a.face.id == person->cover_face_id, cb = b.face.id == person->cover_face_id;
+    if (ca != cb) return ca;
+    if (a.by_user != b.by_user) return a.by_user;
+    return a.face.id < b.face.id;
+  });
+  return detail;
+}
+
+std::vector<PersonFace> Library::unassigned_faces(size_t limit) const {
+  std::vector<PersonFace> out;
+  for (const std::int64_t id : state_->catalog.unassigned_face_ids(limit))
+    out.push_back(person_face(state_->catalog, id, false));
+  return out;
+}
+
+Catalog& Library::writable_catalog(const char* what) {
+  if (!state_->writable) throw std::logic_error(std::string("Library::") + what + ": not opened for editing");
+  return state_->catalog;
+}
+
+void Library::name_person(std::int64_t person_id, const std::string& name) {
+  Catalog& catalog = writable_catalog("name_person");
+  const std::string clean = clean_name(name);
+  Catalog::Transaction t(catalog);
+  catalog.set_person_name(person_id, clean);
+  t.commit();
+}
+
+void Library::hide_person(std::int64_t person_id, bool hidden) {
+  Catalog& catalog = writable_catalog("hide_person");
+  Catalog::Transaction t(catalog);
+  catalog.set_person_hidden(person_id, hidden);
+  t.commit();
+}
+
+void Library::set_person_cover(std::int64_t person_id, std::int64_t face_id) {
+  Catalog& catalog = writable_catalog("set_person_cover");
+  Catalog::Transaction t(catalog);
+  if (face_id != 0) {
+    const auto owner = catalog.person_of_face(face_id);
+    if (!owner || owner->person_id != person_id)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "face " + std::to_string(face_id) + " is not a face of person " + std::to_string(person_id));
+  }
+  catalog.set_person_cover(person_id, face_id);
+  t.commit();
+}
+
+MergeReport Library::merge_people(std::span<const std::int64_t> person_ids) {
+  Catalog& catalog = writable_catalog("merge_people");
+  std::vector<std::int64_t> ids;
+  for (const std::int64_t id : person_ids)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  if (ids.size() < 2) throw Error(ErrorCode::kInvalidArgument, "a merge needs two different people or more");
+  Catalog::Transaction t(catalog);
+  std::string name;
+  for (const std::int64_t id : ids) {
+    const auto p = catalog.person(id);
+    if (!p) find_person(std::to_string(id));
+    if (name.empty()) name = p->name;
+  }
+  MergeReport report;
+  for (size_t i = 1; i < ids.size(); ++i) {
+    report.faces_left_out += catalog.merge_people(ids[0], ids[i]);
+    report.merged.push_back(ids[i]);
+  }
+  if (catalog.person(ids[0])->name.empty() && !name.empty()) catalog.set_person_name(ids[0], name);
+  catalog.remove_empty_people();
+  report.person = *catalog.person(ids[0]);
+  t.commit();
+  return report;
+}
+
+std::int64_t Library::move_face(std::int64_t face_id, std::optional<std::int64_t> person_id) {
+  Catalog& catalog = writable_catalog("move_face");
+  Catalog::Transaction t(catalog);
+  const auto face = catalog.face_by_id(face_id);
+  if (!face)
+    throw Error(ErrorCode::kNotFound, "library " + path().string() + " has no face " + std::to_string(face_id),
+                Hint{Remedy::kListFaceIds});
+  std::int64_t person = 0;
+  if (person_id) {
+    if (!catalog.person(*person_id)) find_person(std::to_string(*person_id));
+    person = *person_id;
+    for (const FaceRow& other : catalog.faces_of_image(face->image_id)) {
+      if (other.id == face_id) continue;
+      if (const auto owner = catalog.person_of_face(other.id); owner && owner->person_id == person)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "person " + std::to_string(person) + " already has face " + std::to_string(other.id) +
+                        " in the same photo; two faces of one photo are never one person (move that face first)");
+    }
+    catalog.remove_rejection(face_id, person);
+  } else {
+    person = catalog.add_person();
+  }
+  catalog.assign_face(face_id, person, true);
+  catalog.remove_empty_people();
+  t.commit();
+  return person;
+}
+
+std::int64_t Library::reject_face(std::int64_t face_id) {
+  Catalog& catalog = writable_catalog("reject_face");
+  Catalog::Transaction t(catalog);
+  if (!catalog.face_by_id(face_id))
+    throw Error(ErrorCode::kNotFound, "library " + path().string() + " has no face " + std::to_string(face_id),
+                Hint{Remedy::kListFaceIds});
+  const auto owner = catalog.person_of_face(face_id);
+  if (!owner) throw Error(ErrorCode::kInvalidArgument, "face " + std::to_string(face_id) + " belongs to no person");
+  catalog.add_rejection(face_id, owner->person_id);
+  catalog.unassign_face(face_id);
+  catalog.remove_empty_people();
+  t.commit();
+  return owner->person_id;
+}
+
+PeopleUpdate Library::recluster(const ReclusterOptions& options) {
+  Catalog& catalog = writable_catalog("recluster");
+  PeopleParams params = people_params_for(*state_->pack);
+  if (options.min_faces) params.min_faces = *options.min_faces;
+  if (options.threshold) params.cluster.link_similarity = *options.threshold;
+  const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, state_->pack->embedder.dim);
+  Catalog::Transaction t(catalog);
+  PeopleUpdate update = recluster_people(catalog, *index, params);
+  t.commit();
+  return update;
+}
+
+SearchReport Library::search_person(const std::string& id_or_name, const SearchOptions& options) const {
+  if (!state_->index) throw std::logic_error("Library::search_person: not opened for search");
+  const auto start = std::chrono::steady_clock::now();
+  const Catalog& catalog = state_->catalog;
+  const ModelPack& pack = *state_->pack;
+  const PersonRow person = find_person(id_or_name);
+  SearchReport report;
+  report.person_id = person.id;
+  report.person_name = person.name;
+  report.model = pack.name;
+  report.metric = metric_name(pack.metric);
+  report.threshold = search_threshold(options, pack);
+  const Catalog::Counts counts = catalog.counts();
+  report.stats.images = static_cast<size_t>(counts.images);
+  report.stats.images_analysed = static_cast<size_t>(counts.images_ok);
+  report.stats.faces = static_cast<size_t>(counts.faces);
+
+  const size_t d = static_cast<size_t>(pack.embedder.dim);
+  std::vector<FaceRow> own;
+  for (const FacePersonRow& row : catalog.faces_of_person(person.id))
+    if (auto f = catalog.face_by_id(row.face_id); f && f->embedding.size() == d) own.push_back(std::move(*f));
+  report.person_faces = own.size();
+  if (own.empty()) return report;
+
+  // The person's mean face scores every match; up to 64 of its faces, spread over its list, look for more.
+  std::vector<float> mean(d, 0.f);
+  for (const FaceRow& f : own)
+    for (size_t i = 0; i < d; ++i) mean[i] += f.embedding[i];
+  double norm = 0;
+  for (const float v : mean) norm += double(v) * v;
+  for (float& v : mean) v = static_cast<float>(v / std::max(std::sqrt(norm), 1e-12));
+
+  std::unordered_set<std::int64_t> own_ids, own_photos;
+  for (const FaceRow& f : own) own_ids.insert(f.id), own_photos.insert(f.image_id);
+  auto add_match = [&](const FaceRow& f) {
+    const auto image = catalog.image_by_id(f.image_id);
+    if (!image) return;
+    Match m;
+    m.path = image->path;
+    m.face_index = f.face_index;
+    m.box = f.face.box;
+    m.similarity = similarity(mean, f.embedding);
+    m.detection_score = f.face.score;
+    m.photo_id = f.image_id;
+    m.face_id = f.id;
+    report.matches.push_back(std::move(m));
+  };
+  for (const FaceRow& f : own) add_match(f);
+
+  constexpr size_t kMaxQueries = 64, kNeighbours = 256;
+  const size_t queries = std::min(own.size(), kMaxQueries);
+  std::vector<float> batch;
+  batch.reserve(queries * d);
+  for (size_t q = 0; q < queries; ++q) {
+    const FaceRow& f = own[q * own.size() / queries];
+    batch.insert(batch.end(), f.embedding.begin(), f.embedding.end());
+  }
+  const auto found = state_->index->search(batch, kNeighbours, report.threshold);
+  std::unordered_map<std::int64_t, int> hits;
+  for (const auto& list : found)
+    for (const Neighbor& n : list)
+      if (!own_ids.count(n.id)) ++hits[n.id];
+  const int need = own.size() >= 2 ? 2 : 1;
+  std::set<std::int64_t> rejected;
+  for (const RejectionRow& r : catalog.rejections())
+    if (r.person_id == person.id) rejected.insert(r.face_id);
+  for (const auto& [face_id, count] : hits) {
+    if (count < need || rejected.count(face_id) || catalog.person_of_face(face_id)) continue;
+    const auto f = catalog.face_by_id(face_id);
+    if (!f || own_photos.count(f->image_id) || f->embedding.size() != d) continue;  // another face of a photo the person is in
+    add_match(*f);
+  }
+  rank_matches(report.matches, options);
+  report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
 }
 
 }  // namespace facesearch

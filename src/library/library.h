@@ -74,6 +74,32 @@ struct IndexRequest {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// A face of a person, with its photo, as `people show` and the server's person page give them.
+struct PersonFace {
+  FaceRow face;  // without its embedding
+  ImageRow image;
+  bool by_user = false;  // placed there by the user
+};
+
+// A person and every face of it, best-known first (the cover face, then the user's, then by id).
+struct PersonDetail {
+  PersonRow person;
+  std::vector<PersonFace> faces;
+};
+
+// What `merge_people` did.
+struct MergeReport {
+  PersonRow person;                   // the person all were merged into (the first given)
+  std::vector<std::int64_t> merged;   // the people merged into it (gone now)
+  std::int64_t faces_left_out = 0;    // faces of the merged that could not join (same photo, or rejected)
+};
+
+// How `recluster` groups; unset: the pack's (people_params_for).
+struct ReclusterOptions {
+  std::optional<int> min_faces;
+  std::optional<float> threshold;  // the similarity at which faces link
+};
+
 // How a search is opened.
 struct SearchRequest {
   PackRequest pack;
@@ -125,6 +151,10 @@ class Library {
   static std::optional<Library> open_for_indexing(const std::filesystem::path& db, const IndexRequest& request,
                                                   bool create);
 
+  // For changing people (name, merge, move, reject, hide, recluster): the library opened for writing
+  // (a library of schema 1 is upgraded), the pack's description read (no networks are loaded).
+  static Library open_for_editing(const std::filesystem::path& db, const PackRequest& pack = {});
+
   ~Library();
   Library(Library&&) noexcept;
   Library& operator=(Library&&) noexcept;
@@ -173,9 +203,37 @@ class Library {
   SearchReport search_photos(std::span<const std::filesystem::path> queries, const SearchOptions& options) const;
   SearchReport search_faces(std::span<const std::int64_t> face_ids, const SearchOptions& options) const;
 
+  // People (people/people.h). Reading works on a library opened any way; a library of schema 1 opened
+  // for reading has none yet. Changes need a library opened for editing or indexing, and are made in
+  // one transaction each. Unknown ids and names are Error{kNotFound}; a change the rules forbid
+  // (two faces of one photo in one person, a name another person has) Error{kInvalidArgument}.
+  std::vector<PersonRow> people(bool include_hidden = false) const;
+  // A person by id ("12") or name (case-insensitive).
+  PersonRow find_person(const std::string& id_or_name) const;
+  PersonDetail person_detail(std::int64_t person_id) const;
+  // Faces that belong to nobody yet, newest first (at most `limit`; 0: all).
+  std::vector<PersonFace> unassigned_faces(size_t limit = 0) const;
+  void name_person(std::int64_t person_id, const std::string& name);  // "" takes the name away
+  void hide_person(std::int64_t person_id, bool hidden);
+  void set_person_cover(std::int64_t person_id, std::int64_t face_id);  // a face of the person; 0: none chosen
+  // Merges the others into the first (its id stays; it takes the first name among them if it has none).
+  MergeReport merge_people(std::span<const std::int64_t> person_ids);
+  // "This face is that person" (nullopt: a new person), as the user says it: placed by_user, never
+  // moved by clustering; a rejection of that person is taken back. Returns the person's id.
+  std::int64_t move_face(std::int64_t face_id, std::optional<std::int64_t> person_id);
+  // "This face is not its person": remembered, and the face is unassigned. Returns the person it left.
+  std::int64_t reject_face(std::int64_t face_id);
+  // Groups the library again (people/people.h, recluster_people).
+  PeopleUpdate recluster(const ReclusterOptions& options = {});
+  // Every photo of a person: its faces, and the faces of the library that match at least two of its
+  // faces (one, for a person of one face) over the threshold and are not another person's or rejected
+  // from it. Similarity is to the person's mean face. Library opened for search.
+  SearchReport search_person(const std::string& id_or_name, const SearchOptions& options) const;
+
  private:
   struct State;
   explicit Library(std::unique_ptr<State> state);
+  Catalog& writable_catalog(const char* what);  // std::logic_error unless opened for indexing or editing
   std::unique_ptr<State> state_;
 };
 

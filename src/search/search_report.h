@@ -84,6 +84,10 @@ struct SearchReport {
   std::vector<std::filesystem::path> queries;
   std::string combined;
   std::vector<ExpansionFace> expanded_with;  // empty: not expanded (off, no confident match, or no rule)
+  // A search for a person (Library::search_person): who; the person's own faces lead the matches.
+  std::int64_t person_id = 0;
+  std::string person_name;
+  size_t person_faces = 0;
   std::vector<QueryFace> query_faces;
   std::vector<Face> query_photo_faces;  // every face found in the (one) query photo, in reading order
   std::string model;    // pack name

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "store/catalog_internal.h"
 
 namespace facesearch {
 namespace {
@@ -40,67 +41,11 @@ std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// One prepared statement; finalised on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql, const std::filesystem::path& where) : db_(db), where_(where) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
+}  // namespace
 
-  Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Statement& bind(int i, int v) { return check(sqlite3_bind_int(stmt_, i, v)); }
-  Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-  Statement& bind(int i, const std::string& v) {
-    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  Statement& bind_blob(int i, const void* data, size_t bytes) {
-    // An empty vector's data() may be null, which SQLite would store as NULL: bind an empty blob.
-    if (bytes == 0) return check(sqlite3_bind_zeroblob(stmt_, i, 0));
-    return check(sqlite3_bind_blob(stmt_, i, data, static_cast<int>(bytes), SQLITE_TRANSIENT));
-  }
-  // True while rows come; false at the end.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail("step");
-  }
-  void run() {
-    while (step()) {
-    }
-    sqlite3_reset(stmt_);
-  }
-  std::int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
-  double f64(int c) const { return sqlite3_column_double(stmt_, c); }
-  std::string text(int c) const {
-    const auto* p = sqlite3_column_text(stmt_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, c)) : std::string();
-  }
-  std::vector<float> floats(int c) const {
-    const auto* p = static_cast<const float*>(sqlite3_column_blob(stmt_, c));
-    const int bytes = sqlite3_column_bytes(stmt_, c);
-    return p ? std::vector<float>(p, p + bytes / sizeof(float)) : std::vector<float>();
-  }
-  std::span<const float> float_view(int c) const {
-    const auto* p = static_cast<const float*>(sqlite3_column_blob(stmt_, c));
-    return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c)) / sizeof(float)};
-  }
+namespace store {
 
- private:
-  Statement& check(int rc) {
-    if (rc != SQLITE_OK) fail("bind");
-    return *this;
-  }
-  [[noreturn]] void fail(const char* what) const;
-
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  std::filesystem::path where_;
-};
-
+// Declared in store/catalog_internal.h.
 [[noreturn]] void throw_sqlite(sqlite3* db, const std::filesystem::path& where, const std::string& what) {
   const int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
   const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -134,7 +79,12 @@ class Statement {
   }
 }
 
-void Statement::fail(const char* what) const { throw_sqlite(db_, where_, what); }
+}  // namespace store
+
+using store::Statement;
+using store::throw_sqlite;
+
+namespace {
 
 constexpr const char* kSchemaSql = R"sql(
   CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -163,13 +113,45 @@ constexpr const char* kSchemaSql = R"sql(
     UNIQUE(image_id, face_index));
 )sql";
 
+// Schema 2 (issue 15): people, which face is whose, "not this person", and what a rebuild must give
+// back to the faces it finds again. Every face reference cascades: a face that leaves the library takes
+// its assignment and rejections with it. The indexes serve those cascades as much as the reads.
+constexpr const char* kPeopleSchemaSql = R"sql(
+  CREATE TABLE people(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    hidden INTEGER NOT NULL DEFAULT 0,
+    cover_face_id INTEGER REFERENCES faces(id) ON DELETE SET NULL,
+    created_at INTEGER NOT NULL);
+  CREATE UNIQUE INDEX people_name ON people(name COLLATE NOCASE) WHERE name <> '';
+  CREATE INDEX people_cover ON people(cover_face_id);
+  CREATE TABLE face_people(
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    by_user INTEGER NOT NULL DEFAULT 0);
+  CREATE INDEX face_people_person ON face_people(person_id);
+  CREATE TABLE rejections(
+    face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    PRIMARY KEY(face_id, person_id)) WITHOUT ROWID;
+  CREATE INDEX rejections_person ON rejections(person_id);
+  CREATE TABLE remembered_faces(
+    hash TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    person_id INTEGER NOT NULL DEFAULT 0,
+    by_user INTEGER NOT NULL DEFAULT 0,
+    rejected TEXT NOT NULL DEFAULT '');
+  CREATE INDEX remembered_faces_hash ON remembered_faces(hash);
+)sql";
+
 // Set by `index --rebuild` (to the number of photos before it) and removed when a run completes.
 constexpr const char* kRebuildKey = "rebuild_images_before";
 
 // The tables, and what each holds in words a user knows.
 constexpr std::pair<const char*, const char*> kTables[] = {
     {"meta", "its own description"}, {"roots", "its list of folders"}, {"images", "its list of photos"},
-    {"faces", "its stored faces"}};
+    {"faces", "its stored faces"}, {"people", "its people"}, {"face_people", "which face is whose"},
+    {"rejections", "its \"not this person\" corrections"}};
 
 // "file:/path?QUERY" with every byte but unreserved ones and '/' percent-encoded (SQLite's URI rules).
 std::string file_uri(const std::filesystem::path& path, const char* query) {
@@ -198,6 +180,7 @@ struct Catalog::Impl {
   std::filesystem::path path;
   sqlite3* db = nullptr;
   int dim = 0;
+  int schema = 0;             // the schema version the file has now
   bool rows_changed = false;  // images or faces changed in the open transaction
   std::optional<std::int64_t> counted_generation;  // counts() as of this generation
   Catalog::Counts counted;
@@ -379,7 +362,17 @@ struct Catalog::Impl {
         throw_sqlite(fresh.db, fresh_path, "open");
       fresh.exec("BEGIN");
       fresh.exec(kSchemaSql);
+      fresh.exec(kPeopleSchemaSql);
       for (const auto& [key, value] : meta_rows) fresh.set_meta(key, value);
+      fresh.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
+      // The people's names and flags, where they can be read (their faces are gone with the photos).
+      try {
+        Statement p(db, "SELECT id, name, hidden, created_at FROM people", path);
+        Statement add_person(fresh.db, "INSERT INTO people(id, name, hidden, created_at) VALUES(?, ?, ?, ?)", fresh_path);
+        while (p.step()) add_person.bind(1, p.i64(0)).bind(2, p.text(1)).bind(3, p.i64(2)).bind(4, p.i64(3)).run();
+      } catch (const Error&) {
+        // A library of schema 1, or a damaged people table: the rebuilt library starts without people.
+      }
       Statement add(fresh.db, "INSERT INTO roots(path, added_at) VALUES(?, ?)", fresh_path);
       for (const auto& [root, added_at] : root_rows) add.bind(1, root).bind(2, added_at).run();
       fresh.exec("COMMIT");
@@ -438,6 +431,7 @@ Catalog Catalog::inspect(const std::filesystem::path& db_path) {
     throw Error(ErrorCode::kCatalog, where + " was written by a newer facesearch (schema " + std::to_string(version) +
                                          "); upgrade facesearch");
   impl->dim = std::atoi(impl->meta("embedding_dim").value_or("0").c_str());
+  impl->schema = version;
   return Catalog(std::move(impl));
 }
 
@@ -506,6 +500,7 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   if (empty) {
     Transaction t(catalog);
     c.exec(kSchemaSql);
+    c.exec(kPeopleSchemaSql);
     c.set_meta("format", kFormatName);
     c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
     c.set_meta("model_name", pack.name);
@@ -526,6 +521,15 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
                                          ")",
                 Hint{Remedy::kUpgrade});
   if (version < 1) throw Error(ErrorCode::kCatalog, where + " has no valid schema version; it is damaged");
+  if (version < 2) {
+    // Schema 1 (before people): the people tables are added in place, nothing else changes. An older
+    // facesearch then refuses the file as written by a newer one, as it refuses any newer schema.
+    Transaction t(catalog);
+    c.exec(kPeopleSchemaSql);
+    c.set_meta("schema_version", "2");
+    t.commit();
+  }
+  c.schema = kCatalogSchemaVersion;
   // A library made before library ids gets one now; where that cannot be written (a read-only file) it
   // stays without one, which only means that its side files are not used.
   if (c.meta("library_id").value_or("").empty()) {
@@ -536,6 +540,18 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
   }
   if (rebuild) {
     Transaction t(catalog);
+    // The faces come back with new ids: what is known about each (its person, who placed it there,
+    // the people it is not) is kept by photo content and box, and given back when the rebuild finds
+    // the face again (replace_faces). People themselves stay, names and all.
+    c.exec(R"sql(
+      INSERT INTO remembered_faces(hash, x1, y1, x2, y2, person_id, by_user, rejected)
+      SELECT i.hash, f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0),
+             coalesce((SELECT group_concat(r.person_id, ' ') FROM rejections r WHERE r.face_id = f.id), '')
+      FROM faces f JOIN images i ON i.id = f.image_id LEFT JOIN face_people fp ON fp.face_id = f.id
+      WHERE i.hash <> '' AND (fp.person_id IS NOT NULL OR EXISTS(SELECT 1 FROM rejections r WHERE r.face_id = f.id));
+      UPDATE people SET cover_face_id = NULL;
+      DELETE FROM meta WHERE key = 'people_checked_face_id';
+    )sql");
     c.exec("DELETE FROM faces; DELETE FROM images;");
     c.set_meta(kRebuildKey, std::to_string(images_before));
     c.changed_rows();
@@ -710,7 +726,13 @@ std::int64_t Catalog::put_image(const ImageRow& r) {
   return id;
 }
 
+Catalog::Raw Catalog::raw() const { return Raw{impl_->db, &impl_->path, impl_->schema}; }
+
 void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> faces) {
+  // Their people and "not this person" go to the new faces of the same place in the photo.
+  const std::vector<store::KnownFace> known = faces.empty() ? std::vector<store::KnownFace>{}
+                                                            : store::known_faces_of_image(raw(), image_id);
+  std::vector<std::pair<std::int64_t, Box>> added;
   Statement del(impl_->db, "DELETE FROM faces WHERE image_id = ?", impl_->path);
   del.bind(1, image_id).run();
   Statement ins(impl_->db,
@@ -727,7 +749,9 @@ void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> face
     ins.bind_blob(9, pts.data(), pts.size() * sizeof(float));
     ins.bind_blob(10, f.embedding.data(), f.embedding.size() * sizeof(float));
     ins.run();
+    added.emplace_back(sqlite3_last_insert_rowid(impl_->db), f.face.box);
   }
+  if (!known.empty()) store::give_back_known_faces(raw(), added, known);
   impl_->changed_rows();
 }
 
@@ -761,6 +785,13 @@ std::optional<FaceRow> Catalog::face_by_id(std::int64_t face_id) const {
   return std::nullopt;
 }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> Catalog::face_images() const {
+  Statement s(impl_->db, "SELECT id, image_id FROM faces ORDER BY id", impl_->path);
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  while (s.step()) out.emplace_back(s.i64(0), s.i64(1));
+  return out;
+}
+
 void Catalog::for_each_embedding(const std::function<void(std::int64_t, std::span<const float>)>& fn) const {
   Statement s(impl_->db, "SELECT id, embedding FROM faces ORDER BY id", impl_->path);
   while (s.step()) {
@@ -782,6 +813,12 @@ CatalogStatus Catalog::status() const {
   st.model_fingerprint = impl_->meta("model_fingerprint").value_or("");
   st.schema_version = std::atoi(impl_->meta("schema_version").value_or("0").c_str());
   st.embedding_dim = impl_->dim;
+  if (impl_->schema >= 2) {
+    Statement s(impl_->db,
+                "SELECT count(*), coalesce(sum(name <> ''), 0), (SELECT count(*) FROM face_people) FROM people",
+                impl_->path);
+    if (s.step()) st.people = s.i64(0), st.named_people = s.i64(1), st.faces_with_person = s.i64(2);
+  }
   st.created_at = std::atoll(impl_->meta("created_at").value_or("0").c_str());
   st.updated_at = std::atoll(impl_->meta("updated_at").value_or("0").c_str());
   st.roots = roots();
@@ -839,6 +876,8 @@ std::optional<RebuildProgress> Catalog::rebuild_progress() const {
 void Catalog::end_rebuild() {
   Statement s(impl_->db, "DELETE FROM meta WHERE key = ?", impl_->path);
   s.bind(1, std::string(kRebuildKey)).run();
+  // Faces the rebuild did not find again (their photos are gone or changed) have nothing to come back to.
+  if (impl_->schema >= 2) impl_->exec("DELETE FROM remembered_faces");
 }
 
 std::string rebuild_warning(const RebuildProgress& rebuild) {

@@ -1,6 +1,7 @@
 // The library's catalog: one SQLite database (WAL mode) holding the indexed folders, every image
-// (path, size, mtime, content hash, size in pixels, status and error) and every face (box, landmarks,
-// detector score, embedding). The database describes itself: a format name, a schema version and the
+// (path, size, mtime, content hash, size in pixels, status and error), every face (box, landmarks,
+// detector score, embedding), and the people the faces are grouped into (schema 2: names, hidden
+// flags, cover faces, which face is whose and who set it, and the "not this person" rejections). The database describes itself: a format name, a schema version and the
 // fingerprint of the model pack whose embeddings it holds; opening checks all three.
 //
 // Thread-safety: one Catalog per thread. Several processes may open the same library: WAL lets a
@@ -14,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types.h"
@@ -21,7 +23,10 @@
 
 namespace facesearch {
 
-inline constexpr int kCatalogSchemaVersion = 1;
+// 1: folders, images, faces. 2: people, face_people, rejections, remembered_faces (issue 15); a
+// library of schema 1 is upgraded in place when it is first opened for writing, and read as one with
+// no people until then.
+inline constexpr int kCatalogSchemaVersion = 2;
 
 struct ImageRow {
   std::int64_t id = 0;
@@ -62,6 +67,45 @@ struct RebuildProgress {
 // Hint{Remedy::kFinishRebuild} (core/error.h), which each front end words.
 std::string rebuild_warning(const RebuildProgress& rebuild);
 
+// A person: a group of faces, named by the user or not yet.
+struct PersonRow {
+  std::int64_t id = 0;
+  std::string name;                // "" until the user names the person
+  bool hidden = false;             // left out of people lists unless asked for
+  std::int64_t cover_face_id = 0;  // the face the user chose to show the person by; 0: none chosen
+  std::int64_t faces = 0, photos = 0;
+  std::int64_t created_at = 0;     // unix seconds
+  // The face to show the person by (the cover face, else the first), and its photo; 0 and "" when none.
+  std::int64_t sample_face_id = 0;
+  std::filesystem::path sample_path;
+};
+
+// Which person a face is, and whether the user said so (a face the user placed is never moved by
+// clustering) or clustering did.
+struct FacePersonRow {
+  std::int64_t face_id = 0;
+  std::int64_t image_id = 0;
+  std::int64_t person_id = 0;
+  bool by_user = false;
+};
+
+// "This face is not that person", as the user said it: no later run or re-cluster assigns it there.
+struct RejectionRow {
+  std::int64_t face_id = 0;
+  std::int64_t person_id = 0;
+};
+
+// What one people pass (people/people.h) changed.
+struct PeopleUpdate {
+  size_t faces_checked = 0;        // faces the pass looked at
+  size_t joined = 0;               // of them, joined an existing person
+  size_t new_people = 0;           // people made by the pass (a re-cluster: or given back to an old id by overlap)
+  size_t faces_in_new_people = 0;
+  size_t waiting = 0;              // faces the pass looked at that are still unassigned
+  size_t people_removed = 0;       // unnamed people left with no face
+  double seconds = 0;
+};
+
 struct CatalogStatus {
   std::filesystem::path path;
   std::int64_t images = 0, images_ok = 0, images_error = 0, faces = 0;
@@ -73,6 +117,7 @@ struct CatalogStatus {
   std::vector<std::filesystem::path> roots;
   std::optional<RebuildProgress> rebuild;  // set while an `index --rebuild` has not completed
   std::vector<UnreadableFolderRow> unreadable_folders;  // as unreadable_folders() gives them
+  std::int64_t people = 0, named_people = 0, faces_with_person = 0;
 };
 
 class Catalog {
@@ -152,6 +197,8 @@ class Catalog {
 
   std::vector<FaceRow> faces_of_image(std::int64_t image_id) const;
   std::optional<FaceRow> face_by_id(std::int64_t face_id) const;
+  // Every face's id and its photo's id, in face id order.
+  std::vector<std::pair<std::int64_t, std::int64_t>> face_images() const;
   // Every face's id and embedding, in id order, without landmarks (for building the vector index).
   void for_each_embedding(const std::function<void(std::int64_t face_id, std::span<const float>)>& fn) const;
 
@@ -186,9 +233,52 @@ class Catalog {
   std::string derived_file_record(const std::string& name) const;
   void set_derived_file_record(const std::string& name, const std::string& record);
 
+  // People (schema 2; store/people_store.cpp). A library of schema 1 opened for reading has no people
+  // tables yet: the reads give nothing and has_people() is false. Writes need a library opened for
+  // writing (which upgrades it) and are best made inside a Transaction. People changes do not move the
+  // generation (no file derived from the catalog depends on them). Ids that do not exist are
+  // Error{kNotFound}; checks of what the user may do (merging two named people, ...) are the caller's.
+  bool has_people() const;
+  std::vector<PersonRow> people() const;  // with their counts, by id
+  std::optional<PersonRow> person(std::int64_t person_id) const;
+  std::optional<PersonRow> person_by_name(const std::string& name) const;  // case-insensitive
+  std::int64_t add_person(const std::string& name = {});
+  // Error{kInvalidArgument} when another person has the name (names are unique, case-insensitive).
+  void set_person_name(std::int64_t person_id, const std::string& name);
+  void set_person_hidden(std::int64_t person_id, bool hidden);
+  void set_person_cover(std::int64_t person_id, std::int64_t face_id);  // 0: none chosen
+  // Every face's person, by face id; the faces of one person; one face's person.
+  std::vector<FacePersonRow> face_people() const;
+  std::vector<FacePersonRow> faces_of_person(std::int64_t person_id) const;
+  std::optional<FacePersonRow> person_of_face(std::int64_t face_id) const;
+  // The faces that are nobody's, newest first (at most `limit`; 0: all).
+  std::vector<std::int64_t> unassigned_face_ids(size_t limit = 0) const;
+  void assign_face(std::int64_t face_id, std::int64_t person_id, bool by_user);
+  void unassign_face(std::int64_t face_id);
+  // Unassigns every face that clustering placed (by_user = false) in people with no name, and returns
+  // them as they were (a re-cluster matches its new groups to these old people by overlap).
+  std::vector<FacePersonRow> unassign_unnamed_auto();
+  std::vector<RejectionRow> rejections() const;
+  void add_rejection(std::int64_t face_id, std::int64_t person_id);
+  void remove_rejection(std::int64_t face_id, std::int64_t person_id);
+  // Moves every face and rejection of `from` to `into` and deletes `from`. A face of `from` that is
+  // rejected from `into`, or whose photo has a face of `into`, is left unassigned instead: returns how
+  // many were.
+  std::int64_t merge_people(std::int64_t into, std::int64_t from);
+  void delete_person(std::int64_t person_id);  // its faces become unassigned, its rejections go
+  // Deletes the people with no name and no face (nor a face remembered through a rebuild); returns how many.
+  std::int64_t remove_empty_people();
+  // Faces with a larger id than this have not been through the people step of an index run yet.
+  std::int64_t people_checked_face_id() const;
+  void set_people_checked_face_id(std::int64_t face_id);
+
+  // The connection and schema version, for the catalog's own files (store/catalog_internal.h).
+  struct Raw;
+
  private:
   struct Impl;
   explicit Catalog(std::unique_ptr<Impl> impl);
+  Raw raw() const;
   std::unique_ptr<Impl> impl_;
 };
 

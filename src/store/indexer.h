@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -49,6 +50,8 @@ struct IndexReport {
   // Folders (and roots) that could not be listed, with the photos under them that were kept as they
   // were: the run is incomplete, and the library remembers them (Catalog::unreadable_folders).
   std::vector<UnreadableFolderRow> unreadable;
+  // The people step after the run (Library::index): new faces joined people or formed new ones.
+  std::optional<PeopleUpdate> people;
 };
 
 // Indexes `roots` (folders or files; empty: every root indexed before) into `catalog`.

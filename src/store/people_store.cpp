@@ -1,0 +1,426 @@
+// The people tables of the catalog (schema 2): store/catalog.h, "People".
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "core/error.h"
+#include "store/catalog.h"
+#include "store/catalog_internal.h"
+
+namespace facesearch {
+
+using store::Statement;
+
+namespace {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+constexpr const char* kPersonColumns =
+    "p.id, p.name, p.hidden, coalesce(p.cover_face_id, 0), p.created_at, "
+    "(SELECT count(*) FROM face_people fp WHERE fp.person_id = p.id), "
+    "(SELECT count(DISTINCT f.image_id) FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id = p.id), "
+    "coalesce(p.cover_face_id, (SELECT min(fp.face_id) FROM face_people fp WHERE fp.person_id = p.id), 0)";
+
+// The sample's photo path, by face id.
+constexpr const char* kSamplePathSql = "SELECT i.path FROM faces f JOIN images i ON i.id = f.image_id WHERE f.id = ?";
+
+PersonRow read_person(const Statement& s) {
+  PersonRow p;
+  p.id = s.i64(0);
+  p.name = s.text(1);
+  p.hidden = s.i64(2) != 0;
+  p.cover_face_id = s.i64(3);
+  p.created_at = s.i64(4);
+  p.faces = s.i64(5);
+  p.photos = s.i64(6);
+  p.sample_face_id = s.i64(7);
+  return p;
+}
+
+void fill_sample_paths(const Catalog::Raw& raw, std::span<PersonRow> people) {
+  Statement s(raw.db, kSamplePathSql, *raw.path);
+  for (PersonRow& p : people) {
+    if (p.sample_face_id == 0) continue;
+    s.bind(1, p.sample_face_id);
+    if (s.step()) p.sample_path = s.text(0);
+    s.run();  // resets
+  }
+}
+
+constexpr const char* kFacePersonColumns = "fp.face_id, f.image_id, fp.person_id, fp.by_user";
+
+FacePersonRow read_face_person(const Statement& s) {
+  return {s.i64(0), s.i64(1), s.i64(2), s.i64(3) != 0};
+}
+
+void require_people(const Catalog::Raw& raw) {
+  if (raw.schema < 2)
+    throw Error(ErrorCode::kCatalog,
+                "library " + raw.path->string() + " has no people yet (it was written by an older facesearch)",
+                Hint{Remedy::kUpgradeByIndexing});
+}
+
+[[noreturn]] void no_person(const Catalog::Raw& raw, std::int64_t id) {
+  throw Error(ErrorCode::kNotFound, "library " + raw.path->string() + " has no person " + std::to_string(id),
+              Hint{Remedy::kListPeople});
+}
+
+void require_person(const Catalog::Raw& raw, std::int64_t id) {
+  Statement s(raw.db, "SELECT 1 FROM people WHERE id = ?", *raw.path);
+  s.bind(1, id);
+  if (!s.step()) no_person(raw, id);
+}
+
+void require_face(const Catalog::Raw& raw, std::int64_t id) {
+  Statement s(raw.db, "SELECT 1 FROM faces WHERE id = ?", *raw.path);
+  s.bind(1, id);
+  if (!s.step())
+    throw Error(ErrorCode::kNotFound, "library " + raw.path->string() + " has no face " + std::to_string(id),
+                Hint{Remedy::kListFaceIds});
+}
+
+std::vector<std::int64_t> parse_ids(const std::string& text) {
+  std::vector<std::int64_t> ids;
+  std::istringstream in(text);
+  std::int64_t id = 0;
+  while (in >> id) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace
+
+namespace store {
+
+std::vector<KnownFace> known_faces_of_image(const Catalog::Raw& raw, std::int64_t image_id) {
+  std::vector<KnownFace> known;
+  if (raw.schema < 2) return known;
+  {
+    Statement s(raw.db,
+                "SELECT f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0), "
+                "coalesce((SELECT group_concat(r.person_id, ' ') FROM rejections r WHERE r.face_id = f.id), '') "
+                "FROM faces f LEFT JOIN face_people fp ON fp.face_id = f.id WHERE f.image_id = ?",
+                *raw.path);
+    s.bind(1, image_id);
+    while (s.step()) {
+      KnownFace k;
+      k.box = {float(s.f64(0)), float(s.f64(1)), float(s.f64(2)), float(s.f64(3))};
+      k.person_id = s.i64(4);
+      k.by_user = s.i64(5) != 0;
+      k.rejected = parse_ids(s.text(6));
+      if (k.person_id != 0 || !k.rejected.empty()) known.push_back(std::move(k));
+    }
+  }
+  Statement s(raw.db,
+              "SELECT rowid, x1, y1, x2, y2, person_id, by_user, rejected FROM remembered_faces "
+              "WHERE hash = (SELECT hash FROM images WHERE id = ?) AND hash <> ''",
+              *raw.path);
+  s.bind(1, image_id);
+  while (s.step()) {
+    KnownFace k;
+    k.remembered_rowid = s.i64(0);
+    k.box = {float(s.f64(1)), float(s.f64(2)), float(s.f64(3)), float(s.f64(4))};
+    k.person_id = s.i64(5);
+    k.by_user = s.i64(6) != 0;
+    k.rejected = parse_ids(s.text(7));
+    known.push_back(std::move(k));
+  }
+  return known;
+}
+
+void give_back_known_faces(const Catalog::Raw& raw, std::span<const std::pair<std::int64_t, Box>> new_faces,
+                           std::span<const KnownFace> known) {
+  struct Pair {
+    float overlap;
+    size_t face, known;
+  };
+  std::vector<Pair> pairs;
+  for (size_t i = 0; i < new_faces.size(); ++i)
+    for (size_t j = 0; j < known.size(); ++j)
+      if (const float o = iou(new_faces[i].second, known[j].box); o >= 0.5f) pairs.push_back({o, i, j});
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+    return a.overlap > b.overlap || (a.overlap == b.overlap && (a.face < b.face || (a.face == b.face && a.known < b.known)));
+  });
+  std::vector<bool> face_used(new_faces.size()), known_used(known.size());
+  // A person that is gone (deleted while a rebuild ran) is not given back.
+  Statement assign(raw.db,
+                   "INSERT OR REPLACE INTO face_people(face_id, person_id, by_user) "
+                   "SELECT ?1, ?2, ?3 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2)",
+                   *raw.path);
+  Statement reject(raw.db,
+                   "INSERT OR IGNORE INTO rejections(face_id, person_id) "
+                   "SELECT ?1, ?2 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2)",
+                   *raw.path);
+  Statement forget(raw.db, "DELETE FROM remembered_faces WHERE rowid = ?", *raw.path);
+  for (const Pair& p : pairs) {
+    if (face_used[p.face] || known_used[p.known]) continue;
+    face_used[p.face] = known_used[p.known] = true;
+    const std::int64_t face_id = new_faces[p.face].first;
+    const KnownFace& k = known[p.known];
+    if (k.person_id != 0) assign.bind(1, face_id).bind(2, k.person_id).bind(3, int(k.by_user)).run();
+    for (const std::int64_t person : k.rejected) reject.bind(1, face_id).bind(2, person).run();
+    if (k.remembered_rowid != 0) forget.bind(1, k.remembered_rowid).run();
+  }
+}
+
+}  // namespace store
+
+bool Catalog::has_people() const { return raw().schema >= 2; }
+
+std::vector<PersonRow> Catalog::people() const {
+  std::vector<PersonRow> out;
+  const Raw r = raw();
+  if (r.schema < 2) return out;
+  Statement s(r.db, (std::string("SELECT ") + kPersonColumns + " FROM people p ORDER BY p.id").c_str(), *r.path);
+  while (s.step()) out.push_back(read_person(s));
+  fill_sample_paths(r, out);
+  return out;
+}
+
+std::optional<PersonRow> Catalog::person(std::int64_t person_id) const {
+  const Raw r = raw();
+  if (r.schema < 2) return std::nullopt;
+  Statement s(r.db, (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE p.id = ?").c_str(), *r.path);
+  s.bind(1, person_id);
+  if (!s.step()) return std::nullopt;
+  PersonRow p = read_person(s);
+  fill_sample_paths(r, std::span<PersonRow>(&p, 1));
+  return p;
+}
+
+std::optional<PersonRow> Catalog::person_by_name(const std::string& name) const {
+  const Raw r = raw();
+  if (r.schema < 2 || name.empty()) return std::nullopt;
+  Statement s(r.db,
+              (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE p.name = ? COLLATE NOCASE AND p.name <> ''").c_str(),
+              *r.path);
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  PersonRow p = read_person(s);
+  fill_sample_paths(r, std::span<PersonRow>(&p, 1));
+  return p;
+}
+
+std::int64_t Catalog::add_person(const std::string& name) {
+  const Raw r = raw();
+  require_people(r);
+  if (!name.empty() && person_by_name(name))
+    throw Error(ErrorCode::kInvalidArgument, "library " + r.path->string() + " already has a person named \"" + name + "\"");
+  Statement s(r.db, "INSERT INTO people(name, created_at) VALUES(?, ?)", *r.path);
+  s.bind(1, name).bind(2, now_s()).run();
+  return sqlite3_last_insert_rowid(r.db);
+}
+
+void Catalog::set_person_name(std::int64_t person_id, const std::string& name) {
+  const Raw r = raw();
+  require_people(r);
+  require_person(r, person_id);
+  if (const auto other = person_by_name(name); other && other->id != person_id)
+    throw Error(ErrorCode::kInvalidArgument, "library " + r.path->string() + " already has a person named \"" +
+                                                 other->name + "\" (person " + std::to_string(other->id) + ")");
+  Statement s(r.db, "UPDATE people SET name = ? WHERE id = ?", *r.path);
+  s.bind(1, name).bind(2, person_id).run();
+}
+
+void Catalog::set_person_hidden(std::int64_t person_id, bool hidden) {
+  const Raw r = raw();
+  require_people(r);
+  require_person(r, person_id);
+  Statement s(r.db, "UPDATE people SET hidden = ? WHERE id = ?", *r.path);
+  s.bind(1, int(hidden)).bind(2, person_id).run();
+}
+
+void Catalog::set_person_cover(std::int64_t person_id, std::int64_t face_id) {
+  const Raw r = raw();
+  require_people(r);
+  require_person(r, person_id);
+  if (face_id != 0) require_face(r, face_id);
+  Statement s(r.db, "UPDATE people SET cover_face_id = nullif(?, 0) WHERE id = ?", *r.path);
+  s.bind(1, face_id).bind(2, person_id).run();
+}
+
+std::vector<FacePersonRow> Catalog::face_people() const {
+  std::vector<FacePersonRow> out;
+  const Raw r = raw();
+  if (r.schema < 2) return out;
+  Statement s(r.db,
+              (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id ORDER BY fp.face_id").c_str(),
+              *r.path);
+  while (s.step()) out.push_back(read_face_person(s));
+  return out;
+}
+
+std::vector<FacePersonRow> Catalog::faces_of_person(std::int64_t person_id) const {
+  std::vector<FacePersonRow> out;
+  const Raw r = raw();
+  if (r.schema < 2) return out;
+  Statement s(r.db,
+              (std::string("SELECT ") + kFacePersonColumns +
+               " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id = ? ORDER BY fp.face_id").c_str(),
+              *r.path);
+  s.bind(1, person_id);
+  while (s.step()) out.push_back(read_face_person(s));
+  return out;
+}
+
+std::optional<FacePersonRow> Catalog::person_of_face(std::int64_t face_id) const {
+  const Raw r = raw();
+  if (r.schema < 2) return std::nullopt;
+  Statement s(r.db,
+              (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.face_id = ?").c_str(),
+              *r.path);
+  s.bind(1, face_id);
+  if (s.step()) return read_face_person(s);
+  return std::nullopt;
+}
+
+std::vector<std::int64_t> Catalog::unassigned_face_ids(size_t limit) const {
+  std::vector<std::int64_t> out;
+  const Raw r = raw();
+  Statement s(r.db,
+              r.schema < 2 ? "SELECT id FROM faces ORDER BY id DESC LIMIT ?"
+                           : "SELECT id FROM faces WHERE id NOT IN (SELECT face_id FROM face_people) ORDER BY id DESC LIMIT ?",
+              *r.path);
+  s.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+  while (s.step()) out.push_back(s.i64(0));
+  return out;
+}
+
+void Catalog::assign_face(std::int64_t face_id, std::int64_t person_id, bool by_user) {
+  const Raw r = raw();
+  require_people(r);
+  require_face(r, face_id);
+  require_person(r, person_id);
+  Statement s(r.db, "INSERT OR REPLACE INTO face_people(face_id, person_id, by_user) VALUES(?, ?, ?)", *r.path);
+  s.bind(1, face_id).bind(2, person_id).bind(3, int(by_user)).run();
+}
+
+void Catalog::unassign_face(std::int64_t face_id) {
+  const Raw r = raw();
+  require_people(r);
+  Statement s(r.db, "DELETE FROM face_people WHERE face_id = ?", *r.path);
+  s.bind(1, face_id).run();
+}
+
+std::vector<FacePersonRow> Catalog::unassign_unnamed_auto() {
+  const Raw r = raw();
+  require_people(r);
+  std::vector<FacePersonRow> out;
+  {
+    Statement s(r.db,
+                (std::string("SELECT ") + kFacePersonColumns +
+                 " FROM face_people fp JOIN faces f ON f.id = fp.face_id JOIN people p ON p.id = fp.person_id "
+                 "WHERE fp.by_user = 0 AND p.name = '' ORDER BY fp.face_id").c_str(),
+                *r.path);
+    while (s.step()) out.push_back(read_face_person(s));
+  }
+  Statement del(r.db,
+                "DELETE FROM face_people WHERE by_user = 0 AND person_id IN (SELECT id FROM people WHERE name = '')",
+                *r.path);
+  del.run();
+  return out;
+}
+
+std::vector<RejectionRow> Catalog::rejections() const {
+  std::vector<RejectionRow> out;
+  const Raw r = raw();
+  if (r.schema < 2) return out;
+  Statement s(r.db, "SELECT face_id, person_id FROM rejections ORDER BY face_id, person_id", *r.path);
+  while (s.step()) out.push_back({s.i64(0), s.i64(1)});
+  return out;
+}
+
+void Catalog::add_rejection(std::int64_t face_id, std::int64_t person_id) {
+  const Raw r = raw();
+  require_people(r);
+  require_face(r, face_id);
+  require_person(r, person_id);
+  Statement s(r.db, "INSERT OR IGNORE INTO rejections(face_id, person_id) VALUES(?, ?)", *r.path);
+  s.bind(1, face_id).bind(2, person_id).run();
+}
+
+void Catalog::remove_rejection(std::int64_t face_id, std::int64_t person_id) {
+  const Raw r = raw();
+  require_people(r);
+  Statement s(r.db, "DELETE FROM rejections WHERE face_id = ? AND person_id = ?", *r.path);
+  s.bind(1, face_id).bind(2, person_id).run();
+}
+
+std::int64_t Catalog::merge_people(std::int64_t into, std::int64_t from) {
+  const Raw r = raw();
+  require_people(r);
+  require_person(r, into);
+  require_person(r, from);
+  if (into == from) return 0;
+  std::int64_t left = 0;
+  {
+    // A face of `from` the user said is not `into`, or in a photo where `into` is already, leaves both.
+    Statement s(r.db,
+                "DELETE FROM face_people WHERE person_id = ?2 AND (face_id IN (SELECT face_id FROM rejections WHERE person_id = ?1) "
+                "OR face_id IN (SELECT f.id FROM faces f WHERE f.image_id IN (SELECT f2.image_id FROM face_people fp2 "
+                "JOIN faces f2 ON f2.id = fp2.face_id WHERE fp2.person_id = ?1)))",
+                *r.path);
+    s.bind(1, into).bind(2, from).run();
+    left = sqlite3_changes(r.db);
+  }
+  {
+    Statement s(r.db, "UPDATE face_people SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    s.bind(1, into).bind(2, from).run();
+  }
+  {
+    Statement s(r.db, "UPDATE OR IGNORE rejections SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    s.bind(1, into).bind(2, from).run();
+  }
+  {
+    Statement s(r.db, "UPDATE remembered_faces SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    s.bind(1, into).bind(2, from).run();
+  }
+  {
+    Statement s(r.db, "UPDATE people SET cover_face_id = (SELECT cover_face_id FROM people WHERE id = ?2) "
+                      "WHERE id = ?1 AND cover_face_id IS NULL",
+                *r.path);
+    s.bind(1, into).bind(2, from).run();
+  }
+  delete_person(from);
+  return left;
+}
+
+void Catalog::delete_person(std::int64_t person_id) {
+  const Raw r = raw();
+  require_people(r);
+  Statement s(r.db, "DELETE FROM people WHERE id = ?", *r.path);
+  s.bind(1, person_id).run();
+}
+
+std::int64_t Catalog::remove_empty_people() {
+  const Raw r = raw();
+  if (r.schema < 2) return 0;
+  Statement s(r.db,
+              "DELETE FROM people WHERE name = '' AND NOT EXISTS(SELECT 1 FROM face_people fp WHERE fp.person_id = people.id) "
+              "AND NOT EXISTS(SELECT 1 FROM remembered_faces m WHERE m.person_id = people.id)",
+              *r.path);
+  s.run();
+  return sqlite3_changes(r.db);
+}
+
+std::int64_t Catalog::people_checked_face_id() const {
+  const Raw r = raw();
+  if (r.schema < 2) return 0;
+  Statement s(r.db, "SELECT value FROM meta WHERE key = 'people_checked_face_id'", *r.path);
+  return s.step() ? std::atoll(s.text(0).c_str()) : 0;
+}
+
+void Catalog::set_people_checked_face_id(std::int64_t face_id) {
+  const Raw r = raw();
+  require_people(r);
+  Statement s(r.db,
+              "INSERT INTO meta(key, value) VALUES('people_checked_face_id', ?) "
+              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+              *r.path);
+  s.bind(1, std::to_string(face_id)).run();
+}
+
+}  // namespace facesearch
