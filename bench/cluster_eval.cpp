@@ -7,6 +7,9 @@
 //     holding labelled faces, time.
 //  2. Speed on synthetic faces shaped like the default pack's (bench/synthetic_faces.h's shape), at
 //     10k and 100k faces (--sizes): time and peak memory of the graph and of each clusterer.
+//  3. The library's people pass (people/people.h) on the same synthetic faces stored in a catalog, as
+//     `facesearch index` and `people recluster` run it: the first grouping of every face, an index run
+//     that adds 1% more faces, a full re-cluster; time, peak memory, BCubed F.
 // Libraries are indexed through the Library API into --work (default: a temporary folder, removed at
 // the end; give a folder to keep them and re-run without analysing the photos again).
 #include <malloc.h>
@@ -31,7 +34,9 @@
 #include "models/pack_registry.h"
 #include "people/cluster.h"
 #include "people/cluster_quality.h"
+#include "people/people.h"
 #include "store/catalog.h"
+#include "store/vector_files.h"
 
 namespace fs = std::filesystem;
 using namespace facesearch;
@@ -290,6 +295,78 @@ void speed(const ModelPack& pack, const EvalFaces& faces, IndexKind kind) {
   }
 }
 
+// Stores faces [first, last) of `faces` in `catalog` (one photo each, face id = position + 1).
+void store_faces(Catalog& catalog, const EvalFaces& faces, size_t first, size_t last) {
+  Catalog::Transaction t(catalog);
+  const size_t d = static_cast<size_t>(faces.dim);
+  for (size_t i = first; i < last; ++i) {
+    ImageRow row;
+    row.path = "/synthetic/" + std::to_string(i) + ".jpg";
+    row.size = 1, row.mtime_ns = 1, row.hash = std::to_string(i), row.status = "ok";
+    FaceRow f;
+    f.embedding.assign(faces.embeddings.begin() + static_cast<std::ptrdiff_t>(i * d),
+                       faces.embeddings.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+    f.face.detector = "synthetic";
+    f.face.box = {100, 100, 200, 220};
+    catalog.replace_faces(catalog.put_image(row), std::span<const FaceRow>(&f, 1));
+  }
+  t.commit();
+}
+
+// BCubed F of the catalog's people against the faces' identities (face id = position + 1).
+double people_bcubed(const Catalog& catalog, const EvalFaces& faces, size_t n) {
+  std::vector<int> labels(n, -1);
+  for (const FacePersonRow& row : catalog.face_people())
+    if (row.face_id >= 1 && static_cast<size_t>(row.face_id) <= n) labels[static_cast<size_t>(row.face_id - 1)] = static_cast<int>(row.person_id);
+  return score_clustering(labels, std::span<const int>(faces.identity.data(), n)).bcubed_f;
+}
+
+// The people pass of a library of `n` synthetic faces: the index run that made the library (all faces
+// new), one that adds 1% more, and a re-cluster.
+void library_speed(const ModelPack& pack, size_t n, const fs::path& dir) {
+  const size_t more = std::max<size_t>(n / 100, 1);
+  const EvalFaces faces = synthetic_faces(pack.embedder.dim, n + more);
+  const int dim = faces.dim;
+  const fs::path db = dir / ("people-" + std::to_string(n) + ".db");
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", ".vectors", ".hnsw"}) fs::remove(db.string() + suffix, ec);
+  Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate);
+  const PeopleParams params = people_params_for(pack);
+  auto side_files = [&] {
+    const auto t0 = Clock::now();
+    update_vectors_file(catalog, dim);
+    update_approx_index_file(catalog, dim, kSavedGraphThreshold);
+    return seconds_since(t0);
+  };
+  auto pass = [&](const char* what, size_t stored, bool full) {
+    StageMemory m = begin_stage();
+    auto t0 = Clock::now();
+    const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, dim);
+    const double load_s = seconds_since(t0);
+    t0 = Clock::now();
+    Catalog::Transaction t(catalog);
+    const PeopleUpdate u = full ? recluster_people(catalog, *index, params) : assign_new_faces(catalog, *index, params);
+    t.commit();
+    const double s = seconds_since(t0);
+    std::printf("| %zu | %s: %zu faces looked at, %zu joined, %zu new people, %zu waiting (%s index, loaded in %.2f s) | %.2f | %.0f | %.4f |\n",
+                stored, what, u.faces_checked, u.joined, u.new_people, u.waiting, index->kind().c_str(), load_s, s,
+                stage_peak_mib(m), people_bcubed(catalog, faces, stored));
+    std::fflush(stdout);
+  };
+  store_faces(catalog, faces, 0, n);
+  const double first_files = side_files();
+  std::printf("| %zu | (the index run's side files: vectors%s, %.2f s) | | | |\n", n,
+              n >= kSavedGraphThreshold ? " + HNSW graph" : "", first_files);
+  pass("first grouping, every face new", n, false);
+  store_faces(catalog, faces, n, n + more);
+  const double more_files = side_files();
+  std::printf("| %zu | (side files again, %.2f s) | | | |\n", n + more, more_files);
+  pass("an index run adding 1%", n + more, false);
+  pass("people recluster", n + more, true);
+  catalog = Catalog::inspect(db);
+  for (const char* suffix : {"", "-wal", "-shm", ".vectors", ".hnsw"}) fs::remove(db.string() + suffix, ec);
+}
+
 std::vector<size_t> parse_sizes(const std::string& s) {
   std::vector<size_t> out;
   std::stringstream in(s);
@@ -308,7 +385,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> packs = {kDefaultPackName, "dlib-faceapi"};
   std::vector<float> fractions = {-0.1f, 0.f, 0.1f, 0.2f, 0.3f};
   int dim = 0;  // 0: the default pack's
-  bool real = true, synthetic = true;
+  bool real = true, synthetic = true, clusterers = true;
   IndexKind kind = IndexKind::kAuto;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--testdata") && i + 1 < argc) testdata = argv[++i];
@@ -319,9 +396,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--hnsw")) kind = IndexKind::kApprox;
     else if (!std::strcmp(argv[i], "--real-only")) synthetic = false;
     else if (!std::strcmp(argv[i], "--synthetic-only")) real = false;
+    else if (!std::strcmp(argv[i], "--library-only")) real = false, clusterers = false;
     else {
       std::fprintf(stderr,
-                   "usage: facesearch_cluster_eval [--testdata DIR] [--work DIR] [--pack NAME] [--real-only | --synthetic-only]\n"
+                   "usage: facesearch_cluster_eval [--testdata DIR] [--work DIR] [--pack NAME] [--real-only | --synthetic-only | --library-only]\n"
                    "                               [--sizes 10000,100000] [--dim D] [--hnsw]\n");
       return 2;
     }
@@ -350,14 +428,19 @@ int main(int argc, char** argv) {
   if (synthetic) {
     const ModelPack pack = load_named_pack(kDefaultPackName);
     if (dim == 0) dim = pack.embedder.dim;
-    std::printf("\n### Speed: synthetic faces (%s's shape and parameters)\n\n", pack.name.c_str());
-    std::printf("| faces | dim | stage | s | peak MiB above start | BCubed F |\n|---:|---:|---|---:|---:|---:|\n");
-    for (const size_t n : sizes) speed(pack, synthetic_faces(dim, n), kind);
-    // Large people: 100-300 faces each, more than the graph's k nearest, so that averaging over all
-    // pairs (a missing edge counts 0) and over the graph's edges part.
-    std::printf("\nLarge people (100-300 faces each):\n\n");
-    std::printf("| faces | dim | stage | s | peak MiB above start | BCubed F |\n|---:|---:|---|---:|---:|---:|\n");
-    speed(pack, synthetic_faces(dim, 10000, 100, 300), kind);
+    if (clusterers) {
+      std::printf("\n### Speed: synthetic faces (%s's shape and parameters)\n\n", pack.name.c_str());
+      std::printf("| faces | dim | stage | s | peak MiB above start | BCubed F |\n|---:|---:|---|---:|---:|---:|\n");
+      for (const size_t n : sizes) speed(pack, synthetic_faces(dim, n), kind);
+      // Large people: 100-300 faces each, more than the graph's k nearest, so that averaging over all
+      // pairs (a missing edge counts 0) and over the graph's edges part.
+      std::printf("\nLarge people (100-300 faces each):\n\n");
+      std::printf("| faces | dim | stage | s | peak MiB above start | BCubed F |\n|---:|---:|---|---:|---:|---:|\n");
+      speed(pack, synthetic_faces(dim, 10000, 100, 300), kind);
+    }
+    std::printf("\n### The library's people pass (people/people.h) on the same synthetic faces in a catalog\n\n");
+    std::printf("| faces | pass | s | peak MiB above start | BCubed F |\n|---:|---|---:|---:|---:|\n");
+    for (const size_t n : sizes) library_speed(pack, n, dir);
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     std::printf("\nprocess peak (getrusage): %.0f MiB\n", u.ru_maxrss / 1024.0);
