@@ -141,6 +141,11 @@ int run_list(const PeopleArgs& args) {
     return 0;
   }
   const LibraryStatus st = library.status();
+  if (people.empty() && st.schema_version < 2) {
+    std::cout << "No people yet: this library was made by an older facesearch. Run `facesearch index` once to "
+                 "upgrade it and group its faces.\n";
+    return 0;
+  }
   if (people.empty()) {
     std::cout << (st.faces == 0 ? "No people yet: the library holds no faces.\n"
                                 : "No people yet: no three faces look alike enough. Index more photos, or see "

@@ -215,11 +215,21 @@ IndexReport Library::index(std::span<const fs::path> roots, const IndexOptions& 
   // read), and large libraries also get an approximate (HNSW) index.
   if (!report.cancelled) {
     refresh_side_files(state_->catalog, state_->pipeline->embedding_dim(), options.on_building_approx_index);
-    // Then the new faces join people or form new ones (people/people.h), over the index just written.
-    const auto index = build_vector_index(state_->catalog, IndexKind::kPreferSaved, state_->pipeline->embedding_dim());
-    Catalog::Transaction t(state_->catalog);
-    report.people = assign_new_faces(state_->catalog, *index, people_params_for(*state_->pack));
-    t.commit();
+    // Then the new faces join people or form new ones (people/people.h), over the index just written;
+    // a run that added no face only lets unnamed people whose photos all left go.
+    Catalog& catalog = state_->catalog;
+    if (catalog.max_face_id() > catalog.people_checked_face_id()) {
+      const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, state_->pipeline->embedding_dim());
+      Catalog::Transaction t(catalog);
+      report.people = assign_new_faces(catalog, *index, people_params_for(*state_->pack));
+      t.commit();
+    } else {
+      Catalog::Transaction t(catalog);
+      PeopleUpdate update;
+      update.people_removed = static_cast<size_t>(catalog.remove_empty_people());
+      report.people = update;
+      t.commit();
+    }
   }
   return report;
 }

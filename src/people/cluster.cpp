@@ -17,9 +17,12 @@ namespace {
 
 using Edge = NeighbourGraph::Edge;
 
-void check_faces(const FaceSet& faces) {
+// `need_embeddings`: false for the clusterers, which read the graph and the photos only.
+void check_faces(const FaceSet& faces, bool need_embeddings = true) {
   const size_t n = faces.face_ids.size();
-  if (faces.dim <= 0 || faces.image_ids.size() != n || faces.embeddings.size() != n * static_cast<size_t>(faces.dim)) {
+  const bool embeddings_ok = faces.embeddings.size() == n * static_cast<size_t>(faces.dim) ||
+                             (!need_embeddings && faces.embeddings.empty());
+  if (faces.dim <= 0 || faces.image_ids.size() != n || !embeddings_ok) {
     throw Error(ErrorCode::kInvalidArgument,
                 "face clustering: " + std::to_string(n) + " face ids, " + std::to_string(faces.image_ids.size()) +
                     " image ids and " + std::to_string(faces.embeddings.size()) + " floats do not describe faces of dimension " +
@@ -113,7 +116,7 @@ Clustering finish(std::vector<int> raw) {
 }
 
 void check_graph(const FaceSet& faces, const NeighbourGraph& graph) {
-  check_faces(faces);
+  check_faces(faces, /*need_embeddings=*/false);
   if (graph.size() != faces.size()) {
     throw Error(ErrorCode::kInvalidArgument, "face clustering: the neighbour graph has " + std::to_string(graph.size()) +
                                                  " faces, the face set " + std::to_string(faces.size()));

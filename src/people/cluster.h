@@ -121,7 +121,8 @@ class FaceClusterer {
  public:
   virtual ~FaceClusterer() = default;
   virtual const ClusterParams& params() const = 0;
-  // `graph` must have been built over `faces` (same size, else Error{kInvalidArgument}).
+  // `graph` must have been built over `faces` (same size, else Error{kInvalidArgument}). The clusterers
+  // read the graph and the faces' photos only: faces.embeddings may be empty here.
   virtual Clustering cluster(const FaceSet& faces, const NeighbourGraph& graph) const = 0;
 };
 

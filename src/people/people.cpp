@@ -74,41 +74,43 @@ class LibraryFaces {
   std::unordered_set<std::pair<std::int64_t, std::int64_t>, PairHash> rejected_;
 };
 
-// The embeddings of `ids` (ascending), row-major: one lookup each for a few, one pass over the table
-// for many.
-std::vector<float> embeddings_of(const Catalog& catalog, std::span<const std::int64_t> ids, int dim) {
-  const size_t d = static_cast<size_t>(dim);
-  std::vector<float> out(ids.size() * d, 0.f);
+// Each of `ids` (ascending) with its neighbours in the library (best first, itself left out) scoring at
+// least `floor`: the embeddings are read in chunks (one lookup each for a few faces, one pass over the
+// table for many) and searched as they come, so no more than a chunk of them is held at a time.
+std::vector<std::vector<Neighbor>> neighbours_of(const Catalog& catalog, const VectorIndex& index,
+                                                 std::span<const std::int64_t> ids, size_t k, float floor) {
+  const size_t d = static_cast<size_t>(index.dim());
+  std::vector<std::vector<Neighbor>> out(ids.size());
+  constexpr size_t kChunk = 4096;
+  std::vector<float> chunk;
+  std::vector<size_t> at;  // positions in `ids` of the chunk's rows
+  chunk.reserve(kChunk * d);
+  auto search = [&] {
+    if (at.empty()) return;
+    auto found = index.search(chunk, k + 1, floor);
+    for (size_t q = 0; q < at.size(); ++q) {
+      std::erase_if(found[q], [&](const Neighbor& n) { return n.id == ids[at[q]]; });
+      if (found[q].size() > k) found[q].resize(k);
+      out[at[q]] = std::move(found[q]);
+    }
+    chunk.clear(), at.clear();
+  };
+  auto take = [&](size_t position, std::span<const float> v) {
+    if (v.size() != d) return;  // a damaged row: the face has no neighbours
+    chunk.insert(chunk.end(), v.begin(), v.end());
+    at.push_back(position);
+    if (at.size() == kChunk) search();
+  };
   if (ids.size() <= 2000) {
     for (size_t i = 0; i < ids.size(); ++i)
-      if (const auto face = catalog.face_by_id(ids[i]); face && face->embedding.size() == d)
-        std::copy(face->embedding.begin(), face->embedding.end(), out.begin() + static_cast<std::ptrdiff_t>(i * d));
-    return out;
+      if (const auto face = catalog.face_by_id(ids[i])) take(i, face->embedding);
+  } else {
+    catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
+      const auto it = std::lower_bound(ids.begin(), ids.end(), id);
+      if (it != ids.end() && *it == id) take(static_cast<size_t>(it - ids.begin()), v);
+    });
   }
-  catalog.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
-    const auto it = std::lower_bound(ids.begin(), ids.end(), id);
-    if (it == ids.end() || *it != id) return;
-    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(it - ids.begin()) * d));
-  });
-  return out;
-}
-
-// Each face's neighbours in the library (best first, itself left out) scoring at least `floor`.
-std::vector<std::vector<Neighbor>> neighbours_of(const VectorIndex& index, std::span<const std::int64_t> ids,
-                                                 std::span<const float> embeddings, size_t k, float floor) {
-  const size_t d = static_cast<size_t>(index.dim());
-  std::vector<std::vector<Neighbor>> out;
-  out.reserve(ids.size());
-  constexpr size_t kBatch = 4096;
-  for (size_t first = 0; first < ids.size(); first += kBatch) {
-    const size_t count = std::min(kBatch, ids.size() - first);
-    auto found = index.search(embeddings.subspan(first * d, count * d), k + 1, floor);
-    for (size_t q = 0; q < count; ++q) {
-      std::erase_if(found[q], [&](const Neighbor& n) { return n.id == ids[first + q]; });
-      if (found[q].size() > k) found[q].resize(k);
-      out.push_back(std::move(found[q]));
-    }
-  }
+  search();
   return out;
 }
 
@@ -129,7 +131,6 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
                       LibraryFaces& faces) {
   PeopleUpdate update;
   const int dim = index.dim();
-  const size_t d = static_cast<size_t>(dim);
   const float link = params.cluster.link_similarity;
   const size_t k = params.cluster.graph.k;
   const float floor = std::min(params.cluster.graph.min_similarity, link);
@@ -137,8 +138,7 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
   update.faces_checked = pending.size();
   if (pending.empty()) return update;
 
-  std::vector<float> embeddings = embeddings_of(catalog, pending, dim);
-  std::vector<std::vector<Neighbor>> neighbours = neighbours_of(index, pending, embeddings, k, floor);
+  std::vector<std::vector<Neighbor>> neighbours = neighbours_of(catalog, index, pending, k, floor);
 
   // 1. Join an existing person when the assigned neighbours within reach agree.
   std::vector<bool> joined(pending.size(), false);
@@ -169,15 +169,13 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
   std::vector<std::int64_t> group_ids;
   std::unordered_map<std::int64_t, std::uint32_t> position;
   std::vector<std::vector<Neighbor>> group_neighbours;
-  std::vector<float> group_embeddings;
   for (size_t i = 0; i < pending.size(); ++i) {
     if (joined[i]) continue;
     position[pending[i]] = static_cast<std::uint32_t>(group_ids.size());
     group_ids.push_back(pending[i]);
     group_neighbours.push_back(std::move(neighbours[i]));
-    group_embeddings.insert(group_embeddings.end(), embeddings.begin() + static_cast<std::ptrdiff_t>(i * d),
-                            embeddings.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
   }
+  neighbours = {};
   std::vector<std::int64_t> waiting;
   for (const auto& list : group_neighbours)
     for (const Neighbor& n : list)
@@ -189,16 +187,11 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
     // Their own neighbour lists, so the group sees the links among them too.
     std::vector<std::int64_t> sorted = waiting;
     std::sort(sorted.begin(), sorted.end());
-    const std::vector<float> sorted_embeddings = embeddings_of(catalog, sorted, dim);
-    auto found = neighbours_of(index, sorted, sorted_embeddings, k, floor);
-    std::unordered_map<std::int64_t, size_t> at;
-    for (size_t i = 0; i < sorted.size(); ++i) at[sorted[i]] = i;
+    auto found = neighbours_of(catalog, index, sorted, k, floor);
     for (const std::int64_t id : waiting) {
-      const size_t i = at[id];
+      const size_t i = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), id) - sorted.begin());
       group_ids.push_back(id);
       group_neighbours.push_back(std::move(found[i]));
-      group_embeddings.insert(group_embeddings.end(), sorted_embeddings.begin() + static_cast<std::ptrdiff_t>(i * d),
-                              sorted_embeddings.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
     }
   }
   const size_t n = group_ids.size();
@@ -210,7 +203,7 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
   const NeighbourGraph graph = neighbour_graph_from_pairs(n, pairs);
   std::vector<std::int64_t> image_ids(n);
   for (size_t i = 0; i < n; ++i) image_ids[i] = faces.image_of(group_ids[i]);
-  const FaceSet set{group_ids, image_ids, group_embeddings, dim};
+  const FaceSet set{group_ids, image_ids, {}, dim};  // the clusterer reads the graph, not the embeddings
   const Clustering clustering = make_clusterer(params.cluster)->cluster(set, graph);
 
   std::vector<std::vector<size_t>> members(static_cast<size_t>(clustering.clusters));

@@ -268,6 +268,8 @@ class Catalog {
   void delete_person(std::int64_t person_id);  // its faces become unassigned, its rejections go
   // Deletes the people with no name and no face (nor a face remembered through a rebuild); returns how many.
   std::int64_t remove_empty_people();
+  // The largest face id in the library (0: no face).
+  std::int64_t max_face_id() const;
   // Faces with a larger id than this have not been through the people step of an index run yet.
   std::int64_t people_checked_face_id() const;
   void set_people_checked_face_id(std::int64_t face_id);

@@ -406,6 +406,12 @@ std::int64_t Catalog::remove_empty_people() {
   return sqlite3_changes(r.db);
 }
 
+std::int64_t Catalog::max_face_id() const {
+  const Raw r = raw();
+  Statement s(r.db, "SELECT coalesce(max(id), 0) FROM faces", *r.path);
+  return s.step() ? s.i64(0) : 0;
+}
+
 std::int64_t Catalog::people_checked_face_id() const {
   const Raw r = raw();
   if (r.schema < 2) return 0;
