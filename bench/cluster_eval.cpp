@@ -369,9 +369,7 @@ void library_speed(const ModelPack& pack, size_t n, const fs::path& dir) {
     const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, dim);
     const double load_s = seconds_since(t0);
     t0 = Clock::now();
-    Catalog::Transaction t(catalog);
     const PeopleUpdate u = full ? recluster_people(catalog, *index, params) : assign_new_faces(catalog, *index, params);
-    t.commit();
     const double s = seconds_since(t0);
     std::printf("| %zu | %s: %zu faces looked at, %zu joined, %zu new people, %zu waiting (%s index, loaded in %.2f s) | %.2f | %.0f | %.4f |\n",
                 stored, what, u.faces_checked, u.joined, u.new_people, u.waiting, index->kind().c_str(), load_s, s,

@@ -45,7 +45,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$SHOTS" || fail "cannot create $SHOTS"
-rm -f "$SHOTS"/{search,photo,face,noface,library,phone,failure,html-report,html-report-photo,html-report-phone}.png
+rm -f "$SHOTS"/{search,photo,face,noface,library,reindex,people,person,rename-taken,merge-confirm,people-merged,person-search,phone,people-phone,person-phone,failure,html-report,html-report-photo,html-report-phone}.png
 
 # ---- library
 start=$(date +%s)

@@ -4,6 +4,7 @@
 // bounded work).
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -479,6 +480,333 @@ TEST_F(ServerApi, SearchesFromManyClientsAtOnceGiveTheSameAnswersAsOneAtATime) {
     });
   for (auto& t : clients) t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// ---- people (GET/PATCH /api/v1/people..., POST /api/v1/faces/ID/person|reject) ----
+
+// A copy of the suite's library for a test that changes its people (the others keep the original).
+fs::path copy_of_library(const fs::path& db, const fs::path& folder) {
+  fs::create_directories(folder);
+  for (const auto& entry : fs::directory_iterator(db.parent_path()))
+    if (entry.is_regular_file() && entry.path().filename().string().rfind(db.filename().string(), 0) == 0)
+      fs::copy_file(entry.path(), folder / entry.path().filename());
+  return folder / db.filename();
+}
+
+Json json_of(const httplib::Result& r, int status = 200) {
+  EXPECT_TRUE(r) << "no answer";
+  if (!r) return Json();
+  EXPECT_EQ(r->status, status) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  return Json::parse(r->body, nullptr, false);
+}
+
+std::string json_body(const Json& j) { return j.dump(); }
+
+// The people of the served library by the folder of their faces' photos (every face of one folder).
+std::map<std::string, std::int64_t> people_by_folder(httplib::Client& c) {
+  std::map<std::string, std::int64_t> out;
+  const Json list = json_of(c.Get("/api/v1/people?hidden=1"));
+  for (const Json& p : list["people"]) {
+    const Json detail = json_of(c.Get("/api/v1/people/" + std::to_string(p["id"].get<std::int64_t>())));
+    std::set<std::string> folders;
+    for (const Json& f : detail["face_list"]) folders.insert(person_of(f["path"]));
+    EXPECT_EQ(folders.size(), 1u) << "person " << p["id"] << " mixes folders: " << detail.dump();
+    if (!folders.empty()) out[*folders.begin()] = p["id"].get<std::int64_t>();
+  }
+  return out;
+}
+
+TEST_F(ServerApi, PeopleAreListedWithTheirFacesPhotosAndCovers) {
+  Running s(options());
+  auto c = s.client();
+  const Json list = json_of(c.Get("/api/v1/people"));
+  ASSERT_TRUE(list["people"].is_array()) << list;
+  // Tony_Blair (5 photos), obama (8), Serena_Williams (5), kit_harington (3): a person each; biden's two
+  // faces are fewer than a new person needs (3) and wait, unassigned.
+  EXPECT_GE(list["people"].size(), 4u) << list;
+  EXPECT_EQ(list["total"], list["people"].size());
+  EXPECT_EQ(list["hidden"], 0);
+  EXPECT_EQ(list["named"], 0);
+  EXPECT_EQ(list["unassigned"].get<std::int64_t>(), list["faces"].get<std::int64_t>() - list["faces_with_person"].get<std::int64_t>());
+  EXPECT_GT(list["unassigned"].get<std::int64_t>(), 0) << "biden's faces";
+  std::int64_t faces = 0;
+  for (const Json& p : list["people"]) {
+    EXPECT_GT(p["id"].get<std::int64_t>(), 0);
+    EXPECT_EQ(p["name"], "");
+    EXPECT_EQ(p["hidden"], false);
+    EXPECT_GE(p["faces"].get<std::int64_t>(), 3) << p;
+    EXPECT_EQ(p["photos"], p["faces"]) << "one face per photo";
+    EXPECT_TRUE(p["cover_face_id"].is_null());
+    ASSERT_TRUE(p["sample_face_id"].is_number_integer()) << p;
+    EXPECT_EQ(p["crop"], "/api/v1/faces/" + std::to_string(p["sample_face_id"].get<std::int64_t>()) + "/crop");
+    faces += p["faces"].get<std::int64_t>();
+    // The person's page: every face with its photo, the sample first.
+    const Json detail = json_of(c.Get("/api/v1/people/" + std::to_string(p["id"].get<std::int64_t>())));
+    EXPECT_EQ(detail["id"], p["id"]);
+    ASSERT_EQ(detail["face_list"].size(), p["faces"].get<size_t>()) << detail;
+    EXPECT_EQ(detail["face_list"][0]["face_id"], p["sample_face_id"]);
+    std::set<std::int64_t> photos;
+    for (const Json& f : detail["face_list"]) {
+      photos.insert(f["photo_id"].get<std::int64_t>());
+      EXPECT_TRUE(f["box"].contains("x1") && f["box"].contains("y2")) << f;
+      EXPECT_EQ(f["by_user"], false);
+      EXPECT_EQ(f["cover"], false);
+      EXPECT_EQ(f["name"], fs::path(f["path"].get<std::string>()).filename().string());
+      EXPECT_GT(f["width"].get<int>(), 0);
+      EXPECT_EQ(person_of(f["path"]), person_of(detail["face_list"][0]["path"])) << "a person mixes folders";
+    }
+    EXPECT_EQ(static_cast<std::int64_t>(photos.size()), p["photos"].get<std::int64_t>());
+    const auto crop = c.Get(p["crop"].get<std::string>() + "?size=64");
+    ASSERT_TRUE(crop);
+    EXPECT_EQ(crop->status, 200);
+    EXPECT_EQ(crop->get_header_value("Content-Type"), "image/jpeg");
+  }
+  EXPECT_EQ(faces, list["faces_with_person"].get<std::int64_t>());
+
+  // Faces that belong to nobody: biden's among them.
+  const Json waiting = json_of(c.Get("/api/v1/people/unassigned"));
+  EXPECT_EQ(waiting["total"], list["unassigned"]);
+  EXPECT_EQ(waiting["faces"].size(), list["unassigned"].get<size_t>());
+  std::set<std::string> folders;
+  for (const Json& f : waiting["faces"]) folders.insert(person_of(f["path"]));
+  EXPECT_TRUE(folders.count("biden")) << waiting;
+  EXPECT_EQ(json_of(c.Get("/api/v1/people/unassigned?limit=1"))["faces"].size(), 1u);
+
+  expect_error(c.Get("/api/v1/people/999999"), 404, "not_found");
+  EXPECT_NE(c.Get("/api/v1/people/999999")->body.find("GET /api/v1/people"), std::string::npos) << "the hint names the list";
+  expect_error(c.Get("/api/v1/people/0"), 404, "not_found");
+  expect_error(c.Get("/api/v1/people/abc"), 404, "not_found");
+  expect_error(c.Get("/api/v1/people/unassigned?limit=0"), 400, "invalid_argument");
+  expect_error(c.Get("/api/v1/people?hidden=maybe"), 400, "invalid_argument");
+}
+
+TEST_F(ServerApi, PeopleAreRenamedHiddenMergedAndTheirFacesCorrected) {
+  TempDir tmp;
+  server::ServeOptions o = options();
+  o.db = copy_of_library(db_, tmp.path() / "lib");
+  Running s(o);
+  auto c = s.client();
+  const auto by_folder = people_by_folder(c);
+  ASSERT_TRUE(by_folder.count("Tony_Blair") && by_folder.count("obama") && by_folder.count("Serena_Williams")) << by_folder.size();
+  const std::int64_t tony = by_folder.at("Tony_Blair"), obama = by_folder.at("obama"), serena = by_folder.at("Serena_Williams");
+  const std::string tony_url = "/api/v1/people/" + std::to_string(tony), obama_url = "/api/v1/people/" + std::to_string(obama),
+                    serena_url = "/api/v1/people/" + std::to_string(serena);
+  const size_t people_before = json_of(c.Get("/api/v1/people"))["people"].size();
+
+  // Rename: PATCH, or POST for clients without PATCH; spaces around the name go.
+  Json renamed = json_of(c.Patch(tony_url, json_body({{"name", "  Tony  "}}), "application/json"));
+  EXPECT_EQ(renamed["id"], tony);
+  EXPECT_EQ(renamed["name"], "Tony");
+  EXPECT_EQ(json_of(c.Post(obama_url, json_body({{"name", "Barack"}}), "application/json"))["name"], "Barack");
+  EXPECT_EQ(json_of(c.Get(tony_url))["name"], "Tony");
+  // A name another person has, in any case: 409, naming who has it.
+  const auto taken = c.Patch(serena_url, json_body({{"name", "tony"}}), "application/json");
+  expect_error(taken, 409, "name_taken");
+  EXPECT_NE(taken->body.find("person " + std::to_string(tony)), std::string::npos) << taken->body;
+  EXPECT_EQ(json_of(c.Get(serena_url))["name"], "") << "nothing changed";
+  // Malformed changes.
+  expect_error(c.Patch(serena_url, json_body({{"name", "1234"}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Patch(serena_url, json_body({{"name", 5}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Patch(serena_url, json_body({{"nickname", "x"}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Patch(serena_url, "{}", "application/json"), 400, "invalid_argument");
+  expect_error(c.Patch(serena_url, "name=x", "application/x-www-form-urlencoded"), 400, "invalid_argument");
+  expect_error(c.Patch(serena_url, json_body({{"hidden", "yes"}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Patch("/api/v1/people/999999", json_body({{"name", "X"}}), "application/json"), 404, "not_found");
+
+  // Hide and show: a hidden person is listed only when asked for.
+  EXPECT_EQ(json_of(c.Patch(serena_url, json_body({{"hidden", true}}), "application/json"))["hidden"], true);
+  auto listed = [&](const std::string& url, std::int64_t id) {
+    const Json list = json_of(c.Get(url));  // kept alive while looping over its member
+    for (const Json& p : list["people"])
+      if (p["id"] == id) return true;
+    return false;
+  };
+  EXPECT_FALSE(listed("/api/v1/people", serena));
+  EXPECT_TRUE(listed("/api/v1/people?hidden=1", serena));
+  EXPECT_EQ(json_of(c.Get("/api/v1/people"))["hidden"], 1);
+  EXPECT_EQ(json_of(c.Patch(serena_url, json_body({{"hidden", false}}), "application/json"))["hidden"], false);
+  EXPECT_TRUE(listed("/api/v1/people", serena));
+
+  // The cover face: one of the person's, shown first; another person's face is refused.
+  const Json tony_faces = json_of(c.Get(tony_url))["face_list"];
+  ASSERT_GE(tony_faces.size(), 3u);
+  const std::int64_t cover = tony_faces[2]["face_id"];
+  const Json covered = json_of(c.Patch(tony_url, json_body({{"cover_face_id", cover}}), "application/json"));
+  EXPECT_EQ(covered["cover_face_id"], cover);
+  EXPECT_EQ(covered["sample_face_id"], cover);
+  const Json tony_now = json_of(c.Get(tony_url));
+  EXPECT_EQ(tony_now["face_list"][0]["face_id"], cover);
+  EXPECT_EQ(tony_now["face_list"][0]["cover"], true);
+  const std::int64_t serena_face = json_of(c.Get(serena_url))["face_list"][0]["face_id"];
+  expect_error(c.Patch(tony_url, json_body({{"cover_face_id", serena_face}}), "application/json"), 400, "invalid_argument");
+  // A cover face said not to be the person stops being the cover.
+  const std::int64_t serena_cover = json_of(c.Get(serena_url))["face_list"][1]["face_id"];
+  EXPECT_EQ(json_of(c.Patch(serena_url, json_body({{"cover_face_id", serena_cover}}), "application/json"))["sample_face_id"],
+            serena_cover);
+  const Json uncovered = json_of(c.Post("/api/v1/faces/" + std::to_string(serena_cover) + "/reject", "", "application/json"));
+  EXPECT_TRUE(uncovered["person"]["cover_face_id"].is_null()) << uncovered;
+  EXPECT_NE(uncovered["person"]["sample_face_id"], serena_cover);
+  json_of(c.Post("/api/v1/faces/" + std::to_string(serena_cover) + "/person", json_body({{"person", serena}}), "application/json"));
+
+  // "Not this person": the face leaves and waits among the unassigned; a second time it has no person.
+  const Json barack = json_of(c.Get(obama_url));
+  const std::int64_t face = barack["face_list"][1]["face_id"];
+  const std::string face_url = "/api/v1/faces/" + std::to_string(face);
+  const Json rejected = json_of(c.Post(face_url + "/reject", "", "application/json"));
+  EXPECT_EQ(rejected["face_id"], face);
+  EXPECT_EQ(rejected["person_id"], obama);
+  EXPECT_EQ(rejected["person"]["faces"], barack["faces"].get<std::int64_t>() - 1);
+  bool waiting = false;
+  const Json unassigned = json_of(c.Get("/api/v1/people/unassigned"));
+  for (const Json& f : unassigned["faces"]) waiting |= f["face_id"] == face;
+  EXPECT_TRUE(waiting) << "the rejected face is not among the unassigned";
+  expect_error(c.Post(face_url + "/reject", "", "application/json"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/faces/999999/reject", "", "application/json"), 404, "not_found");
+
+  // "This face is that person": back in Barack, placed by the user; then a person of its own.
+  const Json moved = json_of(c.Post(face_url + "/person", json_body({{"person", obama}}), "application/json"));
+  EXPECT_EQ(moved["person"]["id"], obama);
+  EXPECT_EQ(moved["person"]["faces"], barack["faces"]);
+  bool by_user = false;
+  const Json barack_now = json_of(c.Get(obama_url));
+  for (const Json& f : barack_now["face_list"]) by_user |= f["face_id"] == face && f["by_user"] == true;
+  EXPECT_TRUE(by_user);
+  const Json alone = json_of(c.Post(face_url + "/person", json_body({{"person", "new"}}), "application/json"));
+  EXPECT_NE(alone["person"]["id"], obama);
+  EXPECT_EQ(alone["person"]["faces"], 1);
+  json_of(c.Post(face_url + "/person", json_body({{"person", obama}}), "application/json"));
+  expect_error(c.Post(face_url + "/person", json_body({{"person", "Barack"}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Post(face_url + "/person", "{}", "application/json"), 400, "invalid_argument");
+  expect_error(c.Post(face_url + "/person", json_body({{"person", 999999}}), "application/json"), 404, "not_found");
+  expect_error(c.Post("/api/v1/faces/999999/person", json_body({{"person", obama}}), "application/json"), 404, "not_found");
+
+  // Merge: the others into the first, which keeps its id and name and takes their faces.
+  const std::int64_t tony_faces_n = json_of(c.Get(tony_url))["faces"], serena_faces_n = json_of(c.Get(serena_url))["faces"];
+  const Json merged = json_of(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({tony, serena})}}), "application/json"));
+  EXPECT_EQ(merged["person"]["id"], tony);
+  EXPECT_EQ(merged["person"]["name"], "Tony");
+  EXPECT_EQ(merged["merged"], Json::array({serena}));
+  EXPECT_EQ(merged["faces_left_out"], 0);
+  EXPECT_EQ(merged["person"]["faces"], tony_faces_n + serena_faces_n);
+  expect_error(c.Get(serena_url), 404, "not_found");
+  // Serena is gone (the person the face had of its own went when the face came back).
+  EXPECT_EQ(json_of(c.Get("/api/v1/people"))["people"].size(), people_before - 1);
+  expect_error(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({tony})}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({tony, tony})}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({Json(tony), Json("x")})}}), "application/json"), 400, "invalid_argument");
+  expect_error(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({tony, 999999})}}), "application/json"), 404, "not_found");
+  EXPECT_EQ(json_of(c.Get(tony_url))["faces"], tony_faces_n + serena_faces_n) << "a refused merge changes nothing";
+
+  // Every photo of a person, by name or id, through the search route.
+  const Json found = json_of(c.Post("/api/v1/search", json_body({{"person", "barack"}}), "application/json"));
+  EXPECT_EQ(found["query"]["person"]["id"], obama);
+  EXPECT_EQ(found["query"]["person"]["name"], "Barack");
+  ASSERT_GE(found["matches"].size(), barack["faces"].get<size_t>());
+  for (const Json& m : found["matches"]) EXPECT_EQ(person_of(m["path"]), "obama") << m;
+  EXPECT_EQ(json_of(c.Post("/api/v1/search", json_body({{"person", obama}}), "application/json"))["matches"].size(),
+            found["matches"].size());
+  expect_error(c.Post("/api/v1/search", json_body({{"person", "Nobody"}}), "application/json"), 404, "not_found");
+  expect_error(c.Post("/api/v1/search", json_body({{"person", ""}}), "application/json"), 400, "invalid_argument");
+
+  // A new server over the library finds every change (they are in the library, not in the server).
+  Running again(o);
+  auto c2 = again.client();
+  EXPECT_EQ(json_of(c2.Get(tony_url))["name"], "Tony");
+  EXPECT_EQ(json_of(c2.Get(tony_url))["cover_face_id"], cover);
+  expect_error(c2.Get(serena_url), 404, "not_found");
+}
+
+TEST_F(ServerApi, PeopleChangesNeedTheTokenAndComeFromThisServersPage) {
+  TempDir tmp;
+  server::ServeOptions o = options();
+  o.db = copy_of_library(db_, tmp.path() / "lib");
+  o.token = server::generate_token();
+  Running s(o);
+  auto c = s.client();
+  const httplib::Headers auth = {{"Authorization", "Bearer " + o.token}};
+  const Json list = json_of(c.Get("/api/v1/people", auth));
+  ASSERT_GE(list["people"].size(), 2u);
+  const std::int64_t a = list["people"][0]["id"], b = list["people"][1]["id"];
+  const std::string url = "/api/v1/people/" + std::to_string(a);
+  const std::int64_t face = list["people"][0]["sample_face_id"];
+  // Without the token: nothing is read or changed.
+  expect_error(c.Get("/api/v1/people"), 401, "unauthorized");
+  expect_error(c.Get(url), 401, "unauthorized");
+  expect_error(c.Patch(url, json_body({{"name", "Eve"}}), "application/json"), 401, "unauthorized");
+  expect_error(c.Post("/api/v1/people/merge", json_body({{"people", Json::array({a, b})}}), "application/json"), 401, "unauthorized");
+  expect_error(c.Post("/api/v1/faces/" + std::to_string(face) + "/reject", "", "application/json"), 401, "unauthorized");
+  expect_error(c.Post("/api/v1/faces/" + std::to_string(face) + "/person", json_body({{"person", "new"}}), "application/json"),
+               401, "unauthorized");
+  EXPECT_EQ(json_of(c.Get(url, auth))["name"], "");
+  EXPECT_EQ(json_of(c.Patch(url, auth, json_body({{"name", "Eve"}}), "application/json"))["name"], "Eve");
+
+  // A loopback server: another site's page (Origin) or a rebound name (Host) changes nothing.
+  server::ServeOptions plain_options = options();
+  plain_options.db = o.db;
+  Running plain(plain_options);
+  auto p = plain.client();
+  const std::string own = "http://127.0.0.1:" + std::to_string(plain.port);
+  const httplib::Headers evil_origin = {{"Origin", "http://evil.example"}};
+  const httplib::Headers evil_host = {{"Host", "evil.example:" + std::to_string(plain.port)}};
+  expect_error(p.Patch(url, evil_origin, json_body({{"name", "Mallory"}}), "application/json"), 403, "forbidden");
+  expect_error(p.Post(url, evil_origin, json_body({{"name", "Mallory"}}), "application/json"), 403, "forbidden");
+  expect_error(p.Patch(url, evil_host, json_body({{"name", "Mallory"}}), "application/json"), 403, "forbidden");
+  expect_error(p.Post("/api/v1/people/merge", evil_origin, json_body({{"people", Json::array({a, b})}}), "application/json"), 403, "forbidden");
+  expect_error(p.Post("/api/v1/faces/" + std::to_string(face) + "/reject", evil_origin, "", "application/json"), 403, "forbidden");
+  expect_error(p.Post("/api/v1/faces/" + std::to_string(face) + "/person", evil_host, json_body({{"person", "new"}}),
+                      "application/json"),
+               403, "forbidden");
+  expect_error(p.Get("/api/v1/people", evil_host), 403, "forbidden");
+  EXPECT_EQ(json_of(p.Get(url))["name"], "Eve") << "no refused change went through";
+  // The page's own origin may.
+  EXPECT_EQ(json_of(p.Patch(url, {{"Origin", own}}, json_body({{"name", "Ada"}}), "application/json"))["name"], "Ada");
+}
+
+TEST_F(ServerApi, PeopleChangesWaitForAnIndexRunToEnd) {
+  TempDir tmp;
+  server::ServeOptions o = options();
+  o.db = copy_of_library(db_, tmp.path() / "lib");
+  Running s(o);
+  auto c = s.client();
+  const std::int64_t id = json_of(c.Get("/api/v1/people"))["people"][0]["id"];
+  const std::string url = "/api/v1/people/" + std::to_string(id);
+  ASSERT_EQ(c.Post("/api/v1/index", "", "application/json")->status, 202);
+  // The run may be over already (nothing is new); while it goes, a change is refused as busy.
+  const auto during = c.Patch(url, json_body({{"name", "Zoe"}}), "application/json");
+  ASSERT_TRUE(during);
+  if (during->status != 200) expect_error(during, 409, "busy");
+  c.Get("/api/v1/index/events", [](const char*, size_t) { return true; });
+  EXPECT_EQ(json_of(c.Patch(url, json_body({{"name", "Zoe"}}), "application/json"))["name"], "Zoe");
+  // The people are as they were before the run, and the re-opened library serves them.
+  EXPECT_EQ(json_of(c.Get(url))["name"], "Zoe");
+}
+
+TEST_F(ServerApi, ALibraryOlderThanPeopleIsServedAndItsFirstChangeUpgradesIt) {
+  // tests/data/library_v1: schema 1 (no people), dlib-faceapi, 10 faces.
+  TempDir tmp;
+  for (const char* name : {"library.db", "library.db.vectors"})
+    fs::copy_file(fs::path("tests/data/library_v1") / name, tmp.path() / name);
+  server::ServeOptions o = options();
+  o.db = tmp.path() / "library.db";
+  Running s(o);
+  auto c = s.client();
+  const Json before = json_of(c.Get("/api/v1/people"));
+  EXPECT_TRUE(before["people"].empty()) << before;
+  EXPECT_EQ(before["unassigned"], before["faces"]);
+  const Json waiting = json_of(c.Get("/api/v1/people/unassigned"));
+  ASSERT_FALSE(waiting["faces"].empty());
+  expect_error(c.Get("/api/v1/people/1"), 404, "not_found");
+  // The first change upgrades the library; the server reads it as it is now.
+  const std::int64_t face = waiting["faces"][0]["face_id"];
+  const Json moved = json_of(c.Post("/api/v1/faces/" + std::to_string(face) + "/person", json_body({{"person", "new"}}),
+                                    "application/json"));
+  const std::int64_t id = moved["person"]["id"];
+  const Json after = json_of(c.Get("/api/v1/people"));
+  ASSERT_EQ(after["people"].size(), 1u) << after;
+  EXPECT_EQ(after["people"][0]["id"], id);
+  EXPECT_EQ(json_of(c.Get("/api/v1/people/" + std::to_string(id)))["face_list"][0]["by_user"], true);
+  EXPECT_EQ(json_of(c.Get("/api/v1/status"))["faces"], before["faces"]);
 }
 
 }  // namespace

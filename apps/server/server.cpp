@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -81,6 +83,12 @@ void write_error(httplib::Response& res, const HttpError& e) {
   res.status = e.status;
   res.set_content(Json{{"error", {{"code", e.code}, {"message", e.message}, {"hint", e.hint}}}}.dump(), "application/json");
 }
+
+// An answer a route decides itself (not a core error): thrown, and written by the exception handler.
+struct HttpFailure : std::runtime_error {
+  explicit HttpFailure(HttpError e) : std::runtime_error(e.message), error(std::move(e)) {}
+  HttpError error;
+};
 
 Json box_json(const Box& b) {
   auto r = [](float v) { return std::round(double(v) * 10) / 10; };
@@ -271,6 +279,8 @@ struct Server::State {
   Json index_state = Json{{"state", "idle"}};
   std::thread index_thread;
   std::atomic<bool> cancel_index{false};
+  // Changes of people: one at a time, each on its own writable handle (Library::open_for_editing).
+  std::mutex edit_mutex;
   ImageCache cache;
 
   State(ServeOptions o, Library l)
@@ -344,6 +354,93 @@ Json search_json(const SearchReport& report, float default_threshold, int chosen
           {"expanded_with", std::move(expanded)},
           {"matches", std::move(matches)},
           {"stats", {{"faces", report.stats.faces}, {"query_ms", std::round(report.stats.seconds * 1e5) / 100}}}};
+}
+
+// ---- people ----
+
+// JSON answers of the people routes: a file name that is not UTF-8 is replaced, not an error.
+void send_json(httplib::Response& res, const Json& j) {
+  res.set_content(j.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+Json person_json(const PersonRow& p) {
+  const std::int64_t face = p.sample_face_id;
+  return {{"id", p.id},
+          {"name", p.name},
+          {"hidden", p.hidden},
+          {"faces", p.faces},
+          {"photos", p.photos},
+          {"cover_face_id", p.cover_face_id != 0 ? Json(p.cover_face_id) : Json(nullptr)},
+          {"sample_face_id", face != 0 ? Json(face) : Json(nullptr)},
+          {"crop", face != 0 ? Json("/api/v1/faces/" + std::to_string(face) + "/crop") : Json(nullptr)},
+          {"created_at", p.created_at}};
+}
+
+// A face of a person (or of nobody), with its photo: one face per photo in a person, so the list is
+// the person's photos too.
+Json person_face_json(const PersonFace& f, std::int64_t cover_face_id) {
+  return {{"face_id", f.face.id},
+          {"photo_id", f.image.id},
+          {"index", f.face.face_index},
+          {"box", box_json(f.face.face.box)},
+          {"by_user", f.by_user},
+          {"cover", cover_face_id != 0 && f.face.id == cover_face_id},
+          {"path", f.image.path.string()},
+          {"name", f.image.path.filename().string()},
+          {"width", f.image.width},
+          {"height", f.image.height}};
+}
+
+Json json_object_body(const httplib::Request& req, const std::string& example) {
+  Json body;
+  try {
+    body = Json::parse(req.body);
+  } catch (const Json::exception&) {
+    throw Error(ErrorCode::kInvalidArgument, "the body must be a JSON object: " + example);
+  }
+  if (!body.is_object()) throw Error(ErrorCode::kInvalidArgument, "the body must be a JSON object: " + example);
+  return body;
+}
+
+// A person's id in a body: a whole number > 0.
+std::int64_t person_id_in(const Json& v, const std::string& what) {
+  if (v.is_number_integer() && v.get<std::int64_t>() > 0) return v.get<std::int64_t>();
+  throw Error(ErrorCode::kInvalidArgument, what + " must be a person's id (a whole number > 0)");
+}
+
+std::string trimmed(const std::string& text) {
+  size_t b = 0, e = text.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+  return text.substr(b, e - b);
+}
+
+bool only_digits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// ?hidden=1 and the like: absent, 0/false or 1/true.
+bool flag_param(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name)) return false;
+  const std::string v = req.get_param_value(name);
+  if (v == "1" || v == "true" || v.empty()) return true;
+  if (v == "0" || v == "false") return false;
+  throw Error(ErrorCode::kInvalidArgument, std::string(name) + " must be 1 or 0");
+}
+
+// threshold and top_k of a JSON search body.
+SearchOptions json_search_options(const Json& body) {
+  SearchOptions options;
+  if (body.contains("threshold")) {
+    if (!body["threshold"].is_number()) throw Error(ErrorCode::kInvalidArgument, "threshold must be a number");
+    options.threshold = threshold_param(std::to_string(body["threshold"].get<double>()));
+  }
+  if (body.contains("top_k")) {
+    if (!body["top_k"].is_number_integer() || body["top_k"].get<std::int64_t>() < 0)
+      throw Error(ErrorCode::kInvalidArgument, "top_k must be a whole number, 0 or more");
+    options.top_k = static_cast<size_t>(body["top_k"].get<std::int64_t>());
+  }
+  return options;
 }
 
 // The host part of a Host header ("127.0.0.1:8765" -> "127.0.0.1", "[::1]:8765" -> "[::1]").
@@ -457,6 +554,8 @@ Server::Server(ServeOptions options) {
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
+    } catch (const HttpFailure& f) {
+      write_error(res, f.error);
     } catch (const Error& e) {
       write_error(res, from_core(e));
     } catch (const std::exception& e) {
@@ -511,10 +610,10 @@ Server::Server(ServeOptions options) {
                     "application/json");
   });
 
-  auto by_face = [&s](std::int64_t face_id, std::optional<float> threshold, int top_k, httplib::Response& res) {
+  auto by_face = [&s](std::int64_t face_id, std::optional<float> threshold, size_t top_k, httplib::Response& res) {
     SearchOptions options;
     options.threshold = threshold;
-    options.top_k = static_cast<size_t>(top_k);
+    options.top_k = top_k;
     const auto library = s.readers.take();
     const auto face = library->face(face_id);
     if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::to_string(face_id) + " in the library");
@@ -531,20 +630,24 @@ Server::Server(ServeOptions options) {
         } catch (const Json::exception&) {
           throw Error(ErrorCode::kInvalidArgument, "the body is neither a photo upload (multipart, field photo) nor JSON");
         }
+        // Every photo of a person of the library: {"person": ID or "name"}.
+        if (body.is_object() && body.contains("person")) {
+          const Json& who = body["person"];
+          std::string person;
+          if (who.is_number_integer() && who.get<std::int64_t>() > 0) person = std::to_string(who.get<std::int64_t>());
+          if (who.is_string()) person = trimmed(who.get<std::string>());
+          if (person.empty()) throw Error(ErrorCode::kInvalidArgument, "person must be a person's id or name");
+          const SearchReport report = s.readers.take()->search_person(person, json_search_options(body));
+          Json j = search_json(report, s.default_threshold, -1, std::nullopt, std::nullopt);
+          j["query"]["person"] = {{"id", report.person_id}, {"name", report.person_name}, {"faces", report.person_faces}};
+          send_json(res, j);
+          return;
+        }
         if (!body.is_object() || !body.contains("face_id") || !body["face_id"].is_number_integer())
-          throw Error(ErrorCode::kInvalidArgument, "give a photo (multipart field photo) or {\"face_id\": N}");
-        std::optional<float> threshold;
-        if (body.contains("threshold")) {
-          if (!body["threshold"].is_number()) throw Error(ErrorCode::kInvalidArgument, "threshold must be a number");
-          threshold = threshold_param(std::to_string(body["threshold"].get<double>()));
-        }
-        int top_k = 0;
-        if (body.contains("top_k")) {
-          if (!body["top_k"].is_number_integer() || body["top_k"].get<int>() < 0)
-            throw Error(ErrorCode::kInvalidArgument, "top_k must be a whole number, 0 or more");
-          top_k = body["top_k"].get<int>();
-        }
-        by_face(body["face_id"].get<std::int64_t>(), threshold, top_k, res);
+          throw Error(ErrorCode::kInvalidArgument,
+                      "give a photo (multipart field photo), {\"face_id\": N} or {\"person\": ID or \"name\"}");
+        const SearchOptions options = json_search_options(body);
+        by_face(body["face_id"].get<std::int64_t>(), options.threshold, options.top_k, res);
         return;
       }
       if (!req.has_file("photo") || req.get_file_value("photo").content.empty())
@@ -601,7 +704,7 @@ Server::Server(ServeOptions options) {
       const auto id = parse_id(req.matches[1]);
       if (!id) throw Error(ErrorCode::kNotFound, "no such face");
       by_face(*id, req.has_param("threshold") ? threshold_param(req.get_param_value("threshold")) : std::nullopt,
-              int_param(req, "top_k", 0, 0, 100000), res);
+              static_cast<size_t>(int_param(req, "top_k", 0, 0, 100000)), res);
     });
   });
 
@@ -749,6 +852,189 @@ Server::Server(ServeOptions options) {
         return jpeg(face_crop(decode_image_file(photo->image.path, decode), b, size));
       });
     });
+  });
+
+  // ---- people (docs/API.md, "People") ----
+  // Reads use a lent handle. Changes are refused while an index run goes (it regroups the faces), else
+  // made one at a time on a handle opened for editing (an SQLite open, no networks), each in one
+  // transaction of the core; the lent handles see them at their next read.
+  auto edit = [&s](const std::function<void(Library&)>& change) {
+    {
+      std::lock_guard lock(s.index_mutex);
+      if (s.indexing)
+        throw HttpFailure({409, "busy", "the library is being indexed: its people change with it",
+                           "change people when the run is over (GET /api/v1/index/events)"});
+    }
+    std::lock_guard lock(s.edit_mutex);
+    // A library older than people is upgraded by its first change; handles opened before keep reading it
+    // as it was (no people), so searches move to the library as it is now, as after a re-index.
+    const bool upgrades = s.readers.take()->status().schema_version < 2;
+    {
+      Library library = Library::open_for_editing(s.options.db, s.options.pack);
+      change(library);
+    }
+    if (upgrades) {
+      SearchRequest reopen;
+      reopen.pack = s.options.pack;
+      reopen.index = s.options.index;
+      s.readers.replace(Library::open_for_search(s.options.db, reopen));
+    }
+  };
+
+  http.Get("/api/v1/people", [&s](const httplib::Request& req, httplib::Response& res) {
+    const bool with_hidden = flag_param(req, "hidden");
+    const auto library = s.readers.take();
+    const std::vector<PersonRow> all = library->people(/*include_hidden=*/true);
+    const LibraryStatus st = library->status();
+    Json list = Json::array();
+    size_t hidden = 0;
+    for (const PersonRow& p : all) {
+      if (p.hidden) ++hidden;
+      if (!p.hidden || with_hidden) list.push_back(person_json(p));
+    }
+    send_json(res, {{"people", std::move(list)},
+                    {"total", all.size()},
+                    {"hidden", hidden},
+                    {"named", st.named_people},
+                    {"faces", st.faces},
+                    {"faces_with_person", st.faces_with_person},
+                    {"unassigned", st.faces - st.faces_with_person}});
+  });
+
+  http.Get("/api/v1/people/unassigned", [&s, heavy](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      const int limit = int_param(req, "limit", 200, 1, 10000);
+      const auto library = s.readers.take();
+      Json faces = Json::array();
+      for (const PersonFace& f : library->unassigned_faces(static_cast<size_t>(limit))) faces.push_back(person_face_json(f, 0));
+      const LibraryStatus st = library->status();
+      send_json(res, {{"faces", std::move(faces)}, {"total", st.faces - st.faces_with_person}, {"limit", limit}});
+    });
+  });
+
+  http.Get(R"(/api/v1/people/(\d+))", [&s, heavy](const httplib::Request& req, httplib::Response& res) {
+    heavy(res, [&] {
+      const auto id = parse_id(req.matches[1]);
+      if (!id) throw Error(ErrorCode::kNotFound, "no person " + std::string(req.matches[1]) + " in the library");
+      const PersonDetail detail = s.readers.take()->person_detail(*id);
+      Json j = person_json(detail.person);
+      Json faces = Json::array();
+      for (const PersonFace& f : detail.faces) faces.push_back(person_face_json(f, detail.person.cover_face_id));
+      j["face_list"] = std::move(faces);
+      send_json(res, j);
+    });
+  });
+
+  // Rename, hide or show, choose the cover face: {"name": "Anna", "hidden": false, "cover_face_id": 12}.
+  auto change_person = [edit](const httplib::Request& req, httplib::Response& res) {
+    const auto id = parse_id(req.matches[1]);
+    if (!id) throw Error(ErrorCode::kNotFound, "no person " + std::string(req.matches[1]) + " in the library");
+    const std::string example = R"({"name": "Anna"}, {"hidden": true} or {"cover_face_id": 12})";
+    const Json body = json_object_body(req, example);
+    if (body.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to change: give " + example);
+    for (auto it = body.begin(); it != body.end(); ++it)
+      if (it.key() != "name" && it.key() != "hidden" && it.key() != "cover_face_id")
+        throw Error(ErrorCode::kInvalidArgument, "a person has no field " + it.key() + " to change: give " + example);
+    if (body.contains("name") && !body["name"].is_string())
+      throw Error(ErrorCode::kInvalidArgument, "name must be a string (\"\" takes the name away)");
+    if (body.contains("hidden") && !body["hidden"].is_boolean())
+      throw Error(ErrorCode::kInvalidArgument, "hidden must be true or false");
+    std::int64_t cover = 0;
+    if (body.contains("cover_face_id")) {
+      const Json& c = body["cover_face_id"];
+      if (!c.is_null() && !(c.is_number_integer() && c.get<std::int64_t>() >= 0))
+        throw Error(ErrorCode::kInvalidArgument, "cover_face_id must be a face's id of the person (0 or null: none chosen)");
+      if (!c.is_null()) cover = c.get<std::int64_t>();
+    }
+    PersonRow after;
+    edit([&](Library& library) {
+      library.find_person(std::to_string(*id));  // 404, naming where the people are listed
+      if (body.contains("name")) {
+        const std::string name = body["name"].get<std::string>();
+        // A name another person has: 409, naming that person (the core says 400 for every broken rule).
+        if (const std::string clean = trimmed(name); !clean.empty() && !only_digits(clean)) {
+          std::optional<PersonRow> other;
+          try {
+            other = library.find_person(clean);
+          } catch (const Error&) {
+          }
+          if (other && other->id != *id)
+            throw HttpFailure({409, "name_taken",
+                               "person " + std::to_string(other->id) + " is named \"" + other->name + "\" already",
+                               "if they are one person, merge them: POST /api/v1/people/merge"});
+        }
+        library.name_person(*id, name);
+      }
+      if (body.contains("cover_face_id")) library.set_person_cover(*id, cover);
+      if (body.contains("hidden")) library.hide_person(*id, body["hidden"].get<bool>());
+      after = library.find_person(std::to_string(*id));
+    });
+    send_json(res, person_json(after));
+  };
+  http.Patch(R"(/api/v1/people/(\d+))", change_person);
+  http.Post(R"(/api/v1/people/(\d+))", change_person);
+
+  http.Post("/api/v1/people/merge", [edit](const httplib::Request& req, httplib::Response& res) {
+    const std::string example = R"({"people": [12, 31, 40]} (the others are merged into the first))";
+    const Json body = json_object_body(req, example);
+    if (!body.contains("people") || !body["people"].is_array() || body["people"].size() < 2)
+      throw Error(ErrorCode::kInvalidArgument, "a merge needs two people or more: " + example);
+    std::vector<std::int64_t> ids;
+    for (const Json& p : body["people"]) ids.push_back(person_id_in(p, "each of people"));
+    MergeReport report;
+    edit([&](Library& library) {
+      // The person kept is shown as before: a merged-in face with a lower id would else become its picture
+      // (the sample face of a person without a cover is its first face).
+      const PersonRow keep = library.find_person(std::to_string(ids.front()));
+      report = library.merge_people(ids);
+      if (keep.cover_face_id == 0 && keep.sample_face_id != 0 && report.person.sample_face_id != keep.sample_face_id) {
+        library.set_person_cover(keep.id, keep.sample_face_id);
+        report.person = library.find_person(std::to_string(keep.id));
+      }
+    });
+    send_json(res, {{"person", person_json(report.person)},
+                    {"merged", report.merged},
+                    {"faces_left_out", report.faces_left_out}});
+  });
+
+  // "This face is that person" ({"person": ID}) or someone new ({"person": "new"}): kept there for good.
+  http.Post(R"(/api/v1/faces/(\d+)/person)", [edit](const httplib::Request& req, httplib::Response& res) {
+    const auto face = parse_id(req.matches[1]);
+    if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::string(req.matches[1]) + " in the library");
+    const std::string example = R"({"person": 12} or {"person": "new"})";
+    const Json body = json_object_body(req, example);
+    if (!body.contains("person")) throw Error(ErrorCode::kInvalidArgument, "say which person: " + example);
+    std::optional<std::int64_t> target;
+    if (!(body["person"].is_string() && body["person"].get<std::string>() == "new"))
+      target = person_id_in(body["person"], "person (or \"new\")");
+    PersonRow person;
+    edit([&](Library& library) {
+      const std::int64_t id = library.move_face(*face, target);
+      person = library.find_person(std::to_string(id));
+    });
+    send_json(res, {{"face_id", *face}, {"person", person_json(person)}});
+  });
+
+  // "This face is not its person": taken out, and never put back there.
+  http.Post(R"(/api/v1/faces/(\d+)/reject)", [edit](const httplib::Request& req, httplib::Response& res) {
+    const auto face = parse_id(req.matches[1]);
+    if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::string(req.matches[1]) + " in the library");
+    std::int64_t left = 0;
+    std::optional<PersonRow> person;
+    edit([&](Library& library) {
+      left = library.reject_face(*face);
+      try {
+        person = library.find_person(std::to_string(left));
+      } catch (const Error&) {
+        // an unnamed person left with no face is gone
+      }
+      // The person is not shown by a face that is not theirs (the core keeps the cover face as it was).
+      if (person && person->cover_face_id == *face) {
+        library.set_person_cover(left, 0);
+        person = library.find_person(std::to_string(left));
+      }
+    });
+    send_json(res, {{"face_id", *face}, {"person_id", left}, {"person", person ? person_json(*person) : Json(nullptr)}});
   });
 }
 

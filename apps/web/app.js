@@ -26,8 +26,8 @@
   })();
 
   const el = {
-    tabSearch: $('tab-search'), tabLibrary: $('tab-library'),
-    panelSearch: $('panel-search'), panelLibrary: $('panel-library'),
+    tabSearch: $('tab-search'), tabPeople: $('tab-people'), tabLibrary: $('tab-library'),
+    panelSearch: $('panel-search'), panelPeople: $('panel-people'), panelLibrary: $('panel-library'),
     summary: $('library-summary'), emptyBanner: $('library-empty-banner'),
     dropzone: $('dropzone'), chooseButton: $('choose-button'), fileInput: $('file-input'),
     layout: $('search-layout'), query: $('query'), queryTitle: $('query-title'),
@@ -36,7 +36,7 @@
     queryBoxes: $('query-boxes'), queryFallback: $('query-image-fallback'), queryFaceList: $('query-face-list'),
     queryFacesText: $('query-faces-text'), queryFileName: $('query-file-name'),
     queryFace: $('query-face'), queryFaceImage: $('query-face-image'), queryFaceName: $('query-face-name'),
-    queryFaceOpen: $('query-face-open'),
+    queryFaceOpen: $('query-face-open'), queryFaceText: $('query-face-text'),
     searchStatus: $('search-status'), searchError: $('search-error'),
     searchErrorMessage: $('search-error-message'), searchErrorHint: $('search-error-hint'),
     searchErrorRetry: $('search-error-retry'), searchErrorChoose: $('search-error-choose'),
@@ -240,38 +240,59 @@
 
   // ------------------------------------------------------------------ tabs
 
-  const tabs = [el.tabSearch, el.tabLibrary];
+  const tabs = [el.tabSearch, el.tabPeople, el.tabLibrary];
+  const TAB_NAMES = ['search', 'people', 'library'];
+  const PANELS = { search: el.panelSearch, people: el.panelPeople, library: el.panelLibrary };
+
+  // Where the address points: #library, #people, #people/ID, else the search.
+  function routeFromHash() {
+    const h = location.hash;
+    if (h === '#library') return { tab: 'library', person: null };
+    const m = /^#people(?:\/(\d+))?$/.exec(h);
+    if (m) return { tab: 'people', person: m[1] ? Number(m[1]) : null };
+    return { tab: 'search', person: null };
+  }
+
+  function setHash(hash, push) {
+    if (location.hash === hash || (!hash && !location.hash)) return;
+    const url = location.pathname + location.search + hash;
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
+  }
 
   function selectTab(name, focus) {
     if (SAVED) return;   // one panel: the saved result
-    const isLibrary = name === 'library';
-    el.tabSearch.setAttribute('aria-selected', String(!isLibrary));
-    el.tabLibrary.setAttribute('aria-selected', String(isLibrary));
-    el.tabSearch.tabIndex = isLibrary ? -1 : 0;
-    el.tabLibrary.tabIndex = isLibrary ? 0 : -1;
-    el.panelSearch.hidden = isLibrary;
-    el.panelLibrary.hidden = !isLibrary;
-    document.body.dataset.tab = isLibrary ? 'library' : 'search';
-    if (focus) (isLibrary ? el.tabLibrary : el.tabSearch).focus();
-    const hash = isLibrary ? '#library' : '';
-    if (location.hash !== hash) {
-      history.replaceState(null, '', location.pathname + location.search + hash);
+    TAB_NAMES.forEach((n, i) => {
+      const on = n === name;
+      tabs[i].setAttribute('aria-selected', String(on));
+      tabs[i].tabIndex = on ? 0 : -1;
+      PANELS[n].hidden = !on;
+    });
+    document.body.dataset.tab = name;
+    if (focus) tabs[TAB_NAMES.indexOf(name)].focus();
+    if (name === 'people') {
+      showPeopleRoute(people.personId);
+    } else {
+      setHash(name === 'library' ? '#library' : '', false);
+      document.title = 'facesearch';
     }
-    if (isLibrary) loadLibrary();
+    if (name === 'library') loadLibrary();
   }
 
-  el.tabSearch.addEventListener('click', () => selectTab('search'));
-  el.tabLibrary.addEventListener('click', () => selectTab('library'));
   tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => {
+      if (TAB_NAMES[i] === 'people' && tab.getAttribute('aria-selected') === 'true') people.personId = null;  // again: everyone
+      selectTab(TAB_NAMES[i]);
+    });
     tab.addEventListener('keydown', (ev) => {
       let next = null;
-      if (ev.key === 'ArrowRight') next = tabs[(i + 1) % tabs.length];
-      else if (ev.key === 'ArrowLeft') next = tabs[(i - 1 + tabs.length) % tabs.length];
-      else if (ev.key === 'Home') next = tabs[0];
-      else if (ev.key === 'End') next = tabs[tabs.length - 1];
-      if (!next) return;
+      if (ev.key === 'ArrowRight') next = (i + 1) % tabs.length;
+      else if (ev.key === 'ArrowLeft') next = (i - 1 + tabs.length) % tabs.length;
+      else if (ev.key === 'Home') next = 0;
+      else if (ev.key === 'End') next = tabs.length - 1;
+      if (next === null) return;
       ev.preventDefault();
-      selectTab(next === el.tabLibrary ? 'library' : 'search', true);
+      selectTab(TAB_NAMES[next], true);
     });
   });
 
@@ -642,23 +663,32 @@
     el.queryImage.src = state.fileUrl;
   }
 
+  // face: {faceId, photoId, name, path}; with `person` ({id, name}): every photo of that person, the face
+  // being the one it is shown by.
   function startFaceSearch(face) {
     if (state.busy || SAVED) return;
-    state.mode = 'face';
+    const person = face.person || null;
+    state.mode = person ? 'person' : 'face';
     state.file = null;
     if (state.fileUrl) { URL.revokeObjectURL(state.fileUrl); state.fileUrl = null; }
     state.queryFace = null;
     state.faceQuery = face;
-    el.query.dataset.mode = 'face';
-    el.queryTitle.textContent = 'This face';
+    el.query.dataset.mode = state.mode;
+    el.queryTitle.textContent = person ? 'This person' : 'This face';
     el.queryPhoto.hidden = true;
     el.queryFace.hidden = false;
     el.queryImage.removeAttribute('src');
-    el.queryFaceImage.src = '/api/v1/faces/' + encodeURIComponent(face.faceId) + '/crop?size=320';
-    el.queryFaceImage.alt = 'face in ' + (face.name || 'a photo of the library');
-    el.queryFaceName.textContent = face.name ? 'from ' + face.name : '';
-    el.queryFaceName.title = face.path || '';
-    el.queryFaceOpen.hidden = face.photoId === undefined || face.photoId === null;
+    if (face.faceId !== undefined && face.faceId !== null) {
+      el.queryFaceImage.src = '/api/v1/faces/' + encodeURIComponent(face.faceId) + '/crop?size=320';
+    } else {
+      el.queryFaceImage.removeAttribute('src');
+    }
+    el.queryFaceImage.alt = person ? personName(person) : 'face in ' + (face.name || 'a photo of the library');
+    el.queryFaceText.textContent = person ? 'Every photo of ' + personName(person) : 'More photos of this face';
+    el.queryFaceName.textContent = person ? 'its faces, and faces that match several of them'
+      : face.name ? 'from ' + face.name : '';
+    el.queryFaceName.title = person ? '' : face.path || '';
+    el.queryFaceOpen.hidden = !!person || face.photoId === undefined || face.photoId === null;
     clearResults();
     showLayout();
     hideSearchError();
@@ -681,7 +711,7 @@
     hideSearchError();
     setBusy(true, mode === 'photo'
       ? (state.queryFace === null ? 'Finding faces and searching the library…' : 'Searching for face ' + (state.queryFace + 1) + '…')
-      : 'Searching the library for this face…');
+      : mode === 'person' ? 'Searching the library for this person…' : 'Searching the library for this face…');
     try {
       let resp;
       if (mode === 'photo') {
@@ -691,6 +721,9 @@
         if (state.queryFace !== null) fd.append('query_face', String(state.queryFace));
         fd.append('photo', state.file, state.file.name || 'photo');
         resp = await api('/api/v1/search', { method: 'POST', body: fd });
+      } else if (mode === 'person') {
+        resp = await api('/api/v1/search', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ person: state.faceQuery.person.id, threshold: floor, top_k: TOP_K }) });
       } else {
         resp = await api('/api/v1/faces/' + encodeURIComponent(state.faceQuery.faceId) + '/similar?threshold='
           + encodeURIComponent(String(floor)) + '&top_k=' + TOP_K);
@@ -985,8 +1018,8 @@
       el.empty.hidden = true;
     } else if (cards.length === 0) {
       el.empty.hidden = false;
-      el.emptyTitle.textContent = state.mode === 'face'
-        ? 'No other photos of this face at ≥ ' + fmt2(floor) + '.'
+      el.emptyTitle.textContent = state.mode === 'face' || state.mode === 'person'
+        ? 'No other photos of this ' + state.mode + ' at ≥ ' + fmt2(floor) + '.'
         : 'No matching photos at ≥ ' + fmt2(floor) + '.';
       if (SAVED) {
         el.emptyText.textContent = 'The search found no other photo of this person. A lower --threshold finds '
@@ -1127,7 +1160,10 @@
       const searchedFace = state.mode === 'face' || (SAVED && SAVED.query && SAVED.query.face_id !== null
         && SAVED.query.face_id !== undefined);
       el.pvMatch.appendChild(document.createTextNode(' similarity of the highlighted face to '
-        + (searchedFace ? 'the face searched for' : SAVED ? 'the query face' : 'your face')));
+        + (state.mode === 'person' && !SAVED ? 'the person\u2019s faces'
+          : searchedFace ? 'the face searched for' : SAVED ? 'the query face' : 'your face')));
+    } else if (item.note) {
+      el.pvMatch.textContent = item.note;
     } else if (item.face_id !== undefined && item.face_id !== null) {
       el.pvMatch.textContent = 'The highlighted face is the one searched for.';
     }
@@ -1283,6 +1319,682 @@
     startFaceSearch(face);
   }
 
+  // ------------------------------------------------------------------ people
+
+  // The People tab: everyone (GET /api/v1/people), one person (GET /api/v1/people/ID), the faces that
+  // belong to nobody (GET /api/v1/people/unassigned); changes by PATCH/POST (docs/API.md, "People").
+  const pe = {
+    listView: $('people-list-view'), summary: $('people-summary'), showHidden: $('people-show-hidden'),
+    showHiddenText: $('people-show-hidden-text'), refresh: $('people-refresh'), status: $('people-status'),
+    error: $('people-error'), errorMessage: $('people-error-message'), errorHint: $('people-error-hint'),
+    empty: $('people-empty'), emptyTitle: $('people-empty-title'), emptyText: $('people-empty-text'),
+    grid: $('people-grid'),
+    mergeBar: $('merge-bar'), mergeText: $('merge-text'), mergeClear: $('merge-clear'), mergeButton: $('merge-button'),
+    mergeConfirm: $('merge-confirm'), mergeCancel: $('merge-cancel'),
+    unassigned: $('unassigned'), unassignedCount: $('unassigned-count'), unassignedGrid: $('unassigned-grid'),
+    unassignedTarget: $('unassigned-target'), unassignedMove: $('unassigned-move'),
+    unassignedSelected: $('unassigned-selected'), unassignedMore: $('unassigned-more'),
+    view: $('person-view'), back: $('person-back'), personError: $('person-error'),
+    personErrorMessage: $('person-error-message'), personErrorHint: $('person-error-hint'),
+    cover: $('person-cover'), name: $('person-name'), nameRow: $('person-name-row'), rename: $('person-rename'),
+    hiddenBadge: $('person-hidden-badge'), form: $('person-name-form'), input: $('person-name-input'),
+    save: $('person-name-save'), cancel: $('person-name-cancel'), nameError: $('person-name-error'),
+    counts: $('person-counts'), search: $('person-search'), hide: $('person-hide'), personStatus: $('person-status'),
+    photosCount: $('person-photos-count'), faces: $('person-faces'),
+  };
+
+  const people = {
+    personId: null,       // the person shown, or null: everyone
+    list: null,           // the last answer of GET /api/v1/people
+    selected: [],         // ids selected for a merge, in the order they were selected
+    person: null,         // the last answer of GET /api/v1/people/ID
+    unassigned: [],       // faces of GET /api/v1/people/unassigned
+    picked: new Set(),    // unassigned face ids selected
+    seq: 0,
+    busy: false,
+  };
+
+  const UNASSIGNED_LIMIT = 120;
+
+  function personName(p) {
+    return p && p.name ? p.name : 'Unnamed person' + (p && p.id ? ' ' + p.id : '');
+  }
+
+  function cropUrl(faceId, size) {
+    return '/api/v1/faces/' + encodeURIComponent(faceId) + '/crop?size=' + size;
+  }
+
+  function jsonRequest(path, method, body) {
+    return api(path, { method: method, headers: { 'Content-Type': 'application/json' },
+      body: body === undefined ? '' : JSON.stringify(body) });
+  }
+
+  function showNotice(box, messageEl, hintEl, err) {
+    const d = describeError(err);
+    setRichText(messageEl, d.message);
+    setRichText(hintEl, d.hint);
+    hintEl.hidden = !d.hint;
+    box.dataset.code = err && err.code ? err.code : 'error';
+    box.hidden = false;
+  }
+
+  function setStatusLine(node, text) {
+    if (text) node.replaceChildren(make('span', 'spinner', ''), make('span', 'search-status-text', text));
+    else node.replaceChildren();
+  }
+
+  function setPeopleBusy(busy) {
+    people.busy = busy;
+    el.panelPeople.setAttribute('aria-busy', String(busy));
+    pe.refresh.disabled = busy;
+    updateMergeBar();
+    updateUnassignedActions();
+  }
+
+  // The tab shows everyone, or one person when the address names one (#people/ID).
+  function showPeopleRoute(personId) {
+    if (personId) {
+      setHash('#people/' + personId, false);
+      openPersonView(personId);
+    } else {
+      setHash('#people', false);
+      showPeopleList();
+    }
+  }
+
+  function showPeopleList() {
+    people.personId = null;
+    document.title = 'facesearch';
+    pe.view.hidden = true;
+    pe.listView.hidden = false;
+    loadPeople();
+  }
+
+  async function loadPeople() {
+    const seq = ++people.seq;
+    el.panelPeople.dataset.state = 'loading';
+    setPeopleBusy(true);
+    const first = !people.list;   // later loads keep the list (and the note of the last change) in place
+    if (first) setStatusLine(pe.status, 'Loading people\u2026');
+    try {
+      const [list, waiting] = await Promise.all([
+        api('/api/v1/people' + (pe.showHidden.checked ? '?hidden=1' : '')),
+        api('/api/v1/people/unassigned?limit=' + UNASSIGNED_LIMIT),
+      ]);
+      if (seq !== people.seq) return;
+      pe.error.hidden = true;
+      renderPeople(list);
+      renderUnassigned(waiting);
+      el.panelPeople.dataset.state = 'ready';
+    } catch (err) {
+      if (seq !== people.seq) return;
+      showNotice(pe.error, pe.errorMessage, pe.errorHint, err);
+      el.panelPeople.dataset.state = 'error';
+    } finally {
+      if (seq === people.seq) {
+        if (first) setStatusLine(pe.status, '');
+        setPeopleBusy(false);
+      }
+    }
+  }
+
+  function renderPeople(list) {
+    people.list = list;
+    const all = Array.isArray(list.people) ? list.people : [];
+    const hidden = Number(list.hidden) || 0;
+    const total = Number(list.total) || all.length;
+    const faces = Number(list.faces) || 0;
+    const grouped = Number(list.faces_with_person) || 0;
+    pe.summary.textContent = total
+      ? plural(total, 'person', 'people') + (list.named ? ', ' + num(list.named) + ' named' : '') + ' \u00b7 '
+        + num(grouped) + ' of ' + plural(faces, 'face') + ' belong to someone'
+      : '';
+    pe.showHiddenText.textContent = 'Show hidden people' + (hidden ? ' (' + hidden + ')' : '');
+    // a selection keeps the people still listed
+    const ids = new Set(all.map((p) => p.id));
+    people.selected = people.selected.filter((id) => ids.has(id));
+
+    pe.grid.replaceChildren();
+    all.forEach((p) => pe.grid.appendChild(makePersonCard(p)));
+    pe.grid.dataset.count = String(all.length);
+
+    pe.empty.hidden = all.length > 0;
+    if (!all.length) {
+      if (faces === 0) {
+        pe.emptyTitle.textContent = 'No people yet: the library holds no faces.';
+        setRichText(pe.emptyText, 'Index a folder of photos first: `facesearch index ~/Pictures`.');
+      } else if (total > 0) {
+        pe.emptyTitle.textContent = 'Everyone is hidden.';
+        pe.emptyText.textContent = 'Tick \u201cShow hidden people\u201d to see them.';
+      } else {
+        pe.emptyTitle.textContent = 'No people yet.';
+        pe.emptyText.textContent = 'A person forms when three faces or more look alike. Index more photos, or put '
+          + 'faces in a new person below.';
+      }
+    }
+    pe.mergeBar.hidden = all.length < 2;
+    setMergeConfirm(false);
+    updateMergeBar();
+    fillTargetSelect(all);
+  }
+
+  function makePersonCard(p) {
+    const li = make('li', 'person-card');
+    li.dataset.personId = String(p.id);
+    li.dataset.name = p.name || '';
+    li.dataset.faces = String(p.faces);
+    li.dataset.photos = String(p.photos);
+    li.dataset.hidden = String(!!p.hidden);
+    const selected = people.selected.includes(p.id);
+    li.classList.toggle('is-selected', selected);
+    li.classList.toggle('is-hidden-person', !!p.hidden);
+
+    const pick = make('label', 'person-pick');
+    const box = make('input', 'person-select');
+    box.type = 'checkbox';
+    box.checked = selected;
+    box.setAttribute('aria-label', 'Select ' + personName(p) + ' to merge');
+    box.addEventListener('change', () => togglePersonSelected(p.id, box.checked, li));
+    pick.appendChild(box);
+    li.appendChild(pick);
+
+    const btn = make('button', 'person-open');
+    btn.type = 'button';
+    btn.setAttribute('aria-label', personName(p) + ', ' + plural(p.faces, 'face') + (p.hidden ? ', hidden' : '')
+      + ': open');
+    const frame = make('span', 'person-thumb');
+    if (p.sample_face_id) {
+      const img = make('img', 'person-img');
+      img.src = cropUrl(p.sample_face_id, 256);
+      img.alt = '';
+      img.width = 256;
+      img.height = 256;
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      img.addEventListener('error', () => frame.classList.add('is-broken'));
+      frame.appendChild(img);
+    } else {
+      frame.classList.add('is-broken');
+    }
+    if (p.hidden) frame.appendChild(make('span', 'badge badge-on-photo', 'Hidden'));
+    const info = make('span', 'person-info');
+    const name = make('span', 'person-card-name' + (p.name ? '' : ' is-unnamed'), p.name || 'Unnamed');
+    name.title = personName(p);
+    info.appendChild(name);
+    info.appendChild(make('span', 'person-card-counts', plural(p.faces, 'photo')));
+    btn.appendChild(frame);
+    btn.appendChild(info);
+    btn.addEventListener('click', () => openPerson(p.id));
+    li.appendChild(btn);
+    return li;
+  }
+
+  function openPerson(id) {
+    people.personId = id;
+    setHash('#people/' + id, true);
+    openPersonView(id);
+  }
+
+  // ---- merging
+
+  function togglePersonSelected(id, on, li) {
+    setStatusLine(pe.status, '');
+    people.selected = people.selected.filter((x) => x !== id);
+    if (on) people.selected.push(id);
+    if (li) li.classList.toggle('is-selected', on);
+    setMergeConfirm(false);
+    updateMergeBar();
+  }
+
+  function listedPerson(id) {
+    const all = people.list && Array.isArray(people.list.people) ? people.list.people : [];
+    return all.find((p) => p.id === id) || null;
+  }
+
+  // The people to merge, the one that stays first: the first selected with a name, else the first selected.
+  function mergeOrder() {
+    const chosen = people.selected.map(listedPerson).filter(Boolean);
+    const keep = chosen.find((p) => p.name) || chosen[0];
+    return keep ? [keep].concat(chosen.filter((p) => p !== keep)) : [];
+  }
+
+  function updateMergeBar() {
+    const n = people.selected.length;
+    const confirming = pe.mergeBar.dataset.confirm === 'true';
+    pe.mergeBar.dataset.count = String(n);
+    pe.mergeBar.classList.toggle('is-active', n > 0);
+    pe.mergeButton.disabled = people.busy || n < 2;
+    pe.mergeClear.hidden = n === 0 || confirming;
+    pe.mergeButton.hidden = confirming;
+    pe.mergeConfirm.hidden = !confirming;
+    pe.mergeCancel.hidden = !confirming;
+    pe.mergeConfirm.disabled = people.busy;
+    if (confirming) return;
+    pe.mergeButton.textContent = n >= 2 ? 'Merge ' + n + ' people' : 'Merge';
+    if (n === 0) pe.mergeText.textContent = 'Two cards of one person? Tick both, then merge them.';
+    else if (n === 1) pe.mergeText.textContent = '1 person selected: tick another one who is the same person.';
+    else pe.mergeText.textContent = n + ' people selected.';
+  }
+
+  function setMergeConfirm(on) {
+    pe.mergeBar.dataset.confirm = String(on);
+    if (on) {
+      const order = mergeOrder();
+      const keep = order[0];
+      const faces = order.reduce((sum, p) => sum + (Number(p.faces) || 0), 0);
+      const dropped = order.slice(1).filter((p) => p.name).map((p) => '\u201c' + p.name + '\u201d');
+      pe.mergeText.replaceChildren(
+        document.createTextNode('Merge ' + order.length + ' people into '),
+        make('strong', null, personName(keep)),
+        document.createTextNode('? Their ' + plural(faces, 'face') + ' become one person'
+          + (dropped.length ? '; the name' + (dropped.length > 1 ? 's ' : ' ') + dropped.join(', ') + ' will be dropped' : '')
+          + '.'));
+    }
+    updateMergeBar();
+  }
+
+  pe.mergeButton.addEventListener('click', () => {
+    if (people.selected.length < 2 || people.busy) return;
+    setMergeConfirm(true);
+    pe.mergeConfirm.focus();
+  });
+  pe.mergeCancel.addEventListener('click', () => { setMergeConfirm(false); pe.mergeButton.focus(); });
+  pe.mergeClear.addEventListener('click', () => {
+    people.selected = [];
+    pe.grid.querySelectorAll('.person-card').forEach((li) => {
+      li.classList.remove('is-selected');
+      const box = li.querySelector('.person-select');
+      if (box) box.checked = false;
+    });
+    updateMergeBar();
+  });
+  pe.mergeBar.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && pe.mergeBar.dataset.confirm === 'true') { ev.preventDefault(); setMergeConfirm(false); }
+  });
+
+  pe.mergeConfirm.addEventListener('click', async () => {
+    const order = mergeOrder();
+    if (order.length < 2 || people.busy) return;
+    setPeopleBusy(true);
+    setStatusLine(pe.status, 'Merging\u2026');
+    try {
+      const report = await jsonRequest('/api/v1/people/merge', 'POST', { people: order.map((p) => p.id) });
+      people.selected = [];
+      setMergeConfirm(false);
+      const left = Number(report.faces_left_out) || 0;
+      pe.status.replaceChildren(make('span', 'status-done',
+        'Merged into ' + personName(report.person) + ': ' + plural(report.person.faces, 'face') + '.'
+        + (left ? ' ' + plural(left, 'face was', 'faces were') + ' left out (a photo where the person already is, '
+          + 'or a face you said is not them).' : '')));
+      setPeopleBusy(false);
+      await loadPeople();
+    } catch (err) {
+      setPeopleBusy(false);
+      setStatusLine(pe.status, '');
+      setMergeConfirm(false);
+      showNotice(pe.error, pe.errorMessage, pe.errorHint, err);
+    }
+  });
+
+  pe.showHidden.addEventListener('change', () => { setStatusLine(pe.status, ''); loadPeople(); });
+  pe.refresh.addEventListener('click', () => { setStatusLine(pe.status, ''); loadPeople(); });
+
+  // ---- faces that belong to nobody
+
+  function renderUnassigned(answer) {
+    const faces = Array.isArray(answer.faces) ? answer.faces : [];
+    const total = Number(answer.total) || faces.length;
+    people.unassigned = faces;
+    const ids = new Set(faces.map((f) => f.face_id));
+    people.picked = new Set(Array.from(people.picked).filter((id) => ids.has(id)));
+    pe.unassigned.hidden = total === 0;
+    pe.unassigned.dataset.total = String(total);
+    pe.unassignedCount.textContent = plural(total, 'face');
+    pe.unassignedGrid.replaceChildren();
+    faces.forEach((f) => {
+      const li = make('li', 'face-pick');
+      li.dataset.faceId = String(f.face_id);
+      li.dataset.photoId = String(f.photo_id);
+      const b = make('button', 'face-pick-button');
+      b.type = 'button';
+      const picked = people.picked.has(f.face_id);
+      b.setAttribute('aria-pressed', String(picked));
+      b.setAttribute('aria-label', 'Face in ' + (f.name || 'photo ' + f.photo_id));
+      b.title = f.path || f.name || '';
+      const img = make('img', 'face-pick-img');
+      img.src = cropUrl(f.face_id, 160);
+      img.alt = '';
+      img.width = 96;
+      img.height = 96;
+      img.loading = 'lazy';
+      b.appendChild(img);
+      b.appendChild(make('span', 'face-pick-check'));
+      b.addEventListener('click', () => {
+        const on = !people.picked.has(f.face_id);
+        if (on) people.picked.add(f.face_id);
+        else people.picked.delete(f.face_id);
+        b.setAttribute('aria-pressed', String(on));
+        updateUnassignedActions();
+      });
+      const open = make('button', 'face-pick-open');
+      open.type = 'button';
+      open.setAttribute('aria-label', 'Open the photo ' + (f.name || ''));
+      open.title = 'Open the photo';
+      open.appendChild(make('span', null, '\u2922'));
+      open.addEventListener('click', () => openPhotoView({ photo_id: f.photo_id, face_id: f.face_id, name: f.name,
+        path: f.path, note: 'The highlighted face belongs to nobody yet.' }, null, open));
+      li.appendChild(b);
+      li.appendChild(open);
+      pe.unassignedGrid.appendChild(li);
+    });
+    pe.unassignedMore.hidden = total <= faces.length;
+    pe.unassignedMore.textContent = 'The newest ' + faces.length + ' are shown; ' + num(total - faces.length)
+      + ' more wait.';
+    updateUnassignedActions();
+  }
+
+  function fillTargetSelect(list) {
+    const keep = pe.unassignedTarget.value;
+    pe.unassignedTarget.replaceChildren();
+    const fresh = make('option', null, 'a new person');
+    fresh.value = 'new';
+    pe.unassignedTarget.appendChild(fresh);
+    list.forEach((p) => {
+      const o = make('option', null, personName(p) + ' (' + plural(p.faces, 'face') + ')');
+      o.value = String(p.id);
+      pe.unassignedTarget.appendChild(o);
+    });
+    if (Array.from(pe.unassignedTarget.options).some((o) => o.value === keep)) pe.unassignedTarget.value = keep;
+  }
+
+  function updateUnassignedActions() {
+    const n = people.picked.size;
+    pe.unassignedMove.disabled = people.busy || n === 0;
+    pe.unassignedMove.textContent = n > 1 ? 'Move ' + n + ' faces' : 'Move';
+    pe.unassignedSelected.textContent = n ? plural(n, 'selected face') : 'selected faces';
+    pe.unassigned.dataset.picked = String(n);
+  }
+
+  pe.unassignedMove.addEventListener('click', async () => {
+    const faces = Array.from(people.picked);
+    if (!faces.length || people.busy) return;
+    let target = pe.unassignedTarget.value === 'new' ? 'new' : Number(pe.unassignedTarget.value);
+    setPeopleBusy(true);
+    setStatusLine(pe.status, 'Moving ' + plural(faces.length, 'face') + '\u2026');
+    let moved = 0;
+    let failure = null;
+    let person = null;
+    for (const id of faces) {
+      try {
+        const answer = await jsonRequest('/api/v1/faces/' + encodeURIComponent(id) + '/person', 'POST', { person: target });
+        person = answer.person;
+        target = person.id;   // "new" once: the other faces join the person it made
+        people.picked.delete(id);
+        moved += 1;
+      } catch (err) {
+        failure = err;
+        break;
+      }
+    }
+    setPeopleBusy(false);
+    await loadPeople();
+    setStatusLine(pe.status, '');
+    if (moved) {
+      pe.status.replaceChildren(make('span', 'status-done', plural(moved, 'face') + ' moved to '
+        + personName(person) + '.'));
+    }
+    if (failure) showNotice(pe.error, pe.errorMessage, pe.errorHint, failure);
+  });
+
+  // ---- one person
+
+  async function openPersonView(id) {
+    const seq = ++people.seq;
+    pe.listView.hidden = true;
+    pe.view.hidden = false;
+    cancelRename();
+    pe.personError.hidden = true;
+    if (!people.person || people.person.id !== id) {
+      pe.view.dataset.personId = String(id);
+      pe.view.dataset.name = '';
+      pe.name.textContent = '';
+      pe.counts.textContent = '';
+      pe.faces.replaceChildren();
+      pe.cover.removeAttribute('src');
+    }
+    el.panelPeople.dataset.state = 'loading';
+    setStatusLine(pe.personStatus, 'Loading\u2026');
+    try {
+      const person = await api('/api/v1/people/' + encodeURIComponent(id));
+      if (seq !== people.seq) return;
+      renderPerson(person);
+      el.panelPeople.dataset.state = 'ready';
+    } catch (err) {
+      if (seq !== people.seq) return;
+      people.person = null;
+      showNotice(pe.personError, pe.personErrorMessage, pe.personErrorHint, err);
+      el.panelPeople.dataset.state = 'error';
+    } finally {
+      if (seq === people.seq) setStatusLine(pe.personStatus, '');
+    }
+  }
+
+  function renderPerson(p) {
+    people.person = p;
+    pe.view.dataset.personId = String(p.id);
+    pe.view.dataset.name = p.name || '';
+    pe.view.dataset.faces = String(p.faces);
+    pe.view.dataset.hidden = String(!!p.hidden);
+    pe.name.textContent = personName(p);
+    pe.name.classList.toggle('is-unnamed', !p.name);
+    pe.rename.textContent = p.name ? 'Rename' : 'Add a name';
+    pe.hiddenBadge.hidden = !p.hidden;
+    pe.counts.textContent = plural(p.faces, 'face') + ' in ' + plural(p.photos, 'photo')
+      + (p.hidden ? ' \u00b7 left out of the People list' : '');
+    pe.hide.textContent = p.hidden ? 'Show in People' : 'Hide';
+    pe.hide.title = p.hidden ? 'List this person again' : 'Leave this person out of the People list (strangers, posters)';
+    pe.search.disabled = !p.faces;
+    if (p.sample_face_id) {
+      const src = cropUrl(p.sample_face_id, 240);
+      if (pe.cover.getAttribute('src') !== src) pe.cover.src = src;
+      pe.cover.alt = personName(p);
+    } else {
+      pe.cover.removeAttribute('src');
+    }
+    pe.photosCount.textContent = '(' + num(p.photos) + ')';
+    document.title = personName(p) + ' \u00b7 facesearch';
+    const faces = Array.isArray(p.face_list) ? p.face_list : [];
+    pe.faces.replaceChildren();
+    faces.forEach((f) => pe.faces.appendChild(makePersonFace(p, f)));
+  }
+
+  function makePersonFace(p, f) {
+    const li = make('li', 'person-face');
+    li.dataset.faceId = String(f.face_id);
+    li.dataset.photoId = String(f.photo_id);
+    li.dataset.byUser = String(!!f.by_user);
+    li.dataset.cover = String(!!f.cover);
+    const name = f.name || baseName(f.path) || 'photo ' + f.photo_id;
+
+    const open = make('button', 'result-open person-face-open');
+    open.type = 'button';
+    open.setAttribute('aria-label', name + ': open the photo');
+    open.title = f.path || name;
+    const frame = make('span', 'result-thumb');
+    const img = make('img', 'result-img');
+    img.src = cropUrl(f.face_id, 240);
+    img.alt = 'face in ' + name;
+    img.width = 240;
+    img.height = 240;
+    img.loading = 'lazy';
+    img.decoding = 'async';
+    img.addEventListener('error', () => frame.classList.add('is-broken'));
+    frame.appendChild(img);
+    if (f.cover) frame.appendChild(make('span', 'badge badge-on-photo badge-accent', 'Cover'));
+    else if (f.by_user) frame.appendChild(make('span', 'badge badge-on-photo', 'Placed by you'));
+    open.appendChild(frame);
+    const info = make('span', 'result-info');
+    const dot = name.lastIndexOf('.');
+    const stem = dot > 0 && name.length - dot <= 5 ? name.slice(0, dot) : name;
+    const label = make('span', 'result-name', stem.length > 18 ? '\u2026' + stem.slice(-17) : stem);
+    label.title = name;
+    info.appendChild(label);
+    open.appendChild(info);
+    open.addEventListener('click', () => openPhotoView({ photo_id: f.photo_id, face_id: f.face_id, name: name,
+      path: f.path, note: 'The highlighted face is ' + personName(p) + '.' }, null, open));
+    li.appendChild(open);
+
+    const actions = make('div', 'person-face-actions');
+    const reject = make('button', 'button button-tiny button-danger person-face-reject', 'Not this person');
+    reject.type = 'button';
+    reject.setAttribute('aria-label', 'Not ' + personName(p) + ': take the face in ' + name + ' out');
+    reject.addEventListener('click', () => rejectFace(f, li));
+    actions.appendChild(reject);
+    if (!f.cover) {
+      const cover = make('button', 'button button-tiny person-face-cover', 'Cover');
+      cover.type = 'button';
+      cover.title = 'Show ' + personName(p) + ' by this face';
+      cover.setAttribute('aria-label', 'Show ' + personName(p) + ' by the face in ' + name);
+      cover.addEventListener('click', () => changePerson({ cover_face_id: f.face_id }, cover));
+      actions.appendChild(cover);
+    }
+    li.appendChild(actions);
+    return li;
+  }
+
+  async function rejectFace(f, li) {
+    const p = people.person;
+    if (!p) return;
+    li.classList.add('is-leaving');
+    li.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    pe.personError.hidden = true;
+    try {
+      const answer = await jsonRequest('/api/v1/faces/' + encodeURIComponent(f.face_id) + '/reject', 'POST');
+      if (!answer.person) {   // its last face: the person is gone
+        people.person = null;
+        showPeopleListAfterChange();
+        return;
+      }
+      await openPersonView(p.id);
+      pe.personStatus.replaceChildren(make('span', 'status-done', 'The face is out of ' + personName(answer.person)
+        + ', for good. It waits among the faces that belong to nobody.'));
+    } catch (err) {
+      li.classList.remove('is-leaving');
+      li.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+      showNotice(pe.personError, pe.personErrorMessage, pe.personErrorHint, err);
+    }
+  }
+
+  function showPeopleListAfterChange() {
+    people.personId = null;
+    setHash('#people', false);
+    showPeopleList();
+  }
+
+  // PATCH the person; `from` is the control that asked (disabled meanwhile). Returns true when done.
+  async function changePerson(change, from) {
+    const p = people.person;
+    if (!p) return false;
+    if (from) from.disabled = true;
+    pe.personError.hidden = true;
+    try {
+      const updated = await jsonRequest('/api/v1/people/' + encodeURIComponent(p.id), 'PATCH', change);
+      if (change.cover_face_id !== undefined) {
+        await openPersonView(p.id);   // the faces' order and badges change
+      } else {
+        renderPerson(Object.assign({}, p, updated, { face_list: p.face_list }));
+      }
+      return true;
+    } catch (err) {
+      if (change.name !== undefined) showNameError(err);
+      else showNotice(pe.personError, pe.personErrorMessage, pe.personErrorHint, err);
+      return false;
+    } finally {
+      if (from && from.isConnected) from.disabled = false;
+    }
+  }
+
+  // ---- the name, edited in place
+
+  function startRename() {
+    const p = people.person;
+    if (!p) return;
+    pe.input.value = p.name || '';
+    pe.nameError.hidden = true;
+    pe.input.removeAttribute('aria-invalid');
+    pe.nameRow.hidden = true;
+    pe.form.hidden = false;
+    pe.view.dataset.editing = 'true';
+    pe.input.focus();
+    pe.input.select();
+  }
+
+  function cancelRename(focus) {
+    if (pe.form.hidden) return;
+    pe.form.hidden = true;
+    pe.nameRow.hidden = false;
+    pe.view.dataset.editing = 'false';
+    if (focus) pe.rename.focus();
+  }
+
+  function showNameError(err) {
+    const d = describeError(err);
+    pe.nameError.textContent = err instanceof ApiError && err.code === 'name_taken'
+      ? d.message.replace(/^person \d+ is named/, 'Another person is named') + '. To say they are one person, merge them.'
+      : d.message;
+    pe.nameError.hidden = false;
+    pe.input.setAttribute('aria-invalid', 'true');
+    pe.input.focus();
+  }
+
+  pe.rename.addEventListener('click', startRename);
+  pe.name.addEventListener('dblclick', startRename);
+  pe.cancel.addEventListener('click', () => cancelRename(true));
+  pe.input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); cancelRename(true); }
+  });
+  pe.input.addEventListener('input', () => { pe.nameError.hidden = true; pe.input.removeAttribute('aria-invalid'); });
+  pe.form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const p = people.person;
+    if (!p) return;
+    const name = pe.input.value.trim();
+    if (name === (p.name || '')) { cancelRename(true); return; }
+    pe.input.readOnly = true;
+    pe.save.disabled = true;
+    const done = await changePerson({ name: name }, null);
+    pe.input.readOnly = false;
+    pe.save.disabled = false;
+    if (done) {
+      cancelRename(true);
+      pe.personStatus.replaceChildren(make('span', 'status-done', name ? 'Named \u201c' + name + '\u201d.'
+        : 'The name is taken away.'));
+    }
+  });
+
+  pe.hide.addEventListener('click', async () => {
+    const p = people.person;
+    if (!p) return;
+    if (await changePerson({ hidden: !p.hidden }, pe.hide)) {
+      pe.personStatus.replaceChildren(make('span', 'status-done', people.person.hidden
+        ? 'Hidden: the People list shows this person only with \u201cShow hidden people\u201d ticked.'
+        : 'Listed again.'));
+    }
+  });
+
+  pe.search.addEventListener('click', () => {
+    const p = people.person;
+    if (!p || !p.faces) return;
+    startFaceSearch({ faceId: p.sample_face_id, photoId: null, name: '', path: '', person: { id: p.id, name: p.name } });
+  });
+
+  pe.back.addEventListener('click', () => {
+    people.person = null;
+    people.personId = null;
+    setHash('#people', true);
+    showPeopleList();
+  });
+
   // ------------------------------------------------------------------ a saved result (search --html)
 
   function savedQueryText(q, faces, chosen) {
@@ -1317,6 +2029,7 @@
     document.body.dataset.tab = 'search';
     el.tabSearch.parentNode.hidden = true;
     el.panelLibrary.hidden = true;
+    el.panelPeople.hidden = true;
     el.panelSearch.hidden = false;
     el.emptyBanner.hidden = true;
     el.dropzone.hidden = true;
@@ -1392,9 +2105,15 @@
     }
     el.slider.value = String(state.defaultThreshold !== null ? state.defaultThreshold : 0.4);
     el.sliderValue.textContent = fmt2(sliderValue());
-    selectTab(location.hash === '#library' ? 'library' : 'search');
-    if (location.hash !== '#library') loadStatusQuietly();
-    window.addEventListener('hashchange', () => selectTab(location.hash === '#library' ? 'library' : 'search'));
+    const route = routeFromHash();
+    people.personId = route.person;
+    selectTab(route.tab);
+    if (route.tab !== 'library') loadStatusQuietly();
+    window.addEventListener('hashchange', () => {
+      const r = routeFromHash();
+      people.personId = r.person;
+      selectTab(r.tab);
+    });
     document.body.classList.add('is-ready');
   }
 

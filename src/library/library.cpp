@@ -220,9 +220,7 @@ IndexReport Library::index(std::span<const fs::path> roots, const IndexOptions& 
     Catalog& catalog = state_->catalog;
     if (catalog.max_face_id() > catalog.people_checked_face_id()) {
       const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, state_->pipeline->embedding_dim());
-      Catalog::Transaction t(catalog);
       report.people = assign_new_faces(catalog, *index, people_params_for(*state_->pack));
-      t.commit();
     } else {
       Catalog::Transaction t(catalog);
       PeopleUpdate update;
@@ -506,10 +504,7 @@ PeopleUpdate Library::recluster(const ReclusterOptions& options) {
   if (options.min_faces) params.min_faces = *options.min_faces;
   if (options.threshold) params.cluster.link_similarity = *options.threshold;
   const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, state_->pack->embedder.dim);
-  Catalog::Transaction t(catalog);
-  PeopleUpdate update = recluster_people(catalog, *index, params);
-  t.commit();
-  return update;
+  return recluster_people(catalog, *index, params);
 }
 
 SearchReport Library::search_person(const std::string& id_or_name, const SearchOptions& options) const {

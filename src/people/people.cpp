@@ -124,21 +124,37 @@ void check_params(const PeopleParams& params) {
                 "people: the link similarity must be in (-1, 1], not " + std::to_string(params.cluster.link_similarity));
 }
 
-// One pass over `pending` (ascending face ids); `old_person` (face -> unnamed person it had before a
-// re-cluster, empty for an incremental pass) lets new groups take over the old people they overlap.
+// The graph's reach: its k and its floor (never above the link).
+size_t graph_k(const PeopleParams& params) { return params.cluster.graph.k; }
+float graph_floor(const PeopleParams& params) {
+  return std::min(params.cluster.graph.min_similarity, params.cluster.link_similarity);
+}
+
+// One pass over `pending` (ascending face ids) with their neighbour lists (searched before the write
+// transaction this runs in; `faces` read inside it). `old_person` (face -> the unnamed person it had
+// before a re-cluster; empty for an incremental pass) lets new groups take over the old people they overlap.
 PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeopleParams& params,
-                      std::vector<std::int64_t> pending, const std::unordered_map<std::int64_t, std::int64_t>& old_person,
-                      LibraryFaces& faces) {
+                      std::vector<std::int64_t> pending, std::vector<std::vector<Neighbor>> neighbours,
+                      const std::unordered_map<std::int64_t, std::int64_t>& old_person, LibraryFaces& faces) {
   PeopleUpdate update;
   const int dim = index.dim();
   const float link = params.cluster.link_similarity;
-  const size_t k = params.cluster.graph.k;
-  const float floor = std::min(params.cluster.graph.min_similarity, link);
-  std::erase_if(pending, [&](std::int64_t f) { return faces.person_of(f) != 0; });  // given back by replace_faces, or placed by the user
+  const size_t k = graph_k(params);
+  const float floor = graph_floor(params);
+  {
+    // Faces placed meanwhile (given back by replace_faces, or by the user) or gone (another run deleted
+    // their photos while the searches ran) are not looked at.
+    size_t kept = 0;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (faces.person_of(pending[i]) != 0 || faces.image_of(pending[i]) == 0) continue;
+      if (kept != i) pending[kept] = pending[i], neighbours[kept] = std::move(neighbours[i]);  // never onto itself
+      ++kept;
+    }
+    pending.resize(kept);
+    neighbours.resize(kept);
+  }
   update.faces_checked = pending.size();
   if (pending.empty()) return update;
-
-  std::vector<std::vector<Neighbor>> neighbours = neighbours_of(catalog, index, pending, k, floor);
 
   // 1. Join an existing person when the assigned neighbours within reach agree.
   std::vector<bool> joined(pending.size(), false);
@@ -179,7 +195,7 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
   std::vector<std::int64_t> waiting;
   for (const auto& list : group_neighbours)
     for (const Neighbor& n : list)
-      if (n.score >= link && faces.person_of(n.id) == 0 && !position.count(n.id)) {
+      if (n.score >= link && faces.person_of(n.id) == 0 && faces.image_of(n.id) != 0 && !position.count(n.id)) {
         position[n.id] = static_cast<std::uint32_t>(group_ids.size() + waiting.size());
         waiting.push_back(n.id);
       }
@@ -265,13 +281,20 @@ PeopleParams people_params_for(const ModelPack& pack) {
 PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
-  LibraryFaces faces(catalog);
   const std::int64_t checked = catalog.people_checked_face_id();
-  std::vector<std::int64_t> pending = faces.all_faces();
-  std::erase_if(pending, [&](std::int64_t f) { return f <= checked; });
-  PeopleUpdate update = run_pass(catalog, index, params, std::move(pending), {}, faces);
+  const std::int64_t last = catalog.max_face_id();
+  std::vector<std::int64_t> pending;
+  for (const auto& [face, image] : catalog.face_images())
+    if (face > checked && face <= last) pending.push_back(face);
+  // The searches, the slow part, before the write transaction: other writers (a user's edits) wait only
+  // for the decisions.
+  auto neighbours = neighbours_of(catalog, index, pending, graph_k(params), graph_floor(params));
+  Catalog::Transaction t(catalog);
+  LibraryFaces faces(catalog);
+  PeopleUpdate update = run_pass(catalog, index, params, std::move(pending), std::move(neighbours), {}, faces);
   update.people_removed = static_cast<size_t>(catalog.remove_empty_people());
-  catalog.set_people_checked_face_id(std::max(checked, faces.max_face_id()));
+  catalog.set_people_checked_face_id(std::max(checked, last));
+  t.commit();
   update.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return update;
 }
@@ -279,12 +302,19 @@ PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const 
 PeopleUpdate recluster_people(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
+  const std::int64_t last = catalog.max_face_id();
+  std::vector<std::int64_t> all;
+  for (const auto& [face, image] : catalog.face_images())
+    if (face <= last) all.push_back(face);
+  auto neighbours = neighbours_of(catalog, index, all, graph_k(params), graph_floor(params));
+  Catalog::Transaction t(catalog);
   std::unordered_map<std::int64_t, std::int64_t> old_person;
   for (const FacePersonRow& row : catalog.unassign_unnamed_auto()) old_person[row.face_id] = row.person_id;
   LibraryFaces faces(catalog);
-  PeopleUpdate update = run_pass(catalog, index, params, faces.all_faces(), old_person, faces);
+  PeopleUpdate update = run_pass(catalog, index, params, std::move(all), std::move(neighbours), old_person, faces);
   update.people_removed = static_cast<size_t>(catalog.remove_empty_people());
-  catalog.set_people_checked_face_id(faces.max_face_id());
+  catalog.set_people_checked_face_id(std::max(catalog.people_checked_face_id(), last));
+  t.commit();
   update.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return update;
 }

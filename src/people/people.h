@@ -14,7 +14,10 @@
 // Incremental (after an index run): pending = the faces not seen by a pass before. Re-cluster: every
 // face clustering placed in an unnamed person is unassigned first, and pending = every face not placed.
 //
-// Thread-safety: one pass per catalog at a time, inside the caller's write transaction.
+// Thread-safety: one pass per catalog at a time. A pass searches the vector index first, outside any
+// transaction (minutes for a million faces), then makes its decisions in one write transaction of its
+// own, reading the people as they are then: call it outside a transaction. Other writers (a user's
+// edits through the server) wait only for that second part.
 #pragma once
 
 #include <cstddef>

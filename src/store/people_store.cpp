@@ -23,7 +23,8 @@ constexpr const char* kPersonColumns =
     "p.id, p.name, p.hidden, coalesce(p.cover_face_id, 0), p.created_at, "
     "(SELECT count(*) FROM face_people fp WHERE fp.person_id = p.id), "
     "(SELECT count(DISTINCT f.image_id) FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id = p.id), "
-    "coalesce(p.cover_face_id, (SELECT min(fp.face_id) FROM face_people fp WHERE fp.person_id = p.id), 0)";
+    "coalesce((SELECT fp.face_id FROM face_people fp WHERE fp.face_id = p.cover_face_id AND fp.person_id = p.id), "
+    "(SELECT min(fp.face_id) FROM face_people fp WHERE fp.person_id = p.id), 0)";
 
 // The sample's photo path, by face id.
 constexpr const char* kSamplePathSql = "SELECT i.path FROM faces f JOIN images i ON i.id = f.image_id WHERE f.id = ?";
@@ -296,6 +297,9 @@ void Catalog::assign_face(std::int64_t face_id, std::int64_t person_id, bool by_
   require_person(r, person_id);
   Statement s(r.db, "INSERT OR REPLACE INTO face_people(face_id, person_id, by_user) VALUES(?, ?, ?)", *r.path);
   s.bind(1, face_id).bind(2, person_id).bind(3, int(by_user)).run();
+  // A face that leaves a person is no longer its cover.
+  Statement cover(r.db, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ? AND id <> ?", *r.path);
+  cover.bind(1, face_id).bind(2, person_id).run();
 }
 
 void Catalog::unassign_face(std::int64_t face_id) {
@@ -303,6 +307,8 @@ void Catalog::unassign_face(std::int64_t face_id) {
   require_people(r);
   Statement s(r.db, "DELETE FROM face_people WHERE face_id = ?", *r.path);
   s.bind(1, face_id).run();
+  Statement cover(r.db, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ?", *r.path);
+  cover.bind(1, face_id).run();
 }
 
 std::vector<FacePersonRow> Catalog::unassign_unnamed_auto() {
@@ -356,6 +362,16 @@ std::int64_t Catalog::merge_people(std::int64_t into, std::int64_t from) {
   require_person(r, from);
   if (into == from) return 0;
   std::int64_t left = 0;
+  {
+    // The kept person keeps the face it is shown by (its cover, else its first face), whatever ids the
+    // merged faces have.
+    Statement s(r.db,
+                "UPDATE people SET cover_face_id = (SELECT min(face_id) FROM face_people WHERE person_id = ?1) "
+                "WHERE id = ?1 AND (cover_face_id IS NULL OR cover_face_id NOT IN "
+                "(SELECT face_id FROM face_people WHERE person_id = ?1))",
+                *r.path);
+    s.bind(1, into).run();
+  }
   {
     // A face of `from` the user said is not `into`, or in a photo where `into` is already, leaves both.
     Statement s(r.db,

@@ -5,7 +5,9 @@
 // ../shared/testdata/faces (FACESEARCH_TEST_PHOTOS overrides). The library served must hold the people
 // folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
 // /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
-// Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, reindex.png, phone.png.
+// Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, reindex.png, people.png,
+// person.png, rename-taken.png, merge-confirm.png, people-merged.png (the People tab: a person renamed, a face taken out, two merged,
+// the page reloaded), person-search.png (every photo of the person), phone.png, people-phone.png, person-phone.png.
 // Then pages saved by `facesearch search --html` are opened as file:// (FACESEARCH_HTML_REPORT: a search of
 // that library for TONY; FACESEARCH_HTML_REPORT_HOSTILE: a search of a folder whose one match, a copy of a
 // Tony Blair photo, has markup in its path): they must show the result with no request leaving the file.
@@ -173,6 +175,40 @@ async function waitForThumbnails(page) {
 
 function visible(page, selector) {
   return page.$eval(selector, (e) => !e.hidden && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length));
+}
+
+// ------------------------------------------------------------------------------------------ people helpers
+
+async function waitPeopleReady(page) {
+  await page.waitForFunction(() => {
+    const p = document.getElementById('panel-people');
+    return !p.hidden && (p.dataset.state === 'ready' || p.dataset.state === 'error') && p.getAttribute('aria-busy') !== 'true';
+  });
+  const state = await page.$eval('#panel-people', (p) => ({ state: p.dataset.state,
+    error: [document.getElementById('people-error'), document.getElementById('person-error')]
+      .filter((e) => !e.hidden).map((e) => e.dataset.code + ': ' + e.textContent.trim()).join('; ') }));
+  check(state.state === 'ready', 'the People tab failed: ' + state.error);
+}
+
+async function personCards(page) {
+  return page.$$eval('#people-grid .person-card', (els) => els.map((li) => ({
+    id: li.dataset.personId, name: li.dataset.name, faces: Number(li.dataset.faces), photos: Number(li.dataset.photos),
+    hidden: li.dataset.hidden === 'true', selected: li.classList.contains('is-selected'),
+  })));
+}
+
+// Every picture matched by `selector` has loaded (scrolled into view first: they load lazily).
+async function waitForPictures(page, selector) {
+  await page.$$eval(selector, (imgs) => imgs.forEach((i) => { i.loading = 'eager'; }));
+  await page.waitForFunction((sel) => Array.from(document.querySelectorAll(sel)).every((i) => i.complete), {}, selector);
+  const broken = await page.$$eval(selector, (imgs) => imgs.filter((i) => !i.naturalWidth).map((i) => i.getAttribute('src')));
+  check(broken.length === 0, 'pictures that did not load: ' + broken.join(', '));
+}
+
+async function personFaces(page) {
+  return page.$$eval('#person-faces .person-face', (els) => els.map((li) => ({
+    faceId: li.dataset.faceId, photoId: li.dataset.photoId, byUser: li.dataset.byUser === 'true', cover: li.dataset.cover === 'true',
+  })));
 }
 
 // -------------------------------------------------------------------------------------------- the steps
@@ -363,6 +399,220 @@ async function run(page) {
   await page.screenshot({ path: shot('reindex.png'), fullPage: true });
   noErrorsSoFar();
 
+  // g3. the People tab: everyone as cards; a person's page, renamed in place (Enter saves, Escape cancels),
+  // a face taken out ("Not this person"); two people merged; after a reload both changes are there
+  step = 'g3. people';
+  log(step);
+  await page.click('#tab-people');
+  await waitPeopleReady(page);
+  check(await page.$eval('#tab-people', (t) => t.getAttribute('aria-selected')) === 'true', '#tab-people is not selected');
+  check(await page.$eval('#panel-library', (p) => p.hidden) && await page.$eval('#panel-search', (p) => p.hidden),
+    'another panel is shown with People');
+  check((await page.evaluate(() => location.hash)) === '#people', 'the address does not say #people');
+  const apiPeople = await page.evaluate(async () => (await fetch('/api/v1/people', { cache: 'no-store' })).json());
+  let everyone = await personCards(page);
+  log('people: ' + JSON.stringify(everyone));
+  check(everyone.length >= 3, 'only ' + everyone.length + ' person cards (the library has 4 people of 3 faces or more)');
+  check(everyone.length === apiPeople.people.length && everyone.every((c, i) => Number(c.id) === apiPeople.people[i].id
+    && c.faces === apiPeople.people[i].faces), 'the cards are not /api/v1/people: ' + JSON.stringify(apiPeople.people));
+  check(everyone.every((c) => c.name === '' && c.faces >= 3), 'a card is named or has fewer than 3 faces');
+  check((await page.$$eval('#people-grid .person-card-name', (ns) => ns.map((n) => n.textContent))).every((t) => t === 'Unnamed'),
+    'an unnamed person is not shown as Unnamed');
+  await waitForPictures(page, '#people-grid img.person-img');
+  const waiting = await page.$eval('#unassigned', (u) => ({ shown: !u.hidden, total: Number(u.dataset.total),
+    faces: u.querySelectorAll('.face-pick').length }));
+  check(waiting.shown && waiting.total === apiPeople.unassigned && waiting.faces === apiPeople.unassigned,
+    'unassigned faces: ' + JSON.stringify(waiting) + ', the API says ' + apiPeople.unassigned);
+  await waitForPictures(page, '#unassigned-grid img');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('people.png'), fullPage: true });
+  noErrorsSoFar();
+
+  const A = everyone[0], B = everyone[everyone.length - 1];
+  const NAME = 'Ada Lovelace';
+  await page.click('#people-grid .person-card[data-person-id="' + A.id + '"] .person-open');
+  await page.waitForFunction((id) => !document.getElementById('person-view').hidden
+    && document.getElementById('person-view').dataset.personId === id
+    && document.querySelectorAll('#person-faces .person-face').length > 0, {}, A.id);
+  await waitPeopleReady(page);
+  check((await page.evaluate(() => location.hash)) === '#people/' + A.id, 'the address does not name the person');
+  let faces = await personFaces(page);
+  check(faces.length === A.faces, 'the person page shows ' + faces.length + ' faces, the card said ' + A.faces);
+  check(new Set(faces.map((f) => f.photoId)).size === faces.length, 'a photo twice on the person page');
+  await waitForPictures(page, '#person-faces img.result-img');
+  check((await page.$eval('#person-name', (n) => n.textContent.trim())).startsWith('Unnamed'), 'the person is not shown unnamed');
+
+  // rename in place: Enter saves
+  await page.click('#person-rename');
+  await page.waitForFunction(() => !document.getElementById('person-name-form').hidden
+    && document.activeElement === document.getElementById('person-name-input'));
+  await page.keyboard.type(NAME);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => document.getElementById('person-view').dataset.name === n
+    && document.getElementById('person-name-form').hidden, {}, NAME);
+  check((await page.$eval('#person-name', (n) => n.textContent.trim())) === NAME, '#person-name does not show the new name');
+  check(await page.evaluate(() => document.activeElement === document.getElementById('person-rename')),
+    'the focus did not go back to Rename');
+  // Escape cancels
+  await page.click('#person-rename');
+  await page.waitForFunction(() => document.activeElement === document.getElementById('person-name-input'));
+  await page.keyboard.type(' the Second');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => document.getElementById('person-name-form').hidden);
+  check((await page.$eval('#person-view', (v) => v.dataset.name)) === NAME, 'Escape changed the name');
+  const stored = await page.evaluate(async (id) => (await fetch('/api/v1/people/' + id, { cache: 'no-store' })).json(), A.id);
+  check(stored.name === NAME, 'the server has the name "' + stored.name + '"');
+
+  // a face opens its photo in the photo view, the face boxed
+  await page.click('#person-faces .person-face:first-child .person-face-open');
+  await page.waitForSelector('dialog#photo-view[open]');
+  await page.waitForFunction(() => {
+    const img = document.getElementById('photo-view-image');
+    return img.complete && img.naturalWidth > 0 && document.querySelectorAll('#photo-view-boxes .face-box.is-chosen').length === 1;
+  });
+  check((await page.$eval('#photo-view-boxes .face-box.is-chosen', (b) => b.dataset.faceId)) === faces[0].faceId,
+    'the photo view boxes another face than the one opened');
+  check((await page.$eval('#photo-view-match', (e) => e.textContent)).includes(NAME), 'the photo view does not name the person');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('photo-view').open);
+
+  // "Not this person" on its last face
+  const out = faces[faces.length - 1];
+  await page.click('#person-faces .person-face[data-face-id="' + out.faceId + '"] .person-face-reject');
+  await page.waitForFunction((id, n) => !document.querySelector('#person-faces .person-face[data-face-id="' + id + '"]')
+    && document.querySelectorAll('#person-faces .person-face').length === n, {}, out.faceId, A.faces - 1);
+  await waitPeopleReady(page);
+  check((await page.$eval('#person-view', (v) => Number(v.dataset.faces))) === A.faces - 1, 'the face count did not drop');
+  await waitForPictures(page, '#person-faces img.result-img');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('person.png'), fullPage: true });
+  noErrorsSoFar();
+
+  // back to everyone; merge A and B
+  await page.click('#person-back');
+  await waitPeopleReady(page);
+  await page.waitForFunction(() => !document.getElementById('people-list-view').hidden);
+  everyone = await personCards(page);
+  check(everyone.find((c) => c.id === A.id).name === NAME, 'the card does not show the new name');
+  check(everyone.find((c) => c.id === A.id).faces === A.faces - 1, 'the card still counts the face taken out');
+  check(await page.$eval('#unassigned-grid', (g, id) => !!g.querySelector('.face-pick[data-face-id="' + id + '"]'), out.faceId),
+    'the face taken out is not among the faces that belong to nobody');
+  const coverBefore = await page.$eval('#people-grid .person-card[data-person-id="' + A.id + '"] img.person-img', (i) => i.getAttribute('src'));
+  for (const who of [A, B]) await page.click('#people-grid .person-card[data-person-id="' + who.id + '"] .person-select');
+  await page.waitForFunction(() => document.getElementById('merge-bar').dataset.count === '2'
+    && !document.getElementById('merge-button').disabled);
+  await page.click('#merge-button');
+  await page.waitForFunction(() => !document.getElementById('merge-confirm').hidden);
+  const confirmText = await page.$eval('#merge-text', (e) => e.textContent);
+  check(confirmText.includes(NAME), 'the merge does not say who stays: ' + confirmText);
+  await page.screenshot({ path: shot('merge-confirm.png') });
+  await page.click('#merge-confirm');
+  await page.waitForFunction((b) => !document.querySelector('#people-grid .person-card[data-person-id="' + b + '"]')
+    && document.getElementById('merge-bar').dataset.count === '0', {}, B.id);
+  await waitPeopleReady(page);
+  const merged = A.faces - 1 + B.faces;
+  let after = await personCards(page);
+  check(after.length === everyone.length - 1, after.length + ' cards after the merge, ' + everyone.length + ' before');
+  check(after.find((c) => c.id === A.id).faces === merged, 'the merged person has ' + after.find((c) => c.id === A.id).faces
+    + ' faces, not ' + merged);
+  const coverAfter = await page.$eval('#people-grid .person-card[data-person-id="' + A.id + '"] img.person-img', (i) => i.getAttribute('src'));
+  check(coverAfter === coverBefore, 'the merge changed the picture of the person kept: ' + coverBefore + ' -> ' + coverAfter);
+  noErrorsSoFar();
+
+  // reload: both changes are kept
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('body.is-ready');
+  check(await page.$eval('#tab-people', (t) => t.getAttribute('aria-selected')) === 'true', 'the reload left the People tab');
+  await waitPeopleReady(page);
+  after = await personCards(page);
+  log('after the reload: ' + JSON.stringify(after));
+  const kept = after.find((c) => c.id === A.id);
+  check(kept && kept.name === NAME, 'after a reload the name is gone: ' + JSON.stringify(kept));
+  check(kept.faces === merged, 'after a reload the merged person has ' + kept.faces + ' faces, not ' + merged);
+  check(!after.some((c) => c.id === B.id), 'after a reload the merged person ' + B.id + ' is back');
+  check(after[0].id === A.id, 'the named person is not listed first');
+  await waitForPictures(page, '#people-grid img.person-img');
+  await waitForPictures(page, '#unassigned-grid img');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('people-merged.png'), fullPage: true });
+
+  // the face taken out goes back by hand: picked among the unassigned, moved to the person
+  await page.click('#unassigned-grid .face-pick[data-face-id="' + out.faceId + '"] .face-pick-button');
+  await page.select('#unassigned-target', A.id);
+  await page.click('#unassigned-move');
+  await page.waitForFunction((id, n) => !document.querySelector('#unassigned-grid .face-pick[data-face-id="' + id + '"]')
+    && Number(document.querySelector('#people-grid .person-card[data-person-id]').dataset.faces) === n, {}, out.faceId, merged + 1);
+  await waitPeopleReady(page);
+  noErrorsSoFar();
+
+  // hide a person: left out of the list unless "Show hidden people" is ticked; then shown again
+  const C = after.find((c) => c.id !== A.id);
+  await page.click('#people-grid .person-card[data-person-id="' + C.id + '"] .person-open');
+  await page.waitForFunction((id) => document.getElementById('person-view').dataset.personId === id
+    && document.getElementById('panel-people').dataset.state === 'ready', {}, C.id);
+  // a name another person has: said in place, nothing changes, Escape leaves
+  allowed = [(text, where) => /status of 409/.test(text) && /\/api\/v1\/people\/\d+$/.test(where)];
+  await page.click('#person-rename');
+  await page.waitForFunction(() => document.activeElement === document.getElementById('person-name-input'));
+  await page.keyboard.type(NAME.toUpperCase());
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.getElementById('person-name-error').hidden);
+  const taken = await page.$eval('#person-name-error', (e) => e.textContent);
+  check(taken.includes(NAME) && taken.includes('merge'), 'the taken name is not explained: ' + taken);
+  check(await page.$eval('#person-name-input', (i) => i.getAttribute('aria-invalid') === 'true'
+    && document.activeElement === i), 'the name field is not marked invalid and focused');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('rename-taken.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => document.getElementById('person-name-form').hidden);
+  check((await page.$eval('#person-view', (v) => v.dataset.name)) === '', 'the person took a name that was taken');
+  allowed = [];
+  await page.click('#person-hide');
+  await page.waitForFunction(() => document.getElementById('person-view').dataset.hidden === 'true'
+    && !document.getElementById('person-hidden-badge').hidden);
+  await page.click('#person-back');
+  await page.waitForFunction(() => !document.getElementById('people-list-view').hidden);
+  await waitPeopleReady(page);
+  check(!(await personCards(page)).some((c) => c.id === C.id), 'a hidden person is still listed');
+  await page.click('#people-show-hidden');
+  await page.waitForFunction((id) => !!document.querySelector('#people-grid .person-card[data-person-id="' + id + '"][data-hidden="true"]'),
+    {}, C.id);
+  await waitPeopleReady(page);
+  await page.click('#people-grid .person-card[data-person-id="' + C.id + '"] .person-open');
+  await page.waitForFunction((id) => document.getElementById('person-view').dataset.personId === id
+    && document.getElementById('panel-people').dataset.state === 'ready', {}, C.id);
+  await page.click('#person-hide');
+  await page.waitForFunction(() => document.getElementById('person-view').dataset.hidden === 'false');
+  await page.click('#person-back');
+  await page.waitForFunction(() => !document.getElementById('people-list-view').hidden);
+  await page.click('#people-show-hidden');
+  await waitPeopleReady(page);
+  check((await personCards(page)).some((c) => c.id === C.id && !c.hidden), 'the person shown again is not listed');
+  noErrorsSoFar();
+
+  // every photo of the person: "Find more photos" searches the library by the person (POST /api/v1/search)
+  await page.click('#people-grid .person-card[data-person-id="' + A.id + '"] .person-open');
+  await page.waitForFunction((id) => document.getElementById('person-view').dataset.personId === id
+    && document.getElementById('panel-people').dataset.state === 'ready', {}, A.id);
+  await page.click('#person-search');
+  await page.waitForFunction(() => document.getElementById('query').dataset.mode === 'person'
+    && !document.getElementById('panel-search').hidden);
+  await page.waitForFunction(() => !document.body.classList.contains('is-searching')
+    && (document.querySelector('#results .result-card') || !document.getElementById('search-error').hidden
+      || !document.getElementById('results-empty').hidden));
+  check(await page.$eval('#search-error', (e) => e.hidden), 'the search by person failed: '
+    + await page.$eval('#search-error', (e) => e.textContent.trim()));
+  check((await page.$eval('#query-face-text', (e) => e.textContent)).includes(NAME), '#query-face-text does not name the person');
+  const byPerson = await cards(page);
+  log('search by person: ' + byPerson.length + ' cards: ' + byPerson.map((c) => parentFolder(c.path) + '/' + path.basename(c.path)
+    + ' ' + c.sim).join(', '));
+  check(byPerson.length >= 1 && byPerson.every((c) => ['obama', 'kit_harington'].includes(parentFolder(c.path))),
+    'the search by person found photos of others');
+  await waitForThumbnails(page);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('person-search.png'), fullPage: true });
+  noErrorsSoFar();
+
   // h. phone size
   step = 'h. phone size';
   log(step);
@@ -378,6 +628,29 @@ async function run(page) {
     body: document.body.scrollWidth, inner: window.innerWidth }));
   log('phone widths: ' + JSON.stringify(widths));
   check(widths.scroll <= 390, 'horizontal scroll at 390 px: document.documentElement.scrollWidth = ' + widths.scroll);
+  noErrorsSoFar();
+
+  // h2. the People tab and a person's page at phone size
+  step = 'h2. people at phone size';
+  log(step);
+  await page.click('#tab-people');
+  await waitPeopleReady(page);
+  await page.waitForFunction(() => !document.getElementById('people-list-view').hidden);
+  await waitForPictures(page, '#people-grid img.person-img');
+  await waitForPictures(page, '#unassigned-grid img');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('people-phone.png'), fullPage: true });
+  const peopleWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(peopleWidth <= 390, 'horizontal scroll on People at 390 px: ' + peopleWidth);
+  await page.click('#people-grid .person-card:first-child .person-open');
+  await page.waitForFunction(() => !document.getElementById('person-view').hidden
+    && document.querySelectorAll('#person-faces .person-face').length > 0);
+  await waitPeopleReady(page);
+  await waitForPictures(page, '#person-faces img.result-img');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: shot('person-phone.png'), fullPage: true });
+  const personWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(personWidth <= 390, 'horizontal scroll on a person at 390 px: ' + personWidth);
   noErrorsSoFar();
   step = 'done';
 }
