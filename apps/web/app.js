@@ -99,6 +99,20 @@
     return node;
   }
 
+  // A face picture of `size` px in `frame`, loaded lazily; a picture that fails marks the frame broken.
+  function addFaceImage(frame, className, src, alt, size) {
+    const img = make('img', className);
+    img.src = src;
+    img.alt = alt;
+    img.width = size;
+    img.height = size;
+    img.loading = 'lazy';
+    img.decoding = 'async';
+    img.addEventListener('error', () => frame.classList.add('is-broken'));
+    frame.appendChild(img);
+    return img;
+  }
+
   // Text with `code` spans (the server's hints name commands that way).
   function setRichText(node, text) {
     node.replaceChildren();
@@ -931,15 +945,7 @@
     const crop = SAVED ? (typeof m.crop === 'string' && m.crop.startsWith('data:image/') ? m.crop : null)
       : '/api/v1/faces/' + encodeURIComponent(m.face_id) + '/crop?size=160';
     if (crop) {
-      const img = make('img', 'result-img');
-      img.src = crop;
-      img.alt = 'face in ' + name;
-      img.width = 160;
-      img.height = 160;
-      img.loading = 'lazy';
-      img.decoding = 'async';
-      img.addEventListener('error', () => frame.classList.add('is-broken'));
-      frame.appendChild(img);
+      addFaceImage(frame, 'result-img', crop, 'face in ' + name, 160);
     } else {
       frame.classList.add('is-broken');   // the photo could not be read when the page was saved
       frame.title = m.unreadable ? 'Not readable when this page was saved: ' + m.unreadable : '';
@@ -1504,15 +1510,7 @@
       + ': open');
     const frame = make('span', 'person-thumb');
     if (p.sample_face_id) {
-      const img = make('img', 'person-img');
-      img.src = cropUrl(p.sample_face_id, 256);
-      img.alt = '';
-      img.width = 256;
-      img.height = 256;
-      img.loading = 'lazy';
-      img.decoding = 'async';
-      img.addEventListener('error', () => frame.classList.add('is-broken'));
-      frame.appendChild(img);
+      addFaceImage(frame, 'person-img', cropUrl(p.sample_face_id, 256), '', 256);
     } else {
       frame.classList.add('is-broken');
     }
@@ -1821,15 +1819,7 @@
     open.setAttribute('aria-label', name + ': open the photo');
     open.title = f.path || name;
     const frame = make('span', 'result-thumb');
-    const img = make('img', 'result-img');
-    img.src = cropUrl(f.face_id, 240);
-    img.alt = 'face in ' + name;
-    img.width = 240;
-    img.height = 240;
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.addEventListener('error', () => frame.classList.add('is-broken'));
-    frame.appendChild(img);
+    addFaceImage(frame, 'result-img', cropUrl(f.face_id, 240), 'face in ' + name, 240);
     if (f.cover) frame.appendChild(make('span', 'badge badge-on-photo badge-accent', 'Cover'));
     else if (f.by_user) frame.appendChild(make('span', 'badge badge-on-photo', 'Placed by you'));
     open.appendChild(frame);
