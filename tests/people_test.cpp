@@ -211,7 +211,10 @@ TEST_F(PeopleEdits, RejectedFaceNeverGoesBackThroughRecluster) {
   const PersonDetail before = library.person_detail(obama);
   ASSERT_GE(before.faces.size(), 3u);
   const std::int64_t face = before.faces.front().face.id;
+  library.set_person_cover(obama, face);
+  EXPECT_EQ(library.find_person(std::to_string(obama)).sample_face_id, face);
   EXPECT_EQ(library.reject_face(face), obama);
+  EXPECT_EQ(library.find_person(std::to_string(obama)).cover_face_id, 0);  // not shown by a face not theirs
   for (int round = 0; round < 2; ++round) {
     library.recluster();
     const auto owner = library.person_detail(obama);
@@ -270,8 +273,10 @@ TEST_F(PeopleEdits, MergeKeepsTheFirstIdAndTheName) {
   const std::int64_t obama = person_of("obama"), blair = person_of("Tony_Blair");
   library.name_person(blair, "Tony");
   const size_t total = library.person_detail(obama).faces.size() + library.person_detail(blair).faces.size();
+  const std::int64_t shown_by = library.find_person(std::to_string(obama)).sample_face_id;
   const MergeReport report = library.merge_people(std::vector<std::int64_t>{obama, blair});
   EXPECT_EQ(report.person.id, obama);
+  EXPECT_EQ(report.person.sample_face_id, shown_by);  // the person kept is shown as before
   EXPECT_EQ(report.person.name, "Tony");  // the first had none
   EXPECT_EQ(static_cast<size_t>(report.person.faces), total);
   testing::expect_error([&] { library.find_person(std::to_string(blair)); }, ErrorCode::kNotFound, {"no person"});

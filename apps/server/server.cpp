@@ -982,16 +982,7 @@ Server::Server(ServeOptions options) {
     std::vector<std::int64_t> ids;
     for (const Json& p : body["people"]) ids.push_back(person_id_in(p, "each of people"));
     MergeReport report;
-    edit([&](Library& library) {
-      // The person kept is shown as before: a merged-in face with a lower id would else become its picture
-      // (the sample face of a person without a cover is its first face).
-      const PersonRow keep = library.find_person(std::to_string(ids.front()));
-      report = library.merge_people(ids);
-      if (keep.cover_face_id == 0 && keep.sample_face_id != 0 && report.person.sample_face_id != keep.sample_face_id) {
-        library.set_person_cover(keep.id, keep.sample_face_id);
-        report.person = library.find_person(std::to_string(keep.id));
-      }
-    });
+    edit([&](Library& library) { report = library.merge_people(ids); });  // the person kept keeps its picture
     send_json(res, {{"person", person_json(report.person)},
                     {"merged", report.merged},
                     {"faces_left_out", report.faces_left_out}});
@@ -1024,14 +1015,9 @@ Server::Server(ServeOptions options) {
     edit([&](Library& library) {
       left = library.reject_face(*face);
       try {
-        person = library.find_person(std::to_string(left));
+        person = library.find_person(std::to_string(left));  // no longer shown by that face (the core clears its cover)
       } catch (const Error&) {
         // an unnamed person left with no face is gone
-      }
-      // The person is not shown by a face that is not theirs (the core keeps the cover face as it was).
-      if (person && person->cover_face_id == *face) {
-        library.set_person_cover(left, 0);
-        person = library.find_person(std::to_string(left));
       }
     });
     send_json(res, {{"face_id", *face}, {"person_id", left}, {"person", person ? person_json(*person) : Json(nullptr)}});
