@@ -17,10 +17,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -203,6 +207,7 @@ class FaissHnswIndex final : public HnswIndex {
       throw Error(ErrorCode::kInvalidArgument, std::string("hnsw index add failed in faiss: ") + e.what());
     }
     ids_.insert(ids_.end(), ids.begin(), ids.end());
+    add_half_rows(vectors);
   }
 
   std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
@@ -233,6 +238,28 @@ class FaissHnswIndex final : public HnswIndex {
       run(0);
     }
     return results;
+  }
+
+  std::vector<Neighbor> search_beam(std::span<const float> query, size_t k, float min_score, size_t beam) const override {
+    if (query.size() != static_cast<size_t>(dim_)) {
+      throw Error(ErrorCode::kInvalidArgument, "hnsw index search: a query of " + std::to_string(query.size()) +
+                                                   " floats, the dimension is " + std::to_string(dim_));
+    }
+    if (k == 0 || size() == 0) return {};
+    const int kk = static_cast<int>(std::min(k, size()));
+    Searcher searcher(*this);
+    if (beam == 0) return searcher.search(query.data(), kk, min_score);
+    // A narrow beam is enough where the matches over min_score stand out from the rest; where the beam
+    // is still full of scores near min_score (look-alikes: many people just under a high threshold),
+    // its walk stops among them and misses some, so it walks again with twice the beam, up to 4x.
+    int ef = static_cast<int>(std::min<size_t>(std::max(beam, k), kMaxEf));
+    const int widest = static_cast<int>(std::min<size_t>(4 * static_cast<size_t>(ef), kMaxEf));
+    for (;;) {
+      float worst = 0;
+      auto found = searcher.search(query.data(), kk, min_score, ef, &worst);
+      if (ef >= widest || !std::isfinite(min_score) || !(worst >= min_score - kBeamSlack)) return found;
+      ef = std::min(2 * ef, widest);
+    }
   }
 
   // Binary layout (host byte order, this project's own): params, ids, vectors, then faiss's HNSW
@@ -266,6 +293,7 @@ class FaissHnswIndex final : public HnswIndex {
     const size_t n = index->ids_.size();
     index->storage_->ntotal = static_cast<faiss::Index::idx_t>(n);
     index->hnsw_.ntotal = static_cast<faiss::Index::idx_t>(n);
+    index->add_half_rows({index->storage_->get_xb(), n * static_cast<size_t>(dim)});
     return index;
   }
 
@@ -276,9 +304,19 @@ class FaissHnswIndex final : public HnswIndex {
 
   void set_own_graph_walk(bool own) override { params_.own_graph_walk = own; }
 
+  bool set_half_precision_walk(bool half) override {
+    params_.half_precision_walk = half;
+    half_.clear();
+    half_.shrink_to_fit();
+    half_max_norm_ = 0;
+    half_unusable_ = false;
+    add_half_rows({storage_->get_xb(), ids_.size() * static_cast<size_t>(dim_)});
+    return half_walk();
+  }
+
   size_t memory_bytes() const override {
     const auto& g = hnsw_.hnsw;
-    return storage_->codes.capacity() + g.neighbors.capacity() * sizeof(g.neighbors[0]) +
+    return storage_->codes.capacity() + half_.capacity() * sizeof(half_[0]) + g.neighbors.capacity() * sizeof(g.neighbors[0]) +
            g.offsets.capacity() * sizeof(g.offsets[0]) + g.levels.capacity() * sizeof(g.levels[0]) +
            ids_.capacity() * sizeof(ids_[0]);
   }
@@ -340,6 +378,39 @@ class FaissHnswIndex final : public HnswIndex {
     }
   }
 
+  // The half-precision copy of the rows just added (HnswParams::half_precision_walk), when this CPU
+  // converts in hardware and every row's norm (so every component) stays far from binary16's largest
+  // value (65504): an index holding a row that does not fit walks float rows from then on.
+  void add_half_rows(std::span<const float> rows) {
+    if (!params_.half_precision_walk || half_unusable_ || rows.empty() || !half_rows_supported()) return;
+    const size_t d = static_cast<size_t>(dim_);
+    for (size_t i = 0; i < rows.size(); i += d) {
+      // A row's norm bounds each of its components (and is NaN if one is).
+      const float norm2 = index_detail::inner_product(rows.data() + i, rows.data() + i, dim_);
+      if (!(norm2 <= kHalfRange * kHalfRange)) {
+        half_unusable_ = true;
+        half_.clear();
+        half_.shrink_to_fit();
+        return;
+      }
+      half_max_norm_ = std::max(half_max_norm_, std::sqrt(norm2));
+    }
+    const size_t done = half_.size();
+    half_.resize(done + rows.size());
+    to_half(rows.data(), rows.size(), half_.data() + done);
+  }
+
+  bool half_walk() const { return params_.half_precision_walk && !half_.empty() && half_.size() == ids_.size() * static_cast<size_t>(dim_); }
+
+  // How far a half-precision score can be from the float one, for a query of norm `query_norm`:
+  // rounding each component to binary16 moves it by at most 2^-11 of itself (2^-25 absolute below
+  // binary16's normal range), so |<q, x> - <q, half(x)>| <= 2^-11 |q| |x| + 2^-25 sum |q_i| (Cauchy-Schwarz),
+  // plus the two kernels' float rounding (a few dim * 2^-24 |q| |x|); doubled for safety.
+  float half_score_margin(float query_norm) const {
+    const float d = static_cast<float>(dim_);
+    return 2.f * query_norm * (half_max_norm_ * (0x1p-11f + 4.f * d * 0x1p-24f) + std::sqrt(d) * 0x1p-25f);
+  }
+
   static int check_dim(int dim) {
     if (dim <= 0) {
       throw Error(ErrorCode::kInvalidArgument, "hnsw index: dimension must be positive, got " + std::to_string(dim));
@@ -358,12 +429,20 @@ class FaissHnswIndex final : public HnswIndex {
     Searcher(const Searcher&) = delete;
     Searcher& operator=(const Searcher&) = delete;
 
-    std::vector<Neighbor> search(const float* query, int k, float min_score) {
-      const int ef = std::max(index_.hnsw_.hnsw.efSearch, k);
-      if (index_.params_.own_graph_walk) {
-        walk(query, ef);
+    // beam: the candidate list's width (0: efSearch); at least k.
+    // *worst: the lowest score the walk kept when its beam was full (NaN when it was not).
+    std::vector<Neighbor> search(const float* query, int k, float min_score, int beam = 0, float* worst = nullptr) {
+      const int ef = std::max(beam ? beam : index_.hnsw_.hnsw.efSearch, k);
+      if (index_.params_.own_graph_walk && index_.half_walk()) {
+        walk<true>(query, ef);
+        note_worst(ef, worst);
+        rescore(query, k, min_score);
+      } else if (index_.params_.own_graph_walk) {
+        walk<false>(query, ef);
+        note_worst(ef, worst);
       } else {
         faiss_walk(query, k, ef);
+        note_worst(k, worst);
       }
       // best_ holds up to ef (score, label) pairs; keep the k best, best first.
       const size_t keep = std::min(best_.size(), static_cast<size_t>(k));
@@ -408,15 +487,32 @@ class FaissHnswIndex final : public HnswIndex {
     // (512 bytes each at 128-d, almost always a cache miss at 1M faces) prefetched together before any is
     // scored. faiss 1.7.3 scores neighbours one by one through a virtual call and waits for each miss
     // (~86 ns per visited row at 1M faces). Leaves up to ef results in best_.
+    //
+    // kHalf: the rows scored are the binary16 copies (1 KB at 512-d instead of 2 KB); best_ then holds
+    // their scores, which rescore() replaces with the float rows' for the candidates that can matter.
+    template <bool kHalf>
     void walk(const float* query, int ef) {
       const auto& g = index_.hnsw_.hnsw;
-      const float* base = index_.storage_->get_xb();
+      using Element = std::conditional_t<kHalf, std::uint16_t, float>;
+      const Element* base;
+      if constexpr (kHalf) {
+        base = index_.half_.data();
+      } else {
+        base = index_.storage_->get_xb();
+      }
       const size_t d = static_cast<size_t>(index_.dim_);
       const int dim = index_.dim_;
       auto row = [&](faiss::HNSW::storage_idx_t i) { return base + static_cast<size_t>(i) * d; };
       auto prefetch_row = [&](faiss::HNSW::storage_idx_t i) {
         const char* p = reinterpret_cast<const char*>(row(i));
-        for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 3);
+        for (size_t off = 0; off < d * sizeof(Element); off += 64) __builtin_prefetch(p + off, 0, 3);
+      };
+      auto inner_product = [](const float* q, const Element* r, int n) {
+        if constexpr (kHalf) {
+          return inner_product_half(q, r, n);
+        } else {
+          return index_detail::inner_product(q, r, n);
+        }
       };
       auto& visited = visited_->visited;
       const std::uint8_t mark = static_cast<std::uint8_t>(visited_->visno);
@@ -486,6 +582,35 @@ class FaissHnswIndex final : public HnswIndex {
       visited_->advance();
     }
 
+    void note_worst(int ef, float* worst) const {
+      if (!worst) return;
+      *worst = std::numeric_limits<float>::quiet_NaN();
+      if (!best_.empty() && static_cast<int>(best_.size()) >= ef)
+        *worst = std::min_element(best_.begin(), best_.end(), [](const Scored& a, const Scored& b) { return a.score < b.score; })->score;
+    }
+
+    // After a half-precision walk: best_ gets the float rows' scores of every candidate that can be
+    // among the k best at or above min_score once scored exactly (those whose half-precision score is
+    // within the rounding margin of both bounds), and loses the others. The answer is then exact for
+    // the candidates the walk found.
+    void rescore(const float* query, int k, float min_score) {
+      const int dim = index_.dim_;
+      const float margin = index_.half_score_margin(std::sqrt(std::max(0.f, index_detail::inner_product(query, query, dim))));
+      std::sort(best_.begin(), best_.end(), [](const Scored& a, const Scored& b) { return a.score > b.score; });
+      float bound = min_score - margin;
+      if (best_.size() > static_cast<size_t>(k)) bound = std::max(bound, best_[static_cast<size_t>(k) - 1].score - 2 * margin);
+      size_t keep = 0;
+      while (keep < best_.size() && best_[keep].score >= bound) ++keep;
+      best_.resize(keep);
+      const float* base = index_.storage_->get_xb();
+      const size_t d = static_cast<size_t>(dim);
+      for (const Scored& c : best_) {
+        const char* p = reinterpret_cast<const char*>(base + static_cast<size_t>(c.label) * d);
+        for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 3);
+      }
+      for (Scored& c : best_) c.score = index_detail::inner_product(query, base + static_cast<size_t>(c.label) * d, dim);
+    }
+
     const FaissHnswIndex& index_;
     NegatedDistance distance_;
     std::unique_ptr<faiss::VisitedTable> visited_;
@@ -495,11 +620,21 @@ class FaissHnswIndex final : public HnswIndex {
     std::vector<faiss::HNSW::storage_idx_t> fresh_;
   };
 
+  static constexpr float kHalfRange = 32768;  // a row norm beyond this might not fit binary16
+  // search_beam() widens its beam while the walk's worst kept score is within this of min_score (in
+  // cosine: the default pack's strangers score ~0 against a 0.40 threshold, the dlib pack's look-alikes
+  // 0.82-0.9 against 0.92; tests/hnsw_fast_path_test.cpp has both).
+  static constexpr float kBeamSlack = 0.1f;
+
   int dim_;
   HnswParams params_;
   std::unique_ptr<faiss::IndexFlat> storage_;
   faiss::IndexHNSW hnsw_;
   std::vector<std::int64_t> ids_;  // ids_[faiss label]
+  // The rows again in binary16 (row i at half_[i * dim_]) for the walk; empty when not used.
+  std::vector<std::uint16_t> half_;
+  float half_max_norm_ = 0;     // the largest row norm among them
+  bool half_unusable_ = false;  // a row did not fit binary16
   mutable VisitedTablePool visited_pool_;
 };
 

@@ -4,6 +4,8 @@
 // the row falls in a batch, so equal rows always get bit-identical scores (ties stay ties).
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "index/inner_product_kernels.h"
@@ -159,11 +161,41 @@ __attribute__((target("avx2,fma"))) void inner_products_avx2(const float* q, con
   for (; i < n; ++i) out[i] = hsum_avx2(row_sum_avx2(q, base + i * stride, full, rem, tail));
 }
 
+// ---- binary16 rows (F16C): 16 halves a step into two accumulators, 8 then scalar for the tail. ----
+
+__attribute__((target("avx2,fma,f16c"))) float inner_product_half_avx2(const float* q, const std::uint16_t* r, int dim) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 16 <= dim; j += 16) {
+    const __m256 r0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
+    const __m256 r1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 8)));
+    a0 = _mm256_fmadd_ps(r0, _mm256_loadu_ps(q + j), a0);
+    a1 = _mm256_fmadd_ps(r1, _mm256_loadu_ps(q + j + 8), a1);
+  }
+  if (j + 8 <= dim) {
+    a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j))),
+                         _mm256_loadu_ps(q + j), a0);
+    j += 8;
+  }
+  float sum = hsum_avx2(_mm256_add_ps(a0, a1));
+  for (; j < dim; ++j) sum += q[j] * _cvtsh_ss(r[j]);
+  return sum;
+}
+
+__attribute__((target("avx2,f16c"))) void to_half_f16c(const float* in, size_t n, std::uint16_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
 #endif  // FACESEARCH_X86
 
 struct KernelSet {
   std::vector<index_detail::NamedKernel> batch;  // scalar first, best last
   float (*single)(const float*, const float*, int) = inner_product_scalar;
+  float (*half)(const float*, const std::uint16_t*, int) = nullptr;  // null: no F16C
+  void (*to_half)(const float*, size_t, std::uint16_t*) = nullptr;
 };
 
 KernelSet detect_kernels() {
@@ -174,6 +206,10 @@ KernelSet detect_kernels() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     set.batch.push_back({"avx2", inner_products_avx2});
     set.single = inner_product_avx2;
+    if (__builtin_cpu_supports("f16c")) {
+      set.half = inner_product_half_avx2;
+      set.to_half = to_half_f16c;
+    }
   }
   if (__builtin_cpu_supports("avx512f")) {
     set.batch.push_back({"avx512", inner_products_avx512});
@@ -209,6 +245,34 @@ std::span<const NamedKernel> supported_inner_product_kernels() { return kernels(
 float inner_product(const float* a, const float* b, int dim) {
   static const auto single = kernels().single;
   return single(a, b, dim);
+}
+
+bool half_rows_supported() { return kernels().half != nullptr; }
+
+void to_half(const float* in, size_t n, std::uint16_t* out) {
+  static const auto convert = kernels().to_half;
+  convert(in, n, out);
+}
+
+float inner_product_half(const float* query, const std::uint16_t* row, int dim) {
+  static const auto half = kernels().half;
+  return half(query, row, dim);
+}
+
+float half_to_float(std::uint16_t h) {
+  const int sign = (h >> 15) ? -1 : 1;
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  if (exponent == 0) return static_cast<float>(sign) * std::ldexp(static_cast<float>(mantissa), -24);  // subnormal
+  if (exponent == 31)
+    return mantissa ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(sign) * std::numeric_limits<float>::infinity();
+  return static_cast<float>(sign) * std::ldexp(static_cast<float>(1024 + mantissa), exponent - 25);
+}
+
+float inner_product_half_scalar(const float* query, const std::uint16_t* row, int dim) {
+  float sum = 0;
+  for (int j = 0; j < dim; ++j) sum += query[j] * half_to_float(row[j]);
+  return sum;
 }
 
 }  // namespace index_detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace facesearch::index_detail {
@@ -21,5 +22,17 @@ std::span<const NamedKernel> supported_inner_product_kernels();
 // One row: <a, b> with the kernel inner_products() uses; for callers that score scattered rows
 // (graph search) and would otherwise pay the batch set-up per row.
 float inner_product(const float* a, const float* b, int dim);
+
+// Half precision (IEEE binary16) rows for the graph walk: half the bytes of float rows, so half the
+// cache misses. Only used where the CPU converts in hardware (F16C, with AVX2 + FMA for the kernel).
+bool half_rows_supported();
+// out[i] = the binary16 nearest to in[i] (round to nearest even); needs half_rows_supported().
+void to_half(const float* in, size_t n, std::uint16_t* out);
+// <query, row> with the row in binary16, accumulated in float; needs half_rows_supported(). Equal to
+// <query, float(row)> up to float rounding. inner_product_half_scalar is its portable reference.
+float inner_product_half(const float* query, const std::uint16_t* row, int dim);
+float inner_product_half_scalar(const float* query, const std::uint16_t* row, int dim);
+// binary16 to float, exact (every binary16 value is a float), in portable code.
+float half_to_float(std::uint16_t h);
 
 }  // namespace facesearch::index_detail

@@ -34,6 +34,16 @@ class VectorIndex {
   // concurrent with add).
   virtual std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k,
                                                     float min_score) const = 0;
+  // One query (query.size() == dim()), with a say in how hard an approximate index looks: `beam` is the
+  // width of the HNSW walk's candidate list (at least k is used; 0: the index's default, efSearch 128).
+  // A narrower beam is faster and may miss more; the caller owns the recall it needs (library_search.cpp
+  // measures its choice against the exact index). Indexes that find every neighbour ignore it.
+  virtual std::vector<Neighbor> search_beam(std::span<const float> query, size_t k, float min_score,
+                                            size_t beam) const {
+    (void)beam;
+    auto found = search(query, k, min_score);
+    return found.empty() ? std::vector<Neighbor>{} : std::move(found.front());
+  }
 };
 
 // kAuto: by size (below). kPreferSaved: the library's saved approximate index whenever it has a current
