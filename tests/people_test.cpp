@@ -344,6 +344,41 @@ TEST(People, NewPhotosJoinTheirPersonAtTheNextIndex) {
   }
 }
 
+// SQLite gives a new row the id of a deleted last row: a face added after the newest face left must
+// still be grouped (a high-water mark of face ids would take it for seen).
+TEST(People, AFaceThatReusesADeletedFacesIdIsStillGrouped) {
+  TempDir tmp;
+  const fs::path photos = tmp.path() / "photos", db = tmp.path() / "library.db";
+  copy_people(photos, {"Tony_Blair", "Serena_Williams"}, 4);
+  index_into(db, {photos});
+  // The photo holding the newest face: remove it, index, then bring it back under another name.
+  fs::path newest;
+  std::int64_t newest_id = 0;
+  for (const auto& e : fs::recursive_directory_iterator(photos)) {
+    if (!e.is_regular_file()) continue;
+    for (const FaceRow& f : Library::open_for_reading(db).faces_of_photo(e.path()).faces)
+      if (f.id > newest_id) newest_id = f.id, newest = e.path();
+  }
+  ASSERT_FALSE(newest.empty());
+  const fs::path kept = tmp.path() / "kept.jpg";
+  fs::rename(newest, kept);
+  index_into(db, {photos});
+  fs::copy_file(kept, newest.parent_path() / ("again_" + newest.filename().string()));
+  const IndexReport report = index_into(db, {photos});
+  ASSERT_TRUE(report.people.has_value());
+  EXPECT_EQ(report.people->faces_checked, 1u);
+  const Library library = Library::open_for_reading(db);
+  const PhotoFaces again = library.faces_of_photo(newest.parent_path() / ("again_" + newest.filename().string()));
+  ASSERT_EQ(again.faces.size(), 1u);
+  EXPECT_EQ(again.faces[0].id, newest_id);  // the id came back (else this test shows nothing)
+  EXPECT_EQ(person_of_folder(library, folder_of(newest)), [&] {
+    for (const PersonRow& p : library.people(true))
+      for (const PersonFace& f : library.person_detail(p.id).faces)
+        if (f.face.id == newest_id) return p.id;
+    return std::int64_t{0};
+  }());
+}
+
 // A library written before people (tests/data/library_v1, schema 1) reads as one with no people, is
 // upgraded in place when first opened for writing, and is then grouped by the next index run.
 TEST(People, LibraryOfThePreviousSchemaIsUpgradedInPlace) {

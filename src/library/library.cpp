@@ -218,7 +218,7 @@ IndexReport Library::index(std::span<const fs::path> roots, const IndexOptions& 
     // Then the new faces join people or form new ones (people/people.h), over the index just written;
     // a run that added no face only lets unnamed people whose photos all left go.
     Catalog& catalog = state_->catalog;
-    if (catalog.max_face_id() > catalog.people_checked_face_id()) {
+    if (catalog.has_unseen_faces()) {
       const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, state_->pipeline->embedding_dim());
       report.people = assign_new_faces(catalog, *index, people_params_for(*state_->pack));
     } else {

@@ -55,18 +55,6 @@ class LibraryFaces {
   bool may_join(std::int64_t face, std::int64_t person) const {
     return !rejected(face, person) && !photo_has_person(face, person);
   }
-  std::int64_t max_face_id() const {
-    std::int64_t m = 0;
-    for (const auto& [face, image] : image_of_) m = std::max(m, face);
-    return m;
-  }
-  std::vector<std::int64_t> all_faces() const {
-    std::vector<std::int64_t> ids;
-    ids.reserve(image_of_.size());
-    for (const auto& [face, image] : image_of_) ids.push_back(face);
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  }
 
  private:
   std::unordered_map<std::int64_t, std::int64_t> image_of_, person_of_;
@@ -281,11 +269,8 @@ PeopleParams people_params_for(const ModelPack& pack) {
 PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
-  const std::int64_t checked = catalog.people_checked_face_id();
-  const std::int64_t last = catalog.max_face_id();
-  std::vector<std::int64_t> pending;
-  for (const auto& [face, image] : catalog.face_images())
-    if (face > checked && face <= last) pending.push_back(face);
+  std::vector<std::int64_t> pending = catalog.unseen_face_ids();
+  const std::vector<std::int64_t> seen = pending;
   // The searches, the slow part, before the write transaction: other writers (a user's edits) wait only
   // for the decisions.
   auto neighbours = neighbours_of(catalog, index, pending, graph_k(params), graph_floor(params));
@@ -293,7 +278,7 @@ PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const 
   LibraryFaces faces(catalog);
   PeopleUpdate update = run_pass(catalog, index, params, std::move(pending), std::move(neighbours), {}, faces);
   update.people_removed = static_cast<size_t>(catalog.remove_empty_people());
-  catalog.set_people_checked_face_id(std::max(checked, last));
+  catalog.mark_faces_seen(seen);
   t.commit();
   update.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return update;
@@ -302,10 +287,9 @@ PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const 
 PeopleUpdate recluster_people(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
-  const std::int64_t last = catalog.max_face_id();
   std::vector<std::int64_t> all;
-  for (const auto& [face, image] : catalog.face_images())
-    if (face <= last) all.push_back(face);
+  for (const auto& [face, image] : catalog.face_images()) all.push_back(face);
+  const std::vector<std::int64_t> seen = all;
   auto neighbours = neighbours_of(catalog, index, all, graph_k(params), graph_floor(params));
   Catalog::Transaction t(catalog);
   std::unordered_map<std::int64_t, std::int64_t> old_person;
@@ -313,7 +297,7 @@ PeopleUpdate recluster_people(Catalog& catalog, const VectorIndex& index, const 
   LibraryFaces faces(catalog);
   PeopleUpdate update = run_pass(catalog, index, params, std::move(all), std::move(neighbours), old_person, faces);
   update.people_removed = static_cast<size_t>(catalog.remove_empty_people());
-  catalog.set_people_checked_face_id(std::max(catalog.people_checked_face_id(), last));
+  catalog.mark_faces_seen(seen);
   t.commit();
   update.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return update;

@@ -44,7 +44,7 @@ struct PeopleParams {
 // two agreeing neighbours. docs/ACCURACY.md ("People clustering") has the measurement.
 PeopleParams people_params_for(const ModelPack& pack);
 
-// The incremental pass: faces with ids above Catalog::people_checked_face_id(). `index` holds every
+// The incremental pass: the faces no pass has looked at (Catalog::unseen_face_ids). `index` holds every
 // face of the catalog (the library's vector index after the run). Throws Error{kInvalidArgument} for
 // parameters out of range.
 PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const PeopleParams& params);

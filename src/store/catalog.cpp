@@ -142,6 +142,8 @@ constexpr const char* kPeopleSchemaSql = R"sql(
     by_user INTEGER NOT NULL DEFAULT 0,
     rejected TEXT NOT NULL DEFAULT '');
   CREATE INDEX remembered_faces_hash ON remembered_faces(hash);
+  ALTER TABLE faces ADD COLUMN people_seen INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX faces_people_unseen ON faces(id) WHERE people_seen = 0;
 )sql";
 
 // Set by `index --rebuild` (to the number of photos before it) and removed when a run completes.
@@ -557,7 +559,6 @@ Catalog Catalog::open(const std::filesystem::path& db_path, const ModelPack& pac
       FROM faces f JOIN images i ON i.id = f.image_id LEFT JOIN face_people fp ON fp.face_id = f.id
       WHERE i.hash <> '' AND (fp.person_id IS NOT NULL OR EXISTS(SELECT 1 FROM rejections r WHERE r.face_id = f.id));
       UPDATE people SET cover_face_id = NULL;
-      DELETE FROM meta WHERE key = 'people_checked_face_id';
     )sql");
     c.exec("DELETE FROM faces; DELETE FROM images;");
     c.set_meta(kRebuildKey, std::to_string(images_before));

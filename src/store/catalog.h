@@ -268,11 +268,13 @@ class Catalog {
   void delete_person(std::int64_t person_id);  // its faces become unassigned, its rejections go
   // Deletes the people with no name and no face (nor a face remembered through a rebuild); returns how many.
   std::int64_t remove_empty_people();
-  // The largest face id in the library (0: no face).
-  std::int64_t max_face_id() const;
-  // Faces with a larger id than this have not been through the people step of an index run yet.
-  std::int64_t people_checked_face_id() const;
-  void set_people_checked_face_id(std::int64_t face_id);
+  // The faces no people pass has looked at yet (new since the last one), by id; whether there are any.
+  // Kept per face (faces.people_seen), not as a high-water mark of ids: SQLite gives a new face the id
+  // of a deleted last one.
+  std::vector<std::int64_t> unseen_face_ids() const;
+  bool has_unseen_faces() const;
+  // Marks faces as looked at by a people pass (does not move the generation).
+  void mark_faces_seen(std::span<const std::int64_t> face_ids);
 
   // The connection and schema version, for the catalog's own files (store/catalog_internal.h).
   struct Raw;

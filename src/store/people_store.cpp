@@ -422,27 +422,27 @@ std::int64_t Catalog::remove_empty_people() {
   return sqlite3_changes(r.db);
 }
 
-std::int64_t Catalog::max_face_id() const {
-  const Raw r = raw();
-  Statement s(r.db, r.cache, "SELECT coalesce(max(id), 0) FROM faces", *r.path);
-  return s.step() ? s.i64(0) : 0;
-}
-
-std::int64_t Catalog::people_checked_face_id() const {
-  const Raw r = raw();
-  if (r.schema < 2) return 0;
-  Statement s(r.db, r.cache, "SELECT value FROM meta WHERE key = 'people_checked_face_id'", *r.path);
-  return s.step() ? std::atoll(s.text(0).c_str()) : 0;
-}
-
-void Catalog::set_people_checked_face_id(std::int64_t face_id) {
+std::vector<std::int64_t> Catalog::unseen_face_ids() const {
+  std::vector<std::int64_t> out;
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache,
-              "INSERT INTO meta(key, value) VALUES('people_checked_face_id', ?) "
-              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-              *r.path);
-  s.bind(1, std::to_string(face_id)).run();
+  Statement s(r.db, r.cache, "SELECT id FROM faces WHERE people_seen = 0 ORDER BY id", *r.path);
+  while (s.step()) out.push_back(s.i64(0));
+  return out;
+}
+
+bool Catalog::has_unseen_faces() const {
+  const Raw r = raw();
+  if (r.schema < 2) return false;
+  Statement s(r.db, r.cache, "SELECT 1 FROM faces WHERE people_seen = 0 LIMIT 1", *r.path);
+  return s.step();
+}
+
+void Catalog::mark_faces_seen(std::span<const std::int64_t> face_ids) {
+  const Raw r = raw();
+  require_people(r);
+  Statement s(r.db, r.cache, "UPDATE faces SET people_seen = 1 WHERE id = ?", *r.path);
+  for (const std::int64_t id : face_ids) s.bind(1, id).run();
 }
 
 }  // namespace facesearch
