@@ -88,8 +88,8 @@ fuzz-budget: fuzz
 # both packs on testdata, library indexing and re-scan, library search with and without query
 # expansion (200k synthetic 512-d faces; `facesearch_library_bench --faces 1000000` for a million),
 # `facesearch serve` under load (1/8/32 clients over 100k synthetic faces, exact and HNSW; crops cached and
-# uncached; the CLI per process), and vector search at 10k/100k/1M faces against FAISS (the last takes
-# several minutes). See
+# uncached; the CLI per process), the people pass of `index` and `people recluster` at 10k/100k synthetic
+# faces, and vector search at 10k/100k/1M faces against FAISS (the last takes several minutes). See
 # docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
@@ -101,6 +101,7 @@ bench: build
 	./$(BUILD_DIR)/bench/facesearch_detection_bench --data ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces
 	./$(BUILD_DIR)/bench/facesearch_server_bench --photos $(BUILD_DIR)/phone-photos/photos --cli $(BUILD_DIR)/facesearch
+	./$(BUILD_DIR)/bench/facesearch_cluster_eval --library-only --sizes 10000,100000
 	./$(BUILD_DIR)/bench/facesearch_index_bench
 
 clean:
