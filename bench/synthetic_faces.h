@@ -14,7 +14,8 @@
 
 namespace facesearch::bench {
 
-inline void add_synthetic_faces(Catalog& catalog, int dim, size_t faces, unsigned seed = 5) {
+// The embeddings alone, row-major (faces x dim).
+inline std::vector<float> synthetic_embeddings(int dim, size_t faces, unsigned seed = 5) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> noise(0.f, 1.f);
   std::uniform_int_distribution<int> faces_per_person(5, 20);
@@ -24,18 +25,29 @@ inline void add_synthetic_faces(Catalog& catalog, int dim, size_t faces, unsigne
     l2_normalize(v);
     return v;
   };
-  Catalog::Transaction t(catalog);
+  std::vector<float> out;
+  out.reserve(faces * static_cast<size_t>(dim));
   std::vector<float> person;
   int left = 0;
   for (size_t i = 0; i < faces; ++i) {
     if (left-- <= 0) person = random_unit(), left = faces_per_person(rng) - 1;
+    std::vector<float> f = random_unit();
+    for (int k = 0; k < dim; ++k) f[k] = person[k] + 0.73f * f[k];
+    l2_normalize(f);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+inline void add_synthetic_faces(Catalog& catalog, int dim, size_t faces, unsigned seed = 5) {
+  const std::vector<float> vectors = synthetic_embeddings(dim, faces, seed);
+  Catalog::Transaction t(catalog);
+  for (size_t i = 0; i < faces; ++i) {
     ImageRow row;
     row.path = "/synthetic/" + std::to_string(i) + ".jpg";
     row.size = 1, row.mtime_ns = 1, row.hash = std::to_string(i), row.status = "ok";
     FaceRow f;
-    f.embedding = random_unit();
-    for (int k = 0; k < dim; ++k) f.embedding[k] = person[k] + 0.73f * f.embedding[k];
-    l2_normalize(f.embedding);
+    f.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
     f.face.detector = "synthetic";
     f.face.box = {100, 100, 200, 220};
     catalog.replace_faces(catalog.put_image(row), std::span<const FaceRow>(&f, 1));

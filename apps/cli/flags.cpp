@@ -66,8 +66,9 @@ CLI::Option* add_jobs_option(CLI::App& command, int& jobs, const std::string& de
 CLI::Option* add_db_option(CLI::App& command, std::string& db) {
   return command
       .add_option("--db", db,
-                  "Library file (default: $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db)")
-      ->type_name("PATH")
+                  "Library file, or a PostgreSQL library's address postgresql://USER@HOST/DB (default: $FACESEARCH_DB, "
+                  "else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db)")
+      ->type_name("PATH|URL")
       ->check(CLI::Validator(
           [](std::string& value) -> std::string { return value.empty() ? "needs a file path" : ""; }, ""));
 }

@@ -44,7 +44,7 @@ ModelPack choose_pack(const PackRequest& request, const fs::path& library, const
 ModelPack choose_model_pack(const PackRequest& request, const fs::path* library) {
   std::string name;
   std::error_code ec;
-  if (library && fs::exists(*library, ec)) {
+  if (library && (is_database_address(*library) || fs::exists(*library, ec))) {
     try {
       name = Catalog::inspect(*library).model_name();  // not status(): its counts fail on a damaged library
     } catch (const Error&) {
@@ -58,6 +58,7 @@ fs::path default_library_path() { return default_catalog_path(); }
 
 void require_library(const fs::path& db) {
   std::error_code ec;
+  if (is_database_address(db)) return;  // Catalog::inspect says when the database holds none
   if (!fs::exists(db, ec))
     throw Error(ErrorCode::kNotFound, "no library at " + fs::absolute(db, ec).string(),
                 Hint{Remedy::kIndexFirst, ""});
@@ -109,14 +110,14 @@ Library Library::open_for_search(const fs::path& db, const SearchRequest& reques
 
 std::optional<Library> Library::open_for_indexing(const fs::path& db, const IndexRequest& request, bool create) {
   std::error_code ec;
-  if (!create && !fs::exists(db, ec))
+  if (!create && !is_database_address(db) && !fs::exists(db, ec))
     // Checked before anything is created, so a mistaken run leaves no empty library behind.
     throw Error(ErrorCode::kInvalidArgument, "no library at " + fs::absolute(db, ec).string() + " yet",
                 Hint{Remedy::kNameFolders, ""});
   // The pack the library was built with, read once, read-only (Catalog::inspect), before the pack is
   // chosen; not status(): its counts fail on a damaged library.
   std::string library_pack;
-  if (fs::exists(db, ec)) {
+  if (is_database_address(db) || fs::exists(db, ec)) {
     try {
       library_pack = Catalog::inspect(db).model_name();
     } catch (const Error&) {
@@ -155,7 +156,7 @@ Library Library::open_for_editing(const fs::path& db, const PackRequest& request
 Library Library::another_reader() const {
   if (!state_->index) throw std::logic_error("Library::another_reader: not opened for search");
   // Its own read-only connection (Catalog::inspect), on the catalog this one checked against the pack.
-  auto state = std::make_unique<State>(State{Catalog::inspect(path()), state_->pack, state_->pipeline, state_->index,
+  auto state = std::make_unique<State>(State{state_->catalog.another_reader(), state_->pack, state_->pipeline, state_->index,
                                              state_->context});
   return Library(std::move(state));
 }

@@ -269,6 +269,7 @@ PeopleParams people_params_for(const ModelPack& pack) {
 PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
+  const Catalog::PeoplePassLock lock(catalog);
   std::vector<std::int64_t> pending = catalog.unseen_face_ids();
   const std::vector<std::int64_t> seen = pending;
   // The searches, the slow part, before the write transaction: other writers (a user's edits) wait only
@@ -287,6 +288,7 @@ PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const 
 PeopleUpdate recluster_people(Catalog& catalog, const VectorIndex& index, const PeopleParams& params) {
   check_params(params);
   const auto start = Clock::now();
+  const Catalog::PeoplePassLock lock(catalog);
   std::vector<std::int64_t> all;
   for (const auto& [face, image] : catalog.face_images()) all.push_back(face);
   const std::vector<std::int64_t> seen = all;

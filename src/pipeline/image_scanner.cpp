@@ -182,12 +182,13 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
     LocatedQueue queue(static_cast<size_t>(summary.jobs) * 2 + 2);
     queue.set_producers(summary.jobs);
     std::atomic<size_t> next{0};
+    std::atomic<bool> abandoned{false};  // the consumer failed (e.g. the catalog's write): workers stop
     std::mutex times_mu;
     std::vector<std::jthread> workers;
     for (int w = 0; w < summary.jobs; ++w) {
       workers.emplace_back([&] {
         StageTimes local;
-        for (size_t i = next++; i < files.size() && !cancelled(); i = next++)
+        for (size_t i = next++; i < files.size() && !cancelled() && !abandoned; i = next++)
           queue.push(locate_file(pipeline, files[i], options, local));
         {
           std::lock_guard lock(times_mu);
@@ -197,18 +198,28 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       });
     }
     // The calling thread embeds: take what is ready, embed once a batch is full or nothing else is waiting.
-    while (true) {
-      auto item = queue.pop(gathered.empty());
-      if (item) {
-        accept(std::move(*item));
-        if (gathered_faces < batch && !queue.finished()) {
-          if (gathered.empty()) report_progress();
-          continue;
+    try {
+      while (true) {
+        auto item = queue.pop(gathered.empty());
+        if (item) {
+          accept(std::move(*item));
+          if (gathered_faces < batch && !queue.finished()) {
+            if (gathered.empty()) report_progress();
+            continue;
+          }
         }
+        if (!gathered.empty()) flush();
+        report_progress();
+        if (!item && queue.finished()) break;
       }
-      if (!gathered.empty()) flush();
-      report_progress();
-      if (!item && queue.finished()) break;
+    } catch (...) {
+      // on_image or on_failure threw: stop the workers, take what they still push (a full queue
+      // blocks them), join them, and pass the error on.
+      abandoned = true;
+      while (queue.pop(true)) {
+      }
+      workers.clear();
+      throw;
     }
     workers.clear();  // joins
   }

@@ -1,11 +1,14 @@
-// The library's catalog: one SQLite database (WAL mode) holding the indexed folders, every image
+// The library's catalog: one SQLite database (WAL mode), or a PostgreSQL database with pgvector
+// (issue 16: `db_path` is then its address, postgresql://USER@HOST/DB; docs/SCALING.md), holding the indexed folders, every image
 // (path, size, mtime, content hash, size in pixels, status and error), every face (box, landmarks,
 // detector score, embedding), and the people the faces are grouped into (schema 2: names, hidden
 // flags, cover faces, which face is whose and who set it, and the "not this person" rejections). The database describes itself: a format name, a schema version and the
 // fingerprint of the model pack whose embeddings it holds; opening checks all three.
 //
 // Thread-safety: one Catalog per thread. Several processes may open the same library: WAL lets a
-// search read while an indexer writes.
+// search read while an indexer writes; a PostgreSQL library takes several writers at once.
+// The logic is written once over store/sql.h; what only a file has (integrity checks, rebuilding a
+// damaged file, read-only media) is the SQLite back end's.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,9 @@
 #include "models/model_pack.h"
 
 namespace facesearch {
+
+class VectorIndex;
+enum class IndexKind;
 
 // 1: folders, images, faces. 2: people, face_people, rejections, remembered_faces (issue 15); a
 // library of schema 1 is upgraded in place when it is first opened for writing, and read as one with
@@ -145,12 +151,22 @@ class Catalog {
   // Throws Error{kCatalog} (remedy: the library's pack, or a rebuild) unless the library holds
   // embeddings of `pack`: what open() checks, for a catalog opened with inspect().
   void check_pack(const ModelPack& pack) const;
+  // Another connection to the same library, for reading only (inspect() of its file or of its
+  // PostgreSQL address, password and all).
+  Catalog another_reader() const;
 
   ~Catalog();
   Catalog(Catalog&&) noexcept;
   Catalog& operator=(Catalog&&) noexcept;
 
+  // The library's file, or a PostgreSQL library's address without its password.
   const std::filesystem::path& path() const;
+  // A PostgreSQL library (issue 16): no files next to it; its vector index is the database's.
+  bool in_database() const;
+  // A PostgreSQL library's vector index (store/pg_vector_index.cpp): pgvector's HNSW index, or an exact
+  // scan for kExact, and for kAuto/kPreferSaved under kSavedGraphThreshold faces. Searches run in the
+  // database over a connection of the index's own (one search at a time). std::logic_error for a file.
+  std::unique_ptr<VectorIndex> database_vector_index(IndexKind kind) const;
 
   // RAII write transaction (BEGIN IMMEDIATE ... COMMIT; rolled back if not committed). A commit that
   // changed images or faces bumps the generation in the same transaction.
@@ -276,6 +292,40 @@ class Catalog {
   // Marks faces as looked at by a people pass (does not move the generation).
   void mark_faces_seen(std::span<const std::int64_t> face_ids);
 
+  // Indexing on many machines (a PostgreSQL library; docs/SCALING.md): every `index` process registers
+  // the files it finds to analyse in one shared queue, then claims batches (SELECT ... FOR UPDATE SKIP
+  // LOCKED) for a while; a file leaves the queue in the transaction that stores it. A worker that dies
+  // loses its claims when they expire, and the others take the files. std::logic_error for a file library.
+  struct QueuedFile {
+    std::filesystem::path path;
+    std::int64_t size = 0, mtime_ns = 0;
+  };
+  // Registers files unless the library holds them at that size and time, or they are registered
+  // already; returns how many were new.
+  size_t queue_files(std::span<const QueuedFile> files);
+  // Claims up to `n` files that no live claim holds, for `seconds` (the server's clock), by path.
+  std::vector<QueuedFile> claim_files(const std::string& worker, size_t n, int seconds);
+  void finish_queued_file(const std::filesystem::path& path);  // inside the transaction that stores it
+  void release_claims(const std::string& worker);  // what the worker did not finish goes back at once
+  // Held while a people pass (people/people.h) decides and writes: two workers that finish their index
+  // runs together must not both group the same new faces. A PostgreSQL advisory lock (waits for the
+  // other); nothing for a file library, whose write transactions already take turns.
+  class PeoplePassLock {
+   public:
+    explicit PeoplePassLock(Catalog& catalog);
+    ~PeoplePassLock();
+    PeoplePassLock(const PeoplePassLock&) = delete;
+    PeoplePassLock& operator=(const PeoplePassLock&) = delete;
+
+   private:
+    Catalog* catalog_;
+  };
+  struct QueueState {
+    std::int64_t files = 0;    // still to analyse
+    std::int64_t claimed = 0;  // of them, under a live claim
+  };
+  QueueState queue_state() const;
+
   // The connection and schema version, for the catalog's own files (store/catalog_internal.h).
   struct Raw;
 
@@ -283,10 +333,16 @@ class Catalog {
   struct Impl;
   explicit Catalog(std::unique_ptr<Impl> impl);
   Raw raw() const;
+  static Catalog read_description(std::unique_ptr<Impl> impl);
+  static Catalog open_postgres(const std::string& address, const ModelPack& pack, Mode mode, bool rebuild);
+  static Catalog finish_open(Catalog catalog, const ModelPack& pack, bool rebuild, std::int64_t images_before);
   std::unique_ptr<Impl> impl_;
 };
 
 // ${FACESEARCH_DB} or ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db
 std::filesystem::path default_catalog_path();
+
+// postgresql://... or postgres://...: a PostgreSQL library's address, not a file (issue 16).
+bool is_database_address(const std::filesystem::path& db);
 
 }  // namespace facesearch

@@ -10,8 +10,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "core/file_io.h"
+#include "pipeline/image_scanner.h"
 #include "pipeline/photo_files.h"
 
 namespace facesearch {
@@ -78,6 +81,100 @@ class BatchWriter {
   long committed_batches_ = 0;
   long pause_after_batches_ = -1;  // FACESEARCH_TEST_PAUSE_AFTER_BATCHES, read once above; -1: unset
 };
+
+std::string worker_name() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+// How long a worker's claim on a batch lasts without being finished: a worker that died is noticed
+// after this long. FACESEARCH_CLAIM_SECONDS overrides it (tests: a few seconds).
+int claim_seconds() {
+  if (const char* s = std::getenv("FACESEARCH_CLAIM_SECONDS"); s && std::atoi(s) > 0) return std::atoi(s);
+  return 60;
+}
+
+// The shared job of a PostgreSQL library (Catalog::queue_files): registers `to_check`, then claims
+// batches until the queue is empty (waiting while other workers hold the rest: a claim of a worker that
+// died expires and is taken here). `analyse` scans one batch and commits it; it returns whether the
+// run was cancelled. Progress counts the whole job, whoever analyses it. Returns whether cancelled.
+template <typename StatMap, typename Analyse>
+bool run_shared_job(Catalog& catalog, const std::vector<std::filesystem::path>& to_check, StatMap& stats,
+                    const IndexOptions& options, Analyse&& analyse, const ScanOptions& scan) {
+  {
+    std::vector<Catalog::QueuedFile> queued;
+    for (const auto& f : to_check) {
+      const auto& st = stats[f.string()];
+      queued.push_back({f, st.size, st.mtime_ns});
+    }
+    constexpr size_t kPerTransaction = 1000;
+    for (size_t i = 0; i < queued.size(); i += kPerTransaction) {
+      Catalog::Transaction t(catalog);
+      catalog.queue_files(std::span(queued).subspan(i, std::min(kPerTransaction, queued.size() - i)));
+      t.commit();
+    }
+  }
+  const std::string worker = worker_name();
+  const int seconds = claim_seconds();
+  const size_t batch_size = std::max<size_t>(1, options.batch_images);
+  const auto start = Clock::now();
+  size_t total = 0, done = 0;
+  bool cancelled = false;
+  try {
+    while (true) {
+      if (options.cancel && options.cancel->load()) {
+        cancelled = true;
+        break;
+      }
+      const Catalog::QueueState state = catalog.queue_state();
+      total = std::max(total, done + static_cast<size_t>(state.files));
+      done = total - static_cast<size_t>(state.files);
+      if (state.files == 0) break;
+      const std::vector<Catalog::QueuedFile> claimed = catalog.claim_files(worker, batch_size, seconds);
+      if (claimed.empty()) {
+        // Every file left is another worker's for now.
+        if (options.on_progress) {
+          Progress p;
+          p.total = total, p.done = done;
+          p.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+          options.on_progress(p);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        continue;
+      }
+      std::vector<std::filesystem::path> batch;
+      for (const auto& f : claimed) {
+        batch.push_back(f.path);
+        auto& st = stats[f.path.string()];
+        st.size = f.size, st.mtime_ns = f.mtime_ns;
+      }
+      ScanOptions batch_scan = scan;
+      const size_t before = done;
+      batch_scan.on_progress = [&, before](const Progress& p) {
+        if (!options.on_progress) return;
+        Progress whole = p;
+        whole.total = total;
+        whole.done = before + p.done;
+        whole.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+        options.on_progress(whole);
+      };
+      if (analyse(std::span<const std::filesystem::path>(batch), batch_scan)) {
+        cancelled = true;
+        break;
+      }
+    }
+  } catch (...) {
+    try {
+      catalog.release_claims(worker);
+    } catch (const Error&) {
+      // The connection is gone: the claims expire on their own.
+    }
+    throw;
+  }
+  catalog.release_claims(worker);
+  return cancelled;
+}
 
 }  // namespace
 
@@ -212,10 +309,11 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
 
   BatchWriter writer(catalog, options);
   auto stat_of = [&](const std::filesystem::path& p) { return stats[p.string()]; };
+  // A PostgreSQL library's files to analyse are a job shared by every `index` process on it: each file
+  // leaves the queue in the transaction that stores it.
+  const bool shared_job = catalog.in_database();
 
-  const auto summary = scan_images(
-      pipeline, to_check, scan,
-      [&](ScannedImage&& img) {
+  const auto on_image = [&](ScannedImage&& img) {
         const Stat st = stat_of(img.path);
         Catalog& c = writer.begin();
         if (!img.analysed) {
@@ -233,6 +331,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
             c.move_image(v.image_id, img.path, st.size, st.mtime_ns);
             ++report.touched;
           }
+          if (shared_job) c.finish_queued_file(img.path);
           writer.done_one();
           return;
         }
@@ -258,9 +357,10 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         c.replace_faces(id, faces);
         report.faces += faces.size();
         ++(existed ? report.updated : report.added);
+        if (shared_job) c.finish_queued_file(img.path);
         writer.done_one();
-      },
-      [&](ScanFailure&& failure) {
+      };
+  const auto on_failure = [&](ScanFailure&& failure) {
         const Stat st = stat_of(failure.path);
         Catalog& c = writer.begin();
         ImageRow row;
@@ -274,11 +374,22 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         c.replace_faces(id, {});
         ++report.errors;
         if (options.on_failure) options.on_failure(failure);
+        if (shared_job) c.finish_queued_file(failure.path);
         report.failures.push_back(std::move(failure));
         writer.done_one();
-      });
-  writer.commit();
-  report.cancelled = summary.cancelled;
+      };
+  if (!shared_job) {
+    const auto summary = scan_images(pipeline, to_check, scan, on_image, on_failure);
+    writer.commit();
+    report.cancelled = summary.cancelled;
+  } else {
+    report.cancelled = run_shared_job(catalog, to_check, stats, options, [&](std::span<const std::filesystem::path> batch,
+                                                                              const ScanOptions& batch_scan) {
+      const auto summary = scan_images(pipeline, batch, batch_scan, on_image, on_failure);
+      writer.commit();
+      return summary.cancelled;
+    }, scan);
+  }
 
   // Deletions last, and only after a complete scan: a photo that moved is claimed above first.
   if (!report.cancelled && !missing.empty()) {

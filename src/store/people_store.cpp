@@ -1,8 +1,7 @@
 // The people tables of the catalog (schema 2): store/catalog.h, "People".
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
@@ -43,7 +42,7 @@ PersonRow read_person(const Statement& s) {
 }
 
 void fill_sample_paths(const Catalog::Raw& raw, std::span<PersonRow> people) {
-  Statement s(raw.db, raw.cache, kSamplePathSql, *raw.path);
+  Statement s(*raw.conn, kSamplePathSql);
   for (PersonRow& p : people) {
     if (p.sample_face_id == 0) continue;
     s.bind(1, p.sample_face_id);
@@ -71,13 +70,13 @@ void require_people(const Catalog::Raw& raw) {
 }
 
 void require_person(const Catalog::Raw& raw, std::int64_t id) {
-  Statement s(raw.db, raw.cache, "SELECT 1 FROM people WHERE id = ?", *raw.path);
+  Statement s(*raw.conn, "SELECT 1 FROM people WHERE id = ?");
   s.bind(1, id);
   if (!s.step()) no_person(raw, id);
 }
 
 void require_face(const Catalog::Raw& raw, std::int64_t id) {
-  Statement s(raw.db, raw.cache, "SELECT 1 FROM faces WHERE id = ?", *raw.path);
+  Statement s(*raw.conn, "SELECT 1 FROM faces WHERE id = ?");
   s.bind(1, id);
   if (!s.step())
     throw Error(ErrorCode::kNotFound, "library " + raw.path->string() + " has no face " + std::to_string(id),
@@ -100,11 +99,9 @@ std::vector<KnownFace> known_faces_of_image(const Catalog::Raw& raw, std::int64_
   std::vector<KnownFace> known;
   if (raw.schema < 2) return known;
   {
-    Statement s(raw.db, raw.cache,
-                "SELECT f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0), "
-                "coalesce((SELECT group_concat(r.person_id, ' ') FROM rejections r WHERE r.face_id = f.id), '') "
-                "FROM faces f LEFT JOIN face_people fp ON fp.face_id = f.id WHERE f.image_id = ?",
-                *raw.path);
+    Statement s(*raw.conn, "SELECT f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0), "
+                "coalesce((SELECT " + sql::space_separated(raw.conn->dialect(), "r.person_id") + " FROM rejections r WHERE r.face_id = f.id), '') "
+                "FROM faces f LEFT JOIN face_people fp ON fp.face_id = f.id WHERE f.image_id = ?");
     s.bind(1, image_id);
     while (s.step()) {
       KnownFace k;
@@ -115,10 +112,8 @@ std::vector<KnownFace> known_faces_of_image(const Catalog::Raw& raw, std::int64_
       if (k.person_id != 0 || !k.rejected.empty()) known.push_back(std::move(k));
     }
   }
-  Statement s(raw.db, raw.cache,
-              "SELECT rowid, x1, y1, x2, y2, person_id, by_user, rejected FROM remembered_faces "
-              "WHERE hash = (SELECT hash FROM images WHERE id = ?) AND hash <> ''",
-              *raw.path);
+  Statement s(*raw.conn, "SELECT rowid, x1, y1, x2, y2, person_id, by_user, rejected FROM remembered_faces "
+              "WHERE hash = (SELECT hash FROM images WHERE id = ?) AND hash <> ''");
   s.bind(1, image_id);
   while (s.step()) {
     KnownFace k;
@@ -147,15 +142,12 @@ void give_back_known_faces(const Catalog::Raw& raw, std::span<const std::pair<st
   });
   std::vector<bool> face_used(new_faces.size()), known_used(known.size());
   // A person that is gone (deleted while a rebuild ran) is not given back.
-  Statement assign(raw.db, raw.cache,
-                   "INSERT OR REPLACE INTO face_people(face_id, person_id, by_user) "
-                   "SELECT ?1, ?2, ?3 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2)",
-                   *raw.path);
-  Statement reject(raw.db, raw.cache,
-                   "INSERT OR IGNORE INTO rejections(face_id, person_id) "
-                   "SELECT ?1, ?2 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2)",
-                   *raw.path);
-  Statement forget(raw.db, raw.cache, "DELETE FROM remembered_faces WHERE rowid = ?", *raw.path);
+  Statement assign(*raw.conn, "INSERT INTO face_people(face_id, person_id, by_user) "
+                   "SELECT ?1, ?2, ?3 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2) "
+                   "ON CONFLICT(face_id) DO UPDATE SET person_id = excluded.person_id, by_user = excluded.by_user");
+  Statement reject(*raw.conn, "INSERT INTO rejections(face_id, person_id) "
+                   "SELECT ?1, ?2 WHERE EXISTS(SELECT 1 FROM people WHERE id = ?2) ON CONFLICT DO NOTHING");
+  Statement forget(*raw.conn, "DELETE FROM remembered_faces WHERE rowid = ?");
   for (const Pair& p : pairs) {
     if (face_used[p.face] || known_used[p.known]) continue;
     face_used[p.face] = known_used[p.known] = true;
@@ -175,7 +167,7 @@ std::vector<PersonRow> Catalog::people() const {
   std::vector<PersonRow> out;
   const Raw r = raw();
   if (r.schema < 2) return out;
-  Statement s(r.db, r.cache, (std::string("SELECT ") + kPersonColumns + " FROM people p ORDER BY p.id").c_str(), *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kPersonColumns + " FROM people p ORDER BY p.id"));
   while (s.step()) out.push_back(read_person(s));
   fill_sample_paths(r, out);
   return out;
@@ -184,7 +176,7 @@ std::vector<PersonRow> Catalog::people() const {
 std::optional<PersonRow> Catalog::person(std::int64_t person_id) const {
   const Raw r = raw();
   if (r.schema < 2) return std::nullopt;
-  Statement s(r.db, r.cache, (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE p.id = ?").c_str(), *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE p.id = ?"));
   s.bind(1, person_id);
   if (!s.step()) return std::nullopt;
   PersonRow p = read_person(s);
@@ -195,9 +187,7 @@ std::optional<PersonRow> Catalog::person(std::int64_t person_id) const {
 std::optional<PersonRow> Catalog::person_by_name(const std::string& name) const {
   const Raw r = raw();
   if (r.schema < 2 || name.empty()) return std::nullopt;
-  Statement s(r.db, r.cache,
-              (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE p.name = ? COLLATE NOCASE AND p.name <> ''").c_str(),
-              *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kPersonColumns + " FROM people p WHERE lower(p.name) = lower(?) AND p.name <> ''"));
   s.bind(1, name);
   if (!s.step()) return std::nullopt;
   PersonRow p = read_person(s);
@@ -210,9 +200,12 @@ std::int64_t Catalog::add_person(const std::string& name) {
   require_people(r);
   if (!name.empty() && person_by_name(name))
     throw Error(ErrorCode::kInvalidArgument, "library " + r.path->string() + " already has a person named \"" + name + "\"");
-  Statement s(r.db, r.cache, "INSERT INTO people(name, created_at) VALUES(?, ?)", *r.path);
-  s.bind(1, name).bind(2, now_s()).run();
-  return sqlite3_last_insert_rowid(r.db);
+  Statement s(*r.conn, "INSERT INTO people(name, created_at) VALUES(?, ?) RETURNING id");
+  s.bind(1, name).bind(2, now_s());
+  if (!s.step()) throw Error(ErrorCode::kCatalog, "library " + r.path->string() + ": adding a person gave no id");
+  const std::int64_t id = s.i64(0);
+  s.run();
+  return id;
 }
 
 void Catalog::set_person_name(std::int64_t person_id, const std::string& name) {
@@ -222,7 +215,7 @@ void Catalog::set_person_name(std::int64_t person_id, const std::string& name) {
   if (const auto other = person_by_name(name); other && other->id != person_id)
     throw Error(ErrorCode::kInvalidArgument, "library " + r.path->string() + " already has a person named \"" +
                                                  other->name + "\" (person " + std::to_string(other->id) + ")");
-  Statement s(r.db, r.cache, "UPDATE people SET name = ? WHERE id = ?", *r.path);
+  Statement s(*r.conn, "UPDATE people SET name = ? WHERE id = ?");
   s.bind(1, name).bind(2, person_id).run();
 }
 
@@ -230,7 +223,7 @@ void Catalog::set_person_hidden(std::int64_t person_id, bool hidden) {
   const Raw r = raw();
   require_people(r);
   require_person(r, person_id);
-  Statement s(r.db, r.cache, "UPDATE people SET hidden = ? WHERE id = ?", *r.path);
+  Statement s(*r.conn, "UPDATE people SET hidden = ? WHERE id = ?");
   s.bind(1, int(hidden)).bind(2, person_id).run();
 }
 
@@ -239,7 +232,7 @@ void Catalog::set_person_cover(std::int64_t person_id, std::int64_t face_id) {
   require_people(r);
   require_person(r, person_id);
   if (face_id != 0) require_face(r, face_id);
-  Statement s(r.db, r.cache, "UPDATE people SET cover_face_id = nullif(?, 0) WHERE id = ?", *r.path);
+  Statement s(*r.conn, "UPDATE people SET cover_face_id = nullif(?, 0) WHERE id = ?");
   s.bind(1, face_id).bind(2, person_id).run();
 }
 
@@ -247,9 +240,7 @@ std::vector<FacePersonRow> Catalog::face_people() const {
   std::vector<FacePersonRow> out;
   const Raw r = raw();
   if (r.schema < 2) return out;
-  Statement s(r.db, r.cache,
-              (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id ORDER BY fp.face_id").c_str(),
-              *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id ORDER BY fp.face_id"));
   while (s.step()) out.push_back(read_face_person(s));
   return out;
 }
@@ -258,10 +249,8 @@ std::vector<FacePersonRow> Catalog::faces_of_person(std::int64_t person_id) cons
   std::vector<FacePersonRow> out;
   const Raw r = raw();
   if (r.schema < 2) return out;
-  Statement s(r.db, r.cache,
-              (std::string("SELECT ") + kFacePersonColumns +
-               " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id = ? ORDER BY fp.face_id").c_str(),
-              *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kFacePersonColumns +
+               " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.person_id = ? ORDER BY fp.face_id"));
   s.bind(1, person_id);
   while (s.step()) out.push_back(read_face_person(s));
   return out;
@@ -270,9 +259,7 @@ std::vector<FacePersonRow> Catalog::faces_of_person(std::int64_t person_id) cons
 std::optional<FacePersonRow> Catalog::person_of_face(std::int64_t face_id) const {
   const Raw r = raw();
   if (r.schema < 2) return std::nullopt;
-  Statement s(r.db, r.cache,
-              (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.face_id = ?").c_str(),
-              *r.path);
+  Statement s(*r.conn, (std::string("SELECT ") + kFacePersonColumns + " FROM face_people fp JOIN faces f ON f.id = fp.face_id WHERE fp.face_id = ?"));
   s.bind(1, face_id);
   if (s.step()) return read_face_person(s);
   return std::nullopt;
@@ -281,11 +268,9 @@ std::optional<FacePersonRow> Catalog::person_of_face(std::int64_t face_id) const
 std::vector<std::int64_t> Catalog::unassigned_face_ids(size_t limit) const {
   std::vector<std::int64_t> out;
   const Raw r = raw();
-  Statement s(r.db, r.cache,
-              r.schema < 2 ? "SELECT id FROM faces ORDER BY id DESC LIMIT ?"
-                           : "SELECT id FROM faces WHERE id NOT IN (SELECT face_id FROM face_people) ORDER BY id DESC LIMIT ?",
-              *r.path);
-  s.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+  Statement s(*r.conn, r.schema < 2 ? "SELECT id FROM faces ORDER BY id DESC LIMIT ?"
+                           : "SELECT id FROM faces WHERE id NOT IN (SELECT face_id FROM face_people) ORDER BY id DESC LIMIT ?");
+  s.bind(1, limit == 0 ? std::numeric_limits<std::int64_t>::max() : static_cast<std::int64_t>(limit));
   while (s.step()) out.push_back(s.i64(0));
   return out;
 }
@@ -295,19 +280,20 @@ void Catalog::assign_face(std::int64_t face_id, std::int64_t person_id, bool by_
   require_people(r);
   require_face(r, face_id);
   require_person(r, person_id);
-  Statement s(r.db, r.cache, "INSERT OR REPLACE INTO face_people(face_id, person_id, by_user) VALUES(?, ?, ?)", *r.path);
+  Statement s(*r.conn, "INSERT INTO face_people(face_id, person_id, by_user) VALUES(?, ?, ?) "
+                          "ON CONFLICT(face_id) DO UPDATE SET person_id = excluded.person_id, by_user = excluded.by_user");
   s.bind(1, face_id).bind(2, person_id).bind(3, int(by_user)).run();
   // A face that leaves a person is no longer its cover.
-  Statement cover(r.db, r.cache, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ? AND id <> ?", *r.path);
+  Statement cover(*r.conn, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ? AND id <> ?");
   cover.bind(1, face_id).bind(2, person_id).run();
 }
 
 void Catalog::unassign_face(std::int64_t face_id) {
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache, "DELETE FROM face_people WHERE face_id = ?", *r.path);
+  Statement s(*r.conn, "DELETE FROM face_people WHERE face_id = ?");
   s.bind(1, face_id).run();
-  Statement cover(r.db, r.cache, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ?", *r.path);
+  Statement cover(*r.conn, "UPDATE people SET cover_face_id = NULL WHERE cover_face_id = ?");
   cover.bind(1, face_id).run();
 }
 
@@ -316,16 +302,12 @@ std::vector<FacePersonRow> Catalog::unassign_unnamed_auto() {
   require_people(r);
   std::vector<FacePersonRow> out;
   {
-    Statement s(r.db, r.cache,
-                (std::string("SELECT ") + kFacePersonColumns +
+    Statement s(*r.conn, (std::string("SELECT ") + kFacePersonColumns +
                  " FROM face_people fp JOIN faces f ON f.id = fp.face_id JOIN people p ON p.id = fp.person_id "
-                 "WHERE fp.by_user = 0 AND p.name = '' ORDER BY fp.face_id").c_str(),
-                *r.path);
+                 "WHERE fp.by_user = 0 AND p.name = '' ORDER BY fp.face_id"));
     while (s.step()) out.push_back(read_face_person(s));
   }
-  Statement del(r.db, r.cache,
-                "DELETE FROM face_people WHERE by_user = 0 AND person_id IN (SELECT id FROM people WHERE name = '')",
-                *r.path);
+  Statement del(*r.conn, "DELETE FROM face_people WHERE by_user = 0 AND person_id IN (SELECT id FROM people WHERE name = '')");
   del.run();
   return out;
 }
@@ -334,7 +316,7 @@ std::vector<RejectionRow> Catalog::rejections() const {
   std::vector<RejectionRow> out;
   const Raw r = raw();
   if (r.schema < 2) return out;
-  Statement s(r.db, r.cache, "SELECT face_id, person_id FROM rejections ORDER BY face_id, person_id", *r.path);
+  Statement s(*r.conn, "SELECT face_id, person_id FROM rejections ORDER BY face_id, person_id");
   while (s.step()) out.push_back({s.i64(0), s.i64(1)});
   return out;
 }
@@ -344,14 +326,14 @@ void Catalog::add_rejection(std::int64_t face_id, std::int64_t person_id) {
   require_people(r);
   require_face(r, face_id);
   require_person(r, person_id);
-  Statement s(r.db, r.cache, "INSERT OR IGNORE INTO rejections(face_id, person_id) VALUES(?, ?)", *r.path);
+  Statement s(*r.conn, "INSERT INTO rejections(face_id, person_id) VALUES(?, ?) ON CONFLICT DO NOTHING");
   s.bind(1, face_id).bind(2, person_id).run();
 }
 
 void Catalog::remove_rejection(std::int64_t face_id, std::int64_t person_id) {
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache, "DELETE FROM rejections WHERE face_id = ? AND person_id = ?", *r.path);
+  Statement s(*r.conn, "DELETE FROM rejections WHERE face_id = ? AND person_id = ?");
   s.bind(1, face_id).bind(2, person_id).run();
 }
 
@@ -365,39 +347,37 @@ std::int64_t Catalog::merge_people(std::int64_t into, std::int64_t from) {
   {
     // The kept person keeps the face it is shown by (its cover, else its first face), whatever ids the
     // merged faces have.
-    Statement s(r.db, r.cache,
-                "UPDATE people SET cover_face_id = (SELECT min(face_id) FROM face_people WHERE person_id = ?1) "
+    Statement s(*r.conn, "UPDATE people SET cover_face_id = (SELECT min(face_id) FROM face_people WHERE person_id = ?1) "
                 "WHERE id = ?1 AND (cover_face_id IS NULL OR cover_face_id NOT IN "
-                "(SELECT face_id FROM face_people WHERE person_id = ?1))",
-                *r.path);
+                "(SELECT face_id FROM face_people WHERE person_id = ?1))");
     s.bind(1, into).run();
   }
   {
     // A face of `from` the user said is not `into`, or in a photo where `into` is already, leaves both.
-    Statement s(r.db, r.cache,
-                "DELETE FROM face_people WHERE person_id = ?2 AND (face_id IN (SELECT face_id FROM rejections WHERE person_id = ?1) "
+    Statement s(*r.conn, "DELETE FROM face_people WHERE person_id = ?2 AND (face_id IN (SELECT face_id FROM rejections WHERE person_id = ?1) "
                 "OR face_id IN (SELECT f.id FROM faces f WHERE f.image_id IN (SELECT f2.image_id FROM face_people fp2 "
-                "JOIN faces f2 ON f2.id = fp2.face_id WHERE fp2.person_id = ?1)))",
-                *r.path);
-    s.bind(1, into).bind(2, from).run();
-    left = sqlite3_changes(r.db);
+                "JOIN faces f2 ON f2.id = fp2.face_id WHERE fp2.person_id = ?1)))");
+    left = s.bind(1, into).bind(2, from).run();
   }
   {
-    Statement s(r.db, r.cache, "UPDATE face_people SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    Statement s(*r.conn, "UPDATE face_people SET person_id = ?1 WHERE person_id = ?2");
     s.bind(1, into).bind(2, from).run();
   }
   {
-    Statement s(r.db, r.cache, "UPDATE OR IGNORE rejections SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    // A face rejected from both keeps one rejection.
+    Statement drop(*r.conn, "DELETE FROM rejections WHERE person_id = ?2 AND face_id IN "
+                            "(SELECT face_id FROM rejections WHERE person_id = ?1)");
+    drop.bind(1, into).bind(2, from).run();
+    Statement s(*r.conn, "UPDATE rejections SET person_id = ?1 WHERE person_id = ?2");
     s.bind(1, into).bind(2, from).run();
   }
   {
-    Statement s(r.db, r.cache, "UPDATE remembered_faces SET person_id = ?1 WHERE person_id = ?2", *r.path);
+    Statement s(*r.conn, "UPDATE remembered_faces SET person_id = ?1 WHERE person_id = ?2");
     s.bind(1, into).bind(2, from).run();
   }
   {
-    Statement s(r.db, r.cache, "UPDATE people SET cover_face_id = (SELECT cover_face_id FROM people WHERE id = ?2) "
-                      "WHERE id = ?1 AND cover_face_id IS NULL",
-                *r.path);
+    Statement s(*r.conn, "UPDATE people SET cover_face_id = (SELECT cover_face_id FROM people WHERE id = ?2) "
+                      "WHERE id = ?1 AND cover_face_id IS NULL");
     s.bind(1, into).bind(2, from).run();
   }
   delete_person(from);
@@ -407,26 +387,23 @@ std::int64_t Catalog::merge_people(std::int64_t into, std::int64_t from) {
 void Catalog::delete_person(std::int64_t person_id) {
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache, "DELETE FROM people WHERE id = ?", *r.path);
+  Statement s(*r.conn, "DELETE FROM people WHERE id = ?");
   s.bind(1, person_id).run();
 }
 
 std::int64_t Catalog::remove_empty_people() {
   const Raw r = raw();
   if (r.schema < 2) return 0;
-  Statement s(r.db, r.cache,
-              "DELETE FROM people WHERE name = '' AND NOT EXISTS(SELECT 1 FROM face_people fp WHERE fp.person_id = people.id) "
-              "AND NOT EXISTS(SELECT 1 FROM remembered_faces m WHERE m.person_id = people.id)",
-              *r.path);
-  s.run();
-  return sqlite3_changes(r.db);
+  Statement s(*r.conn, "DELETE FROM people WHERE name = '' AND NOT EXISTS(SELECT 1 FROM face_people fp WHERE fp.person_id = people.id) "
+              "AND NOT EXISTS(SELECT 1 FROM remembered_faces m WHERE m.person_id = people.id)");
+  return s.run();
 }
 
 std::vector<std::int64_t> Catalog::unseen_face_ids() const {
   std::vector<std::int64_t> out;
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache, "SELECT id FROM faces WHERE people_seen = 0 ORDER BY id", *r.path);
+  Statement s(*r.conn, "SELECT id FROM faces WHERE people_seen = 0 ORDER BY id");
   while (s.step()) out.push_back(s.i64(0));
   return out;
 }
@@ -434,14 +411,14 @@ std::vector<std::int64_t> Catalog::unseen_face_ids() const {
 bool Catalog::has_unseen_faces() const {
   const Raw r = raw();
   if (r.schema < 2) return false;
-  Statement s(r.db, r.cache, "SELECT 1 FROM faces WHERE people_seen = 0 LIMIT 1", *r.path);
+  Statement s(*r.conn, "SELECT 1 FROM faces WHERE people_seen = 0 LIMIT 1");
   return s.step();
 }
 
 void Catalog::mark_faces_seen(std::span<const std::int64_t> face_ids) {
   const Raw r = raw();
   require_people(r);
-  Statement s(r.db, r.cache, "UPDATE faces SET people_seen = 1 WHERE id = ?", *r.path);
+  Statement s(*r.conn, "UPDATE faces SET people_seen = 1 WHERE id = ?");
   for (const std::int64_t id : face_ids) s.bind(1, id).run();
 }
 

@@ -215,6 +215,7 @@ bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int6
 }
 
 bool update_vectors_file(Catalog& catalog, int dim) {
+  if (catalog.in_database()) return false;  // a PostgreSQL library has no files next to it
   const auto path = vectors_file_path(catalog);
   std::error_code ec;
   if (catalog.status().faces == 0) {
@@ -257,6 +258,7 @@ std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, i
 }
 
 bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
+  if (catalog.in_database()) return false;  // pgvector keeps its HNSW index up to date itself
   const auto path = approx_index_path(catalog);
   std::error_code ec;
   const auto faces = static_cast<size_t>(catalog.status().faces);
@@ -292,6 +294,7 @@ bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
 
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
                                                 std::vector<SideFileWarning>* warnings) {
+  if (catalog.in_database()) return catalog.database_vector_index(kind);
   const bool saved_graph = kind == IndexKind::kApprox || kind == IndexKind::kPreferSaved ||
                            (kind == IndexKind::kAuto && static_cast<size_t>(catalog.counts().faces) >= kApproxThreshold);
   if (saved_graph)

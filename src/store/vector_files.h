@@ -28,7 +28,7 @@ struct SideFileWarning {
 // library has one that is current (see update_approx_index_file), else exact. kPreferSaved: the saved
 // approximate index whenever current (saved from kSavedGraphThreshold faces), else exact. kApprox: the
 // saved one, else built in memory (minutes at a million faces). Side files that could not be used are
-// added to `warnings`.
+// added to `warnings`. A PostgreSQL library has no side files: Catalog::database_vector_index.
 std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKind kind, int dim,
                                                 std::vector<SideFileWarning>* warnings = nullptr);
 

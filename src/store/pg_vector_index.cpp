@@ -1,0 +1,90 @@
+// A PostgreSQL library's vector index is the database's own (issue 16): pgvector's HNSW index on
+// faces.embedding (vector_cosine_ops), or an exact scan. Searches run in the database; the index holds
+// no vectors in this process. Catalog::database_vector_index (store/catalog.h).
+#include <algorithm>
+#include <mutex>
+
+#include "core/error.h"
+#include "index/vector_index.h"
+#include "store/catalog.h"
+#include "store/catalog_internal.h"
+#include "store/pg_connection.h"
+
+namespace facesearch {
+namespace {
+
+// hnsw.ef_search where the caller gives no beam: recall@10 >= 0.99 on the bench's synthetic faces
+// (docs/PERFORMANCE.md, "PostgreSQL").
+constexpr size_t kDefaultEfSearch = 100;
+// pgvector's largest ef_search.
+constexpr size_t kMaxEfSearch = 1000;
+
+class PgVectorIndex final : public VectorIndex {
+ public:
+  PgVectorIndex(const std::string& address, int dim, size_t size, bool exact)
+      : connection_(address), dim_(dim), size_(size), exact_(exact) {
+    // The exact mode scans every row (no index); the graph's walk goes on past ef_search when the
+    // LIMIT asks for more (pgvector 0.8's iterative scan), in order of distance.
+    connection_.exec(exact_ ? "SET enable_indexscan = off; SET enable_bitmapscan = off"
+                            : "SET hnsw.iterative_scan = strict_order");
+  }
+
+  int dim() const override { return dim_; }
+  size_t size() const override { return size_; }
+  std::string kind() const override { return exact_ ? "pgvector-exact" : "pgvector-hnsw"; }
+  void add(std::span<const std::int64_t>, std::span<const float>) override {
+    throw Error(ErrorCode::kInvalidArgument, "a PostgreSQL library's vector index is kept by the database; add faces to the library");
+  }
+
+  std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k, float min_score) const override {
+    if (queries.size() % static_cast<size_t>(dim_) != 0)
+      throw Error(ErrorCode::kInvalidArgument, "vector index: query size is not a multiple of the dimension");
+    std::vector<std::vector<Neighbor>> out;
+    for (size_t q = 0; q * dim_ < queries.size(); ++q)
+      out.push_back(search_beam(queries.subspan(q * dim_, dim_), k, min_score, 0));
+    return out;
+  }
+
+  std::vector<Neighbor> search_beam(std::span<const float> query, size_t k, float min_score, size_t beam) const override {
+    if (query.size() != static_cast<size_t>(dim_))
+      throw Error(ErrorCode::kInvalidArgument, "vector index: query size does not match the dimension");
+    std::vector<Neighbor> found;
+    if (k == 0) return found;
+    std::lock_guard lock(mu_);
+    if (!exact_) {
+      const size_t ef = std::clamp(beam ? std::max(beam, k) : std::max(kDefaultEfSearch, k), size_t{1}, kMaxEfSearch);
+      if (ef != ef_search_) {
+        connection_.exec("SET hnsw.ef_search = " + std::to_string(ef));
+        ef_search_ = ef;
+      }
+    }
+    // Cosine distance = 1 - similarity for these unit vectors; the distance cut is the threshold.
+    sql::Statement s(connection_,
+                     "SELECT id, embedding <=> ?1 AS d FROM faces WHERE embedding <=> ?1 <= ?2 ORDER BY d LIMIT ?3");
+    s.bind_vector(1, query).bind(2, 1.0 - double(min_score)).bind(3, static_cast<std::int64_t>(k));
+    while (s.step()) found.push_back({s.i64(0), static_cast<float>(1.0 - s.f64(1))});
+    return found;
+  }
+
+ private:
+  mutable std::mutex mu_;  // one connection: one search at a time
+  mutable sql::PgConnection connection_;
+  int dim_;
+  size_t size_;
+  bool exact_;
+  mutable size_t ef_search_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> Catalog::database_vector_index(IndexKind kind) const {
+  const Raw r = raw();
+  if (r.conn->dialect() != sql::Dialect::kPostgres)
+    throw std::logic_error("Catalog::database_vector_index: not a PostgreSQL library");
+  const auto faces = static_cast<size_t>(counts().faces);
+  const bool exact = kind == IndexKind::kExact ||
+                     ((kind == IndexKind::kAuto || kind == IndexKind::kPreferSaved) && faces < kSavedGraphThreshold);
+  return std::make_unique<PgVectorIndex>(*r.address, r.dim, faces, exact);
+}
+
+}  // namespace facesearch

@@ -1,0 +1,290 @@
+// The library on both storage back ends (issue 16): an SQLite file and a PostgreSQL database with
+// pgvector (a throwaway server: tests/pg_test_server.h). One suite, run once per back end: the same
+// photos give the same library, the same matches and scores; the rules of the catalog (generation,
+// incremental indexing, people) hold on both. Then what only a server has: its errors.
+#include <map>
+
+#include <libpq-fe.h>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "library/library.h"
+#include "models/pack_registry.h"
+#include "pg_test_server.h"
+#include "store/catalog.h"
+#include "test_support.h"
+
+namespace facesearch {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::expect_error;
+
+enum class Backend { kSqlite, kPostgres };
+
+fs::path people_dir(const char* name) { return testing::testdata_dir() / "faces" / "people" / name; }
+
+// Photo file name -> similarity of a search report.
+std::map<std::string, double> matches_of(const SearchReport& report) {
+  std::map<std::string, double> out;
+  for (const Match& m : report.matches) out[m.path.parent_path().filename().string() + "/" + m.path.filename().string()] = m.similarity;
+  return out;
+}
+
+class StorageBackends : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = GetParam() == Backend::kPostgres ? fs::path(testing::pg_test_server().create_database())
+                                           : tmp_.path() / "library.db";
+  }
+  void TearDown() override {
+    if (GetParam() == Backend::kPostgres) testing::pg_test_server().drop_database(db_.native());
+  }
+  static const ModelPack& pack() {
+    static const ModelPack p = load_named_pack(kDefaultPackName);
+    return p;
+  }
+  // Indexes `folders` with the default pack (two workers).
+  IndexReport index(std::initializer_list<fs::path> folders) {
+    IndexRequest request;
+    auto library = Library::open_for_indexing(db_, request, /*create=*/true);
+    IndexOptions options;
+    options.jobs = 2;
+    const std::vector<fs::path> roots(folders);
+    return library->index(roots, options);
+  }
+  TempDir tmp_;
+  fs::path db_;
+};
+
+std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kPostgres ? "PostgreSQL" : "SQLite";
+}
+
+INSTANTIATE_TEST_SUITE_P(, StorageBackends, ::testing::Values(Backend::kSqlite, Backend::kPostgres), backend_name);
+
+TEST_P(StorageBackends, CatalogKeepsPhotosFacesAndItsGeneration) {
+  Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate);
+  EXPECT_EQ(c.in_database(), GetParam() == Backend::kPostgres);
+  const std::int64_t g0 = c.generation();
+  ImageRow row;
+  row.path = "/photos/a b/100%_x.jpg";
+  row.size = 1234;
+  row.mtime_ns = 5;
+  row.hash = "h1";
+  row.width = 640, row.height = 480;
+  row.status = "ok";
+  const std::int64_t id = c.put_image(row);
+  EXPECT_GT(c.generation(), g0) << "a change outside a transaction moves the generation at once";
+  FaceRow f;
+  f.face.box = {1.5f, 2.5f, 30.25f, 40.125f};
+  f.face.score = 0.875f;
+  f.face.detector = "ssd";
+  f.face.landmarks = {{1.f, 2.f}, {3.5f, 4.25f}};
+  f.embedding.assign(pack().embedder.dim, 0.f);
+  f.embedding[0] = 0.6f, f.embedding[1] = -0.8f;
+  {
+    Catalog::Transaction t(c);
+    c.replace_faces(id, std::span(&f, 1));
+    const std::int64_t g1 = c.generation();
+    t.commit();
+    EXPECT_GT(c.generation(), g1) << "the commit moves the generation";
+  }
+  const auto faces = c.faces_of_image(id);
+  ASSERT_EQ(faces.size(), 1u);
+  EXPECT_FLOAT_EQ(faces[0].face.box.x2, 30.25f);
+  EXPECT_FLOAT_EQ(faces[0].face.score, 0.875f);
+  EXPECT_EQ(faces[0].face.detector, "ssd");
+  ASSERT_EQ(faces[0].face.landmarks.size(), 2u);
+  EXPECT_FLOAT_EQ(faces[0].face.landmarks[1].y, 4.25f);
+  EXPECT_EQ(faces[0].embedding, f.embedding) << "embeddings come back bit for bit";
+  EXPECT_EQ(c.image_by_path(row.path)->id, id);
+  EXPECT_EQ(c.images_with_hash("h1"), std::vector<std::int64_t>{id});
+  // Updating the row at the same path keeps its id; a rollback changes nothing.
+  row.size = 99;
+  EXPECT_EQ(c.put_image(row), id);
+  {
+    Catalog::Transaction t(c);
+    c.delete_image(id);
+  }
+  EXPECT_EQ(c.counts().images, 1);
+  EXPECT_EQ(c.counts().faces, 1);
+  // Forgetting a folder takes its photos and their faces; paths are compared as bytes (no LIKE).
+  ImageRow other = row;
+  other.path = "/photos/a bc/y.jpg";
+  other.hash = "h2";
+  c.put_image(other);
+  EXPECT_EQ(c.forget_folder("/photos/a b"), 1);
+  EXPECT_EQ(c.counts().images, 1);
+  EXPECT_EQ(c.counts().faces, 0);
+  EXPECT_EQ(c.images().front().path, other.path);
+}
+
+TEST_P(StorageBackends, PeopleRulesHold) {
+  Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate);
+  std::vector<std::int64_t> face_ids;
+  for (int photo = 0; photo < 3; ++photo) {
+    ImageRow row;
+    row.path = "/p/" + std::to_string(photo) + ".jpg";
+    row.hash = "hash" + std::to_string(photo);
+    row.status = "ok";
+    const std::int64_t id = c.put_image(row);
+    FaceRow f;
+    f.face.box = {0, 0, 10, 10};
+    f.embedding.assign(pack().embedder.dim, 0.f);
+    f.embedding[0] = 1;
+    c.replace_faces(id, std::span(&f, 1));
+    face_ids.push_back(c.faces_of_image(id).front().id);
+  }
+  const std::int64_t ann = c.add_person("Ann");
+  const std::int64_t other = c.add_person();
+  expect_error([&] { c.add_person("ann"); }, ErrorCode::kInvalidArgument, {"already has a person named"});
+  EXPECT_EQ(c.person_by_name("ANN")->id, ann) << "names are found whatever their case";
+  c.assign_face(face_ids[0], ann, true);
+  c.assign_face(face_ids[1], other, false);
+  c.assign_face(face_ids[2], other, false);
+  c.add_rejection(face_ids[2], ann);
+  c.add_rejection(face_ids[1], ann);
+  c.add_rejection(face_ids[1], other);
+  EXPECT_EQ(c.person(other)->faces, 2);
+  EXPECT_EQ(c.person(other)->photos, 2);
+  // Merging: the faces rejected from Ann stay out; the rejections of both people become Ann's, once.
+  EXPECT_EQ(c.merge_people(ann, other), 2);
+  EXPECT_FALSE(c.person(other));
+  EXPECT_EQ(c.person(ann)->faces, 1);
+  EXPECT_FALSE(c.person_of_face(face_ids[2]));
+  std::vector<std::pair<std::int64_t, std::int64_t>> rejections;
+  for (const RejectionRow& r : c.rejections()) rejections.emplace_back(r.face_id, r.person_id);
+  EXPECT_EQ(rejections, (std::vector<std::pair<std::int64_t, std::int64_t>>{{face_ids[1], ann}, {face_ids[2], ann}}));
+  EXPECT_EQ(c.unassigned_face_ids(), (std::vector<std::int64_t>{face_ids[2], face_ids[1]})) << "newest first";
+  EXPECT_EQ(c.unassigned_face_ids(1), std::vector<std::int64_t>{face_ids[2]});
+  EXPECT_EQ(c.unseen_face_ids().size(), 3u);
+  c.mark_faces_seen(face_ids);
+  EXPECT_FALSE(c.has_unseen_faces());
+  const std::int64_t empty = c.add_person();
+  EXPECT_EQ(c.remove_empty_people(), 1);
+  EXPECT_FALSE(c.person(empty));
+  const CatalogStatus st = c.status();
+  EXPECT_EQ(st.people, 1);
+  EXPECT_EQ(st.named_people, 1);
+  EXPECT_EQ(st.faces_with_person, 1);
+  EXPECT_GT(st.file_bytes, 0);
+}
+
+TEST_P(StorageBackends, IndexingIsIncrementalAndSearchFindsThePerson) {
+  const IndexReport first = index({people_dir("obama"), people_dir("biden"), people_dir("Angelina")});
+  EXPECT_GT(first.added, 10u);
+  EXPECT_EQ(first.errors, 0u);
+  const IndexReport again = index({});
+  EXPECT_EQ(again.unchanged, first.files) << "nothing changed: nothing is read again";
+  EXPECT_EQ(again.added, 0u);
+
+  SearchRequest request;
+  Library library = Library::open_for_search(db_, request);
+  SearchOptions options;
+  const fs::path query = *fs::directory_iterator(people_dir("obama"));
+  const SearchReport report = library.search_photo(query, options);
+  ASSERT_FALSE(report.matches.empty());
+  size_t obama_photos = 0;
+  for (const auto& e : fs::directory_iterator(people_dir("obama"))) obama_photos += e.is_regular_file();
+  for (const Match& m : report.matches)
+    EXPECT_EQ(m.path.parent_path().filename(), "obama") << m.path << " " << m.similarity;
+  EXPECT_GE(report.matches.size() + 1, obama_photos * 8 / 10);
+  const LibraryStatus status = Library::open_for_reading(db_).status();
+  EXPECT_EQ(status.images, static_cast<std::int64_t>(first.files));
+  EXPECT_EQ(status.roots.size(), 3u);
+  EXPECT_GT(status.people, 0) << "the people pass ran after indexing";
+}
+
+TEST_P(StorageBackends, AnotherModelsLibraryIsRefusedWithTheRemedy) {
+  { Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate); }
+  ModelPack other = pack();
+  other.name = "other-pack";
+  other.fingerprint = "0123456789abcdef";
+  expect_error([&] { Catalog::open(db_, other, Catalog::Mode::kOpenOrCreate); }, ErrorCode::kCatalog,
+               {"holds faces of model pack", pack().name, "not of pack other-pack"});
+  // A rebuild with the other pack switches it, keeping the folders.
+  { Catalog::open(db_, other, Catalog::Mode::kOpenOrCreate, /*rebuild=*/true); }
+  EXPECT_EQ(Catalog::inspect(db_).model_name(), "other-pack");
+}
+
+// The same photos indexed into both back ends give the same faces, and a search the same matches
+// with the same scores (pgvector's cosine distance against the SIMD inner product).
+TEST(StorageBackendsAgree, SameMatchesAndScoresInSqliteAndPostgreSQL) {
+  TempDir tmp;
+  const fs::path sqlite_db = tmp.path() / "library.db";
+  const fs::path pg_db = testing::pg_test_server().create_database();
+  const std::vector<fs::path> roots = {people_dir("obama"), people_dir("biden"), people_dir("Elon"), people_dir("amy")};
+  for (const fs::path& db : {sqlite_db, pg_db}) {
+    IndexRequest request;
+    auto library = Library::open_for_indexing(db, request, true);
+    IndexOptions options;
+    options.jobs = 2;
+    library->index(roots, options);
+  }
+  EXPECT_EQ(Library::open_for_reading(sqlite_db).status().faces, Library::open_for_reading(pg_db).status().faces);
+  for (const IndexKind kind : {IndexKind::kExact, IndexKind::kApprox}) {
+    SearchRequest request;
+    request.index = kind;
+    const Library in_file = Library::open_for_search(sqlite_db, request);
+    const Library in_database = Library::open_for_search(pg_db, request);
+    EXPECT_EQ(in_database.search_context().index_kind, kind == IndexKind::kExact ? "pgvector-exact" : "pgvector-hnsw");
+    for (const char* person : {"obama", "Elon"}) {
+      const fs::path query = *fs::directory_iterator(people_dir(person));
+      SearchOptions options;
+      const auto want = matches_of(in_file.search_photo(query, options));
+      const auto got = matches_of(in_database.search_photo(query, options));
+      ASSERT_FALSE(want.empty()) << person;
+      EXPECT_EQ(got.size(), want.size()) << person;
+      for (const auto& [photo, similarity] : want) {
+        ASSERT_TRUE(got.count(photo)) << person << ": " << photo << " missing from the PostgreSQL library";
+        EXPECT_NEAR(got.at(photo), similarity, 1e-4) << photo;
+      }
+    }
+  }
+  testing::pg_test_server().drop_database(pg_db.native());
+}
+
+TEST(PostgresLibrary, ServerErrorsAreClearAndNameTheLibraryWithoutItsPassword) {
+  // Nothing listens on the port: unreachable.
+  expect_error([] { Catalog::inspect("postgresql://facesearch:secret@127.0.0.1:1/facesearch?connect_timeout=5"); },
+               ErrorCode::kIo, {"cannot reach the PostgreSQL server", "postgresql://facesearch@127.0.0.1:1/facesearch"});
+  try {
+    Catalog::inspect("postgresql://facesearch:secret@127.0.0.1:1/facesearch");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+  }
+  // A wrong password over TCP: the login is refused.
+  std::string tcp = testing::pg_test_server().tcp_uri();
+  const auto at = tcp.find('@');
+  const auto colon = tcp.rfind(':', at);
+  ASSERT_NE(at, std::string::npos);
+  const std::string wrong = tcp.substr(0, colon) + ":not-the-password" + tcp.substr(at);
+  expect_error([&] { Catalog::inspect(wrong); }, ErrorCode::kIo, {"refused the login", "check the user and password"});
+  // The right one works (an empty database: no library yet).
+  expect_error([&] { Catalog::inspect(tcp); }, ErrorCode::kNotFound, {"does not exist yet"});
+  // A database that does not exist.
+  std::string missing = testing::pg_test_server().uri();
+  missing.replace(missing.find("/facesearch?"), std::string("/facesearch?").size(), "/no_such_db?");
+  expect_error([&] { Catalog::inspect(missing); }, ErrorCode::kNotFound, {"no_such_db", "does not exist"});
+}
+
+TEST(PostgresLibrary, ADatabaseOfSomethingElseIsNotTakenForALibrary) {
+  const std::string db = testing::pg_test_server().create_database();
+  {
+    PGconn* conn = PQconnectdb(db.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
+    PQclear(PQexec(conn, "CREATE TABLE invoices(id int)"));
+    PQfinish(conn);
+  }
+  const ModelPack pack = load_named_pack(kDefaultPackName);
+  expect_error([&] { Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate); }, ErrorCode::kCatalog,
+               {"a database with other tables, not a facesearch library"});
+  expect_error([&] { Catalog::inspect(db); }, ErrorCode::kCatalog, {"not a facesearch library"});
+  testing::pg_test_server().drop_database(db);
+}
+
+}  // namespace
+}  // namespace facesearch
