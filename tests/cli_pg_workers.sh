@@ -81,6 +81,19 @@ check "the next run completes the library" eval 'rc_is 0'
 dump "$CUT" > "$TMP/cut.txt"
 check "... identical to the one-worker library" cmp -s "$TMP/ref.txt" "$TMP/cut.txt"
 
+# A worker on a machine where the photos are mounted elsewhere: --mount HERE LIBRARY_PATH.
+mkdir -p "$TMP/nas/photos" "$TMP/laptop/mnt"
+for person in obama biden Tony_Blair; do cp -rp "$DATA_PEOPLE/$person" "$TMP/nas/photos/"; done
+cp -rp "$TMP/nas/photos" "$TMP/laptop/mnt/photos"
+MNT=$(new_db mount)
+fs index --db "$MNT" --mount "$TMP/laptop/mnt/photos" "$TMP/nas/photos" "$TMP/laptop/mnt/photos"
+check "a worker with --mount indexes its copy" eval 'rc_is 0 && out_has " added"'
+outside=$(psql "$MNT" -qAtc "SELECT count(*) FROM images WHERE substr(path, 1, length('$TMP/nas/photos/')) <> '$TMP/nas/photos/'")
+roots=$(psql "$MNT" -qAtc "SELECT string_agg(path, ',') FROM roots")
+check "... stored under the library's paths only" eval '[ "$outside" = 0 ] && [ "$roots" = "$TMP/nas/photos" ]'
+fs index --db "$MNT" "$TMP/nas/photos"
+check "a worker where they live at the library's path finds nothing to do" eval 'rc_is 0 && out_has " 0 added" && out_has "0 deleted"'
+
 # The other commands on a database library.
 fs status --db "$LIB"
 check "status names the library by its address and counts it" eval 'rc_is 0 && out_has "postgresql://" && out_has "118"'
@@ -95,5 +108,5 @@ fs index --db "postgresql://facesearch@127.0.0.1:1/nowhere?connect_timeout=3" "$
 check "an unreachable server: exit 1, says so, names the address" \
   eval 'rc_is 1 && err_has "cannot reach the PostgreSQL server" && err_has "127.0.0.1:1"'
 
-for name in ref three cut; do psql "$ADMIN" -qAtc "DROP DATABASE IF EXISTS workers_$$_$name" >/dev/null 2>&1; done
+for name in ref three cut mount; do psql "$ADMIN" -qAtc "DROP DATABASE IF EXISTS workers_$$_$name" >/dev/null 2>&1; done
 finish

@@ -95,6 +95,12 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
                     "files on disk are not touched. Repeatable; not with folders to index or --rebuild")
       ->type_name("FOLDER")
       ->allow_extra_args(false);
+  index->add_option("--mount", args.mounts,
+                    "The library's folder LIBRARY_PATH is mounted at HERE on this machine: photos are read here "
+                    "and stored under the library's path (workers on several machines, docs/SCALING.md). Repeatable")
+      ->type_name("HERE LIBRARY_PATH")
+      ->expected(2)
+      ->allow_extra_args(false);
   add_jobs_option(*index, args.jobs,
                   "Worker threads, at most " + std::to_string(kMaxJobs) + " (default 0: one per core)");
   index->add_option("--min-face", args.min_face_px,
@@ -171,6 +177,7 @@ int run_index(const IndexArgs& args) {
   ProgressLine progress(!args.quiet, stderr, "index");
   IndexOptions options;
   options.jobs = args.jobs;
+  for (size_t i = 0; i + 1 < args.mounts.size(); i += 2) options.mounts.emplace_back(args.mounts[i], args.mounts[i + 1]);
   options.analysis = request.analysis;
   options.cancel = sigint.flag();
   options.on_progress = [&progress](const Progress& p) { progress.update(p); };

@@ -12,6 +12,7 @@ namespace facesearch::cli {
 struct IndexArgs {
   std::vector<std::string> roots;  // folders or photos; empty: every root indexed before
   std::vector<std::string> forget;  // --forget FOLDER: remove from the library instead of indexing
+  std::vector<std::string> mounts;  // --mount HERE LIBRARY_PATH, in pairs
   std::string db;                  // empty: FACESEARCH_DB, then the default library
   int jobs = 0;
   float min_face_px = 0;

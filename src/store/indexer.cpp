@@ -82,6 +82,39 @@ class BatchWriter {
   long pause_after_batches_ = -1;  // FACESEARCH_TEST_PAUSE_AFTER_BATCHES, read once above; -1: unset
 };
 
+// IndexOptions::mounts: (folder here, the library's path for it), canonical; identity when empty.
+class Mounts {
+ public:
+  explicit Mounts(const std::vector<std::pair<std::filesystem::path, std::filesystem::path>>& given) {
+    for (const auto& [here, library] : given) {
+      std::error_code ec;
+      pairs_.emplace_back(std::filesystem::weakly_canonical(std::filesystem::absolute(here), ec),
+                          std::filesystem::absolute(library).lexically_normal());
+    }
+  }
+  std::filesystem::path to_library(const std::filesystem::path& p) const { return swap(p, true); }
+  std::filesystem::path to_local(const std::filesystem::path& p) const { return swap(p, false); }
+  std::vector<std::filesystem::path> to_local(std::span<const std::filesystem::path> paths) const {
+    std::vector<std::filesystem::path> out;
+    out.reserve(paths.size());
+    for (const auto& p : paths) out.push_back(to_local(p));
+    return out;
+  }
+
+ private:
+  std::filesystem::path swap(const std::filesystem::path& p, bool to_library) const {
+    for (const auto& [here, library] : pairs_) {
+      const auto& from = to_library ? here : library;
+      const auto& to = to_library ? library : here;
+      if (!is_under(p, from)) continue;
+      const std::string rest = p.string().substr(std::min(p.string().size(), from.string().size()));
+      return std::filesystem::path(to.string() + rest).lexically_normal();
+    }
+    return p;
+  }
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> pairs_;
+};
+
 std::string worker_name() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
@@ -183,12 +216,15 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   const auto start = Clock::now();
   IndexReport report;
 
-  std::vector<std::filesystem::path> roots;
+  // A folder of the library mounted at another path on this machine (IndexOptions::mounts): the files
+  // are read here, and stored under the library's path.
+  const Mounts mounts(options.mounts);
+  std::vector<std::filesystem::path> roots;  // the library's paths
   for (const auto& r : roots_in) {
     if (const std::string why = why_missing(r); !why.empty())
       throw Error(ErrorCode::kNotFound, "folder " + r.string() + " " + why);
     std::error_code ec;
-    roots.push_back(std::filesystem::weakly_canonical(std::filesystem::absolute(r), ec));
+    roots.push_back(mounts.to_library(std::filesystem::weakly_canonical(std::filesystem::absolute(r), ec)));
   }
   if (roots.empty()) {
     roots = catalog.roots();
@@ -203,11 +239,15 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
 
   // What is on disk now. A folder that could not be listed, and a root of an earlier run that has
   // disappeared (an unplugged drive), is not empty but unknown: the photos under it are left alone.
-  PhotoFiles found = find_photo_files(roots);
-  const std::vector<std::filesystem::path>& files = found.files;
+  std::vector<std::filesystem::path> local_roots;
+  for (const auto& r : roots) local_roots.push_back(mounts.to_local(r));
+  PhotoFiles found = find_photo_files(local_roots);
+  std::vector<std::filesystem::path> files;  // the library's paths of the files found
+  files.reserve(found.files.size());
+  for (const auto& f : found.files) files.push_back(mounts.to_library(f));
   report.files = files.size();
   for (UnreadableFolder& folder : found.unreadable)
-    report.unreadable.push_back({std::move(folder.path), std::move(folder.reason), 0});
+    report.unreadable.push_back({mounts.to_library(folder.path), std::move(folder.reason), 0});
   const auto unreadable_folder_of = [&](const std::filesystem::path& p) -> UnreadableFolderRow* {
     for (auto& folder : report.unreadable)
       if (is_under(p, folder.path)) return &folder;
@@ -221,7 +261,8 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   std::vector<ImageRow> rows = catalog.images();
   for (const auto& r : roots) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(r, ec) || !std::filesystem::is_empty(r, ec) || ec) continue;
+    const std::filesystem::path here = mounts.to_local(r);
+    if (!std::filesystem::is_directory(here, ec) || !std::filesystem::is_empty(here, ec) || ec) continue;
     if (unreadable_folder_of(r)) continue;
     if (std::any_of(rows.begin(), rows.end(), [&](const ImageRow& row) { return is_under(row.path, r); }))
       report.unreadable.push_back({r, "empty, though the library has photos from it: a disk that is not mounted?", 0});
@@ -260,8 +301,9 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   for (const auto& f : files) {
     std::error_code ec;
     Stat st;
-    st.size = static_cast<std::int64_t>(std::filesystem::file_size(f, ec));
-    st.mtime_ns = mtime_ns_of(f, ec);
+    const std::filesystem::path here = mounts.to_local(f);
+    st.size = static_cast<std::int64_t>(std::filesystem::file_size(here, ec));
+    st.mtime_ns = mtime_ns_of(here, ec);
     stats[f.string()] = st;
     const auto it = known.find(f.string());
     if (it != known.end() && it->second.size == st.size && it->second.mtime_ns == st.mtime_ns) {
@@ -293,7 +335,8 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   scan.analysis = options.analysis;
   scan.on_progress = options.on_progress;
   scan.cancel = options.cancel;
-  scan.should_analyze = [&](const std::filesystem::path& path, const std::string& hash) {
+  scan.should_analyze = [&](const std::filesystem::path& local, const std::string& hash) {
+    const std::filesystem::path path = mounts.to_library(local);
     std::lock_guard lock(mu);
     Verdict v;
     if (const auto it = known.find(path.string()); it != known.end() && it->second.hash == hash) {
@@ -314,6 +357,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
   const bool shared_job = catalog.in_database();
 
   const auto on_image = [&](ScannedImage&& img) {
+        img.path = mounts.to_library(img.path);
         const Stat st = stat_of(img.path);
         Catalog& c = writer.begin();
         if (!img.analysed) {
@@ -361,6 +405,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         writer.done_one();
       };
   const auto on_failure = [&](ScanFailure&& failure) {
+        failure.path = mounts.to_library(failure.path);
         const Stat st = stat_of(failure.path);
         Catalog& c = writer.begin();
         ImageRow row;
@@ -379,13 +424,13 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         writer.done_one();
       };
   if (!shared_job) {
-    const auto summary = scan_images(pipeline, to_check, scan, on_image, on_failure);
+    const auto summary = scan_images(pipeline, mounts.to_local(to_check), scan, on_image, on_failure);
     writer.commit();
     report.cancelled = summary.cancelled;
   } else {
     report.cancelled = run_shared_job(catalog, to_check, stats, options, [&](std::span<const std::filesystem::path> batch,
                                                                               const ScanOptions& batch_scan) {
-      const auto summary = scan_images(pipeline, batch, batch_scan, on_image, on_failure);
+      const auto summary = scan_images(pipeline, mounts.to_local(batch), batch_scan, on_image, on_failure);
       writer.commit();
       return summary.cancelled;
     }, scan);

@@ -32,6 +32,10 @@ struct IndexOptions {
   // Library::index only: called before the approximate index is rebuilt after the run (minutes per
   // million faces), with the number of faces.
   std::function<void(size_t faces)> on_building_approx_index;
+  // Folders of the library mounted at another path on this machine: (the folder here, the path the
+  // library knows it by). Photos found under the first are read there and stored under the second, so
+  // workers on several machines share one library whatever their mount points (docs/SCALING.md).
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> mounts;
 };
 
 struct IndexReport {
