@@ -2,7 +2,9 @@
 // pgvector (a throwaway server: tests/pg_test_server.h). One suite, run once per back end: the same
 // photos give the same library, the same matches and scores; the rules of the catalog (generation,
 // incremental indexing, people) hold on both. Then what only a server has: its errors.
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include <libpq-fe.h>
 
@@ -245,6 +247,35 @@ TEST(StorageBackendsAgree, SameMatchesAndScoresInSqliteAndPostgreSQL) {
     }
   }
   testing::pg_test_server().drop_database(pg_db.native());
+}
+
+// `serve` searches from several threads, each with its own reader: a PostgreSQL library's searches take
+// connections from the index's pool and give the answers one thread gives.
+TEST_P(StorageBackends, SearchesFromSeveralThreadsAgreeWithOne) {
+  index({people_dir("obama"), people_dir("biden"), people_dir("Elon"), people_dir("amy")});
+  SearchRequest request;
+  request.photo_queries = false;
+  const Library library = Library::open_for_search(db_, request);
+  std::vector<std::int64_t> face_ids;
+  {
+    Catalog catalog = Catalog::inspect(db_);
+    for (const auto& [face, image] : catalog.face_images()) face_ids.push_back(face);
+  }
+  ASSERT_GE(face_ids.size(), 10u);
+  SearchOptions options;
+  std::vector<std::map<std::string, double>> want;
+  for (const auto id : face_ids) want.push_back(matches_of(library.search_face(id, options)));
+  std::vector<std::thread> threads;
+  std::atomic<int> differ{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      const Library reader = library.another_reader();
+      for (size_t round = 0; round < 3; ++round)
+        for (size_t i = t % 2; i < face_ids.size(); ++i)
+          if (matches_of(reader.search_face(face_ids[i], options)) != want[i]) ++differ;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(differ.load(), 0);
 }
 
 TEST(PostgresLibrary, ServerErrorsAreClearAndNameTheLibraryWithoutItsPassword) {

@@ -2,7 +2,10 @@
 // faces.embedding (vector_cosine_ops), or an exact scan. Searches run in the database; the index holds
 // no vectors in this process. Catalog::database_vector_index (store/catalog.h).
 #include <algorithm>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "index/vector_index.h"
@@ -21,12 +24,9 @@ constexpr size_t kMaxEfSearch = 1000;
 
 class PgVectorIndex final : public VectorIndex {
  public:
-  PgVectorIndex(const std::string& address, int dim, size_t size, bool exact)
-      : connection_(address), dim_(dim), size_(size), exact_(exact) {
-    // The exact mode scans every row (no index); the graph's walk goes on past ef_search when the
-    // LIMIT asks for more (pgvector 0.8's iterative scan), in order of distance.
-    connection_.exec(exact_ ? "SET enable_indexscan = off; SET enable_bitmapscan = off"
-                            : "SET hnsw.iterative_scan = strict_order");
+  PgVectorIndex(std::string address, int dim, size_t size, bool exact)
+      : address_(std::move(address)), dim_(dim), size_(size), exact_(exact) {
+    give(open());  // fails here, not at the first search, when the server cannot be reached
   }
 
   int dim() const override { return dim_; }
@@ -50,29 +50,62 @@ class PgVectorIndex final : public VectorIndex {
       throw Error(ErrorCode::kInvalidArgument, "vector index: query size does not match the dimension");
     std::vector<Neighbor> found;
     if (k == 0) return found;
-    std::lock_guard lock(mu_);
+    std::unique_ptr<Session> session = take();
     if (!exact_) {
       const size_t ef = std::clamp(beam ? std::max(beam, k) : std::max(kDefaultEfSearch, k), size_t{1}, kMaxEfSearch);
-      if (ef != ef_search_) {
-        connection_.exec("SET hnsw.ef_search = " + std::to_string(ef));
-        ef_search_ = ef;
+      if (ef != session->ef_search) {
+        session->connection.exec("SET hnsw.ef_search = " + std::to_string(ef));
+        session->ef_search = ef;
       }
     }
-    // Cosine distance = 1 - similarity for these unit vectors; the distance cut is the threshold.
-    sql::Statement s(connection_,
-                     "SELECT id, embedding <=> ?1 AS d FROM faces WHERE embedding <=> ?1 <= ?2 ORDER BY d LIMIT ?3");
-    s.bind_vector(1, query).bind(2, 1.0 - double(min_score)).bind(3, static_cast<std::int64_t>(k));
-    while (s.step()) found.push_back({s.i64(0), static_cast<float>(1.0 - s.f64(1))});
+    {
+      // Cosine distance = 1 - similarity for these unit vectors; the distance cut is the threshold.
+      sql::Statement s(session->connection,
+                       "SELECT id, embedding <=> ?1 AS d FROM faces WHERE embedding <=> ?1 <= ?2 ORDER BY d LIMIT ?3");
+      s.bind_vector(1, query).bind(2, 1.0 - double(min_score)).bind(3, static_cast<std::int64_t>(k));
+      while (s.step()) found.push_back({s.i64(0), static_cast<float>(1.0 - s.f64(1))});
+    }
+    give(std::move(session));
     return found;
   }
 
  private:
-  mutable std::mutex mu_;  // one connection: one search at a time
-  mutable sql::PgConnection connection_;
+  // One connection and its settings; searches from several threads (serve) each take one.
+  struct Session {
+    explicit Session(const std::string& address) : connection(address) {}
+    sql::PgConnection connection;
+    size_t ef_search = 0;
+  };
+  std::unique_ptr<Session> open() const {
+    auto session = std::make_unique<Session>(address_);
+    // The exact mode scans every row (no index); the graph's walk goes on past ef_search when the
+    // LIMIT asks for more (pgvector 0.8's iterative scan), in order of distance.
+    session->connection.exec(exact_ ? "SET enable_indexscan = off; SET enable_bitmapscan = off"
+                                    : "SET hnsw.iterative_scan = strict_order");
+    return session;
+  }
+  std::unique_ptr<Session> take() const {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto session = std::move(idle_.back());
+        idle_.pop_back();
+        return session;
+      }
+    }
+    return open();
+  }
+  void give(std::unique_ptr<Session> session) const {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(session));
+  }
+
+  std::string address_;
   int dim_;
   size_t size_;
   bool exact_;
-  mutable size_t ef_search_ = 0;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<Session>> idle_;  // connections not in use
 };
 
 }  // namespace
