@@ -89,8 +89,9 @@ fuzz-budget: fuzz
 # expansion (200k synthetic 512-d faces; `facesearch_library_bench --faces 1000000` for a million),
 # `facesearch serve` under load (1/8/32 clients over 100k synthetic faces, exact and HNSW; crops cached and
 # uncached; the CLI per process), the people pass of `index` and `people recluster` at 10k/100k synthetic
-# faces, and vector search at 10k/100k/1M faces against FAISS (the last takes several minutes). See
-# docs/PERFORMANCE.md.
+# faces, vector search at 10k/100k/1M faces against FAISS (the last takes several minutes), and a library
+# in PostgreSQL + pgvector at 100k synthetic faces against our own indexes, with 1 and 2 index workers
+# (a throwaway server; docs/SCALING.md). See docs/PERFORMANCE.md.
 bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target ../shared/testdata/faces
 	@echo "## the same with dlib-faceapi (the default pack before issue 13)"
@@ -103,6 +104,7 @@ bench: build
 	./$(BUILD_DIR)/bench/facesearch_server_bench --photos $(BUILD_DIR)/phone-photos/photos --cli $(BUILD_DIR)/facesearch
 	./$(BUILD_DIR)/bench/facesearch_cluster_eval --library-only --sizes 10000,100000
 	./$(BUILD_DIR)/bench/facesearch_index_bench
+	./$(BUILD_DIR)/bench/facesearch_pg_bench --sizes 100000 --cli $(BUILD_DIR)/facesearch --photos $(BUILD_DIR)/phone-photos/photos
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

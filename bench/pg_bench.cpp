@@ -194,7 +194,7 @@ void bench_size(Cluster& cluster, const ModelPack& pack, size_t n, size_t query_
   std::printf("| the indexer's path (row by row, 32 per transaction, HNSW present) | %.0f | %.1f (%zu faces) |\n",
               double(rows) / row_s, row_s, rows);
   std::printf("\nHNSW index %.0f MB, table + other indexes %.0f MB (%.2f GB per million faces in all)\n\n", index_mb,
-              table_mb, (index_mb + table_mb) / 1024.0 * 1e6 / double(n + rows));
+              table_mb, (index_mb + table_mb) / 1024.0 * 1e6 / double(n));
 
   // Queries: other photos of known people (a face's vector with noise), truth by the exact index.
   std::mt19937 rng(11);
