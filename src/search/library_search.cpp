@@ -22,7 +22,7 @@ std::vector<Neighbor> neighbours_over(const VectorIndex& index, std::span<const 
   // it is still full of scores near the threshold: look-alikes) finds 0.9997 of the exact search's
   // matches over the threshold on the server bench's 100k faces, as the default 128 did, in ~40% of
   // its time; 32 only 0.996 (docs/PERFORMANCE.md, tests/hnsw_fast_path_test.cpp).
-  const size_t first = index.kind() == "hnsw" ? 64 : 1000;
+  const size_t first = index.kind().ends_with("hnsw") ? 64 : 1000;  // ours, or pgvector's (a PostgreSQL library)
   size_t k = std::min(index.size(), std::max<size_t>(top_k * 8, first));
   std::vector<Neighbor> found;
   while (true) {

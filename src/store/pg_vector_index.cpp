@@ -59,11 +59,16 @@ class PgVectorIndex final : public VectorIndex {
       }
     }
     {
-      // Cosine distance = 1 - similarity for these unit vectors; the distance cut is the threshold.
-      sql::Statement s(session->connection,
-                       "SELECT id, embedding <=> ?1 AS d FROM faces WHERE embedding <=> ?1 <= ?2 ORDER BY d LIMIT ?3");
-      s.bind_vector(1, query).bind(2, 1.0 - double(min_score)).bind(3, static_cast<std::int64_t>(k));
-      while (s.step()) found.push_back({s.i64(0), static_cast<float>(1.0 - s.f64(1))});
+      // Cosine distance = 1 - similarity for these unit vectors. The rows come nearest first; the
+      // threshold cuts them here, not in a WHERE clause: with one, the graph's iterative scan would walk on
+      // (up to hnsw.max_scan_tuples) looking for k rows over the threshold that a person rarely has.
+      sql::Statement s(session->connection, "SELECT id, embedding <=> ?1 AS d FROM faces ORDER BY d LIMIT ?2");
+      s.bind_vector(1, query).bind(2, static_cast<std::int64_t>(k));
+      while (s.step()) {
+        const auto score = static_cast<float>(1.0 - s.f64(1));
+        if (score < min_score) break;
+        found.push_back({s.i64(0), score});
+      }
     }
     give(std::move(session));
     return found;
