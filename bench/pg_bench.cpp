@@ -5,7 +5,8 @@
 // 2 workers (`facesearch index` processes) when --cli and --photos are given. Synthetic faces shaped like
 // the default pack's (bench/synthetic_faces.h). The server is a throwaway cluster (tests/pg_cluster.sh)
 // with 1 GB of shared buffers, fsync on.
-// Usage: facesearch_pg_bench [--sizes 100000] [--queries 200] [--cli build/facesearch --photos DIR]
+// Usage: facesearch_pg_bench [--sizes 100000] [--queries 200] [--m 16] [--ef-construction 64]
+//                            [--cli build/facesearch --photos DIR]
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,6 +112,8 @@ Latency own_queries(const VectorIndex& index, const std::vector<std::vector<floa
   return {percentile(ms, 0.5), percentile(ms, 0.99), recall_at_10(found, truth)};
 }
 
+int g_m = 16, g_ef_construction = 64;  // --m, --ef-construction: the HNSW index's build parameters
+
 void bench_size(Cluster& cluster, const ModelPack& pack, size_t n, size_t query_count) {
   const int dim = pack.embedder.dim;
   std::printf("\n## %zu faces (%d-d, synthetic: people of 5-20 faces)\n\n", n, dim);
@@ -156,7 +159,8 @@ void bench_size(Cluster& cluster, const ModelPack& pack, size_t n, size_t query_
   const double copy_s = seconds_since(t);
   t = Clock::now();
   c.exec("SET maintenance_work_mem = '2GB'; SET max_parallel_maintenance_workers = 1");
-  c.exec("CREATE INDEX faces_embedding ON faces USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)");
+  c.exec("CREATE INDEX faces_embedding ON faces USING hnsw (embedding vector_cosine_ops) WITH (m = " + std::to_string(g_m) +
+         ", ef_construction = " + std::to_string(g_ef_construction) + ")");
   const double build_s = seconds_since(t);
   c.exec("VACUUM ANALYZE faces");
   double index_mb = 0, table_mb = 0;
@@ -190,7 +194,8 @@ void bench_size(Cluster& cluster, const ModelPack& pack, size_t n, size_t query_
   c.exec("VACUUM ANALYZE faces");
   std::printf("| ingest | faces/s | seconds |\n|---|---:|---:|\n");
   std::printf("| binary COPY (images + faces, no vector index) | %.0f | %.1f |\n", double(n) / copy_s, copy_s);
-  std::printf("| pgvector HNSW build (m 16, ef_construction 64, 2 cores) | %.0f | %.1f |\n", double(n) / build_s, build_s);
+  std::printf("| pgvector HNSW build (m %d, ef_construction %d, 2 cores) | %.0f | %.1f |\n", g_m, g_ef_construction,
+              double(n) / build_s, build_s);
   std::printf("| the indexer's path (row by row, 32 per transaction, HNSW present) | %.0f | %.1f (%zu faces) |\n",
               double(rows) / row_s, row_s, rows);
   std::printf("\nHNSW index %.0f MB, table + other indexes %.0f MB (%.2f GB per million faces in all)\n\n", index_mb,
@@ -314,6 +319,10 @@ int main(int argc, char** argv) {
         sizes.push_back(std::stoul(list.substr(at, comma - at)));
         at = comma + 1;
       }
+    } else if (a == "--m") {
+      g_m = std::stoi(next());
+    } else if (a == "--ef-construction") {
+      g_ef_construction = std::stoi(next());
     } else if (a == "--queries") {
       queries = std::stoul(next());
     } else if (a == "--cli") {
@@ -321,7 +330,8 @@ int main(int argc, char** argv) {
     } else if (a == "--photos") {
       photos = next();
     } else {
-      std::fprintf(stderr, "usage: facesearch_pg_bench [--sizes 100000,...] [--queries 200] [--cli FACESEARCH --photos DIR]\n");
+      std::fprintf(stderr, "usage: facesearch_pg_bench [--sizes 100000,...] [--queries 200] [--m 16] [--ef-construction 64] "
+                   "[--cli FACESEARCH --photos DIR]\n");
       return 2;
     }
   }
