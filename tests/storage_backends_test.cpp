@@ -302,6 +302,22 @@ TEST(PostgresLibrary, ServerErrorsAreClearAndNameTheLibraryWithoutItsPassword) {
   expect_error([&] { Catalog::inspect(missing); }, ErrorCode::kNotFound, {"no_such_db", "does not exist"});
 }
 
+TEST(PostgresLibrary, ALibraryOfANewerSchemaIsRefused) {
+  const std::string db = testing::pg_test_server().create_database();
+  const ModelPack pack = load_named_pack(kDefaultPackName);
+  { Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate); }
+  {
+    PGconn* conn = PQconnectdb(db.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
+    PQclear(PQexec(conn, "UPDATE meta SET value = '99' WHERE key = 'schema_version'"));
+    PQfinish(conn);
+  }
+  expect_error([&] { Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate); }, ErrorCode::kCatalog,
+               {"written by a newer facesearch (schema 99"});
+  expect_error([&] { Catalog::inspect(db); }, ErrorCode::kCatalog, {"newer facesearch"});
+  testing::pg_test_server().drop_database(db);
+}
+
 TEST(PostgresLibrary, ADatabaseOfSomethingElseIsNotTakenForALibrary) {
   const std::string db = testing::pg_test_server().create_database();
   {
