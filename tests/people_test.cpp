@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "library/library.h"
 #include "people/cluster_quality.h"
+#include "backends.h"
 #include "test_support.h"
 
 namespace facesearch {
@@ -123,11 +124,12 @@ TEST(People, IndexGroupsTestdataIntoItsPeople) {
   expect_no_photo_twice_in_a_person(library);
 }
 
-class PeopleEdits : public ::testing::Test {
+// Run on both storage back ends (tests/backends.h).
+class PeopleEdits : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
     photos_ = tmp_.path() / "photos";
-    db_ = tmp_.path() / "library.db";
+    db_ = testing::new_library_address(GetParam(), tmp_.path());
     copy_people(photos_, {"obama", "Tony_Blair", "Serena_Williams", "Vladimir_Putin", "John_Salley", "biden"});
     fs::create_directories(photos_ / "scene");
     fs::copy_file(testing::testdata_dir() / "faces" / "scenes" / "fr_obama_and_biden.jpg",
@@ -138,11 +140,15 @@ class PeopleEdits : public ::testing::Test {
   Library editor() const { return Library::open_for_editing(db_); }
   std::int64_t person_of(const std::string& folder) const { return person_of_folder(reader(), folder); }
 
+  void TearDown() override { testing::remove_library(GetParam(), db_); }
+
   TempDir tmp_;
   fs::path photos_, db_;
 };
 
-TEST_F(PeopleEdits, EveryFolderIsOnePerson) {
+INSTANTIATE_TEST_SUITE_P(, PeopleEdits, testing::kBothBackends, testing::backend_name);
+
+TEST_P(PeopleEdits, EveryFolderIsOnePerson) {
   const Library library = reader();
   auto by_person = folders_by_person(library);
   EXPECT_EQ(by_person.size(), 6u);
@@ -153,7 +159,7 @@ TEST_F(PeopleEdits, EveryFolderIsOnePerson) {
   }
 }
 
-TEST_F(PeopleEdits, NamesAreUniqueAndFindTheirPerson) {
+TEST_P(PeopleEdits, NamesAreUniqueAndFindTheirPerson) {
   Library library = editor();
   const std::int64_t obama = person_of("obama"), blair = person_of("Tony_Blair");
   library.name_person(obama, "Barack");
@@ -165,7 +171,7 @@ TEST_F(PeopleEdits, NamesAreUniqueAndFindTheirPerson) {
   testing::expect_error([&] { library.find_person("99999"); }, ErrorCode::kNotFound, {"no person 99999"});
 }
 
-TEST_F(PeopleEdits, SearchByNameFindsEveryPhotoOfThePersonAndNoOther) {
+TEST_P(PeopleEdits, SearchByNameFindsEveryPhotoOfThePersonAndNoOther) {
   editor().name_person(person_of("Serena_Williams"), "Serena");
   SearchRequest request;
   request.photo_queries = false;
@@ -180,7 +186,7 @@ TEST_F(PeopleEdits, SearchByNameFindsEveryPhotoOfThePersonAndNoOther) {
   EXPECT_EQ(photos.size(), 5u);
 }
 
-TEST_F(PeopleEdits, SearchByPersonAlsoFindsFacesThatMatchSeveralOfItsFaces) {
+TEST_P(PeopleEdits, SearchByPersonAlsoFindsFacesThatMatchSeveralOfItsFaces) {
   // Nobody grouped (no group reaches 20 faces); two of Tony Blair's faces made a person by hand: the
   // search finds his other photos through them, and nobody else's.
   Library library = editor();
@@ -205,7 +211,7 @@ TEST_F(PeopleEdits, SearchByPersonAlsoFindsFacesThatMatchSeveralOfItsFaces) {
   EXPECT_EQ(photos.size(), 5u);
 }
 
-TEST_F(PeopleEdits, RejectedFaceNeverGoesBackThroughRecluster) {
+TEST_P(PeopleEdits, RejectedFaceNeverGoesBackThroughRecluster) {
   Library library = editor();
   const std::int64_t obama = person_of("obama");
   const PersonDetail before = library.person_detail(obama);
@@ -226,7 +232,7 @@ TEST_F(PeopleEdits, RejectedFaceNeverGoesBackThroughRecluster) {
   for (const PersonFace& f : reader().person_detail(obama).faces) EXPECT_NE(f.face.id, face);
 }
 
-TEST_F(PeopleEdits, MovedFacesStayThroughRecluster) {
+TEST_P(PeopleEdits, MovedFacesStayThroughRecluster) {
   Library library = editor();
   const std::int64_t obama = person_of("obama"), putin = person_of("Vladimir_Putin");
   const std::int64_t face = library.person_detail(putin).faces.front().face.id;
@@ -244,7 +250,7 @@ TEST_F(PeopleEdits, MovedFacesStayThroughRecluster) {
   EXPECT_TRUE(has(solo, alone));
 }
 
-TEST_F(PeopleEdits, TwoFacesOfOnePhotoAreNeverOnePerson) {
+TEST_P(PeopleEdits, TwoFacesOfOnePhotoAreNeverOnePerson) {
   // scene/fr_obama_and_biden.jpg: each face joined its own person, not one of them.
   const Library library = reader();
   expect_no_photo_twice_in_a_person(library);
@@ -268,7 +274,7 @@ TEST_F(PeopleEdits, TwoFacesOfOnePhotoAreNeverOnePerson) {
   expect_no_photo_twice_in_a_person(reader());
 }
 
-TEST_F(PeopleEdits, MergeKeepsTheFirstIdAndTheName) {
+TEST_P(PeopleEdits, MergeKeepsTheFirstIdAndTheName) {
   Library library = editor();
   const std::int64_t obama = person_of("obama"), blair = person_of("Tony_Blair");
   library.name_person(blair, "Tony");
@@ -284,7 +290,7 @@ TEST_F(PeopleEdits, MergeKeepsTheFirstIdAndTheName) {
                         {"two different people"});
 }
 
-TEST_F(PeopleEdits, NamesHoldThroughReindexMovesReclusterAndRebuild) {
+TEST_P(PeopleEdits, NamesHoldThroughReindexMovesReclusterAndRebuild) {
   Library library = editor();
   const std::int64_t salley = person_of("John_Salley");
   library.name_person(salley, "John Salley");
@@ -306,7 +312,7 @@ TEST_F(PeopleEdits, NamesHoldThroughReindexMovesReclusterAndRebuild) {
   for (const PersonFace& f : reader().person_detail(salley).faces) EXPECT_EQ(folder_of(f.image.path), "js");
 }
 
-TEST_F(PeopleEdits, DeletedPhotosLeaveTheirPeople) {
+TEST_P(PeopleEdits, DeletedPhotosLeaveTheirPeople) {
   Library library = editor();
   const std::int64_t named = person_of("Tony_Blair"), unnamed = person_of("Serena_Williams");
   library.name_person(named, "Tony");

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "library/library.h"
 #include "models/pack_registry.h"
+#include "backends.h"
 #include "pg_test_server.h"
 #include "store/catalog.h"
 #include "test_support.h"
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::expect_error;
 
-enum class Backend { kSqlite, kPostgres };
+using testing::Backend;
 
 fs::path people_dir(const char* name) { return testing::testdata_dir() / "faces" / "people" / name; }
 
@@ -38,12 +39,9 @@ std::map<std::string, double> matches_of(const SearchReport& report) {
 class StorageBackends : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    db_ = GetParam() == Backend::kPostgres ? fs::path(testing::pg_test_server().create_database())
-                                           : tmp_.path() / "library.db";
+    db_ = testing::new_library_address(GetParam(), tmp_.path());
   }
-  void TearDown() override {
-    if (GetParam() == Backend::kPostgres) testing::pg_test_server().drop_database(db_.native());
-  }
+  void TearDown() override { testing::remove_library(GetParam(), db_); }
   static const ModelPack& pack() {
     static const ModelPack p = load_named_pack(kDefaultPackName);
     return p;
@@ -61,11 +59,7 @@ class StorageBackends : public ::testing::TestWithParam<Backend> {
   fs::path db_;
 };
 
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kPostgres ? "PostgreSQL" : "SQLite";
-}
-
-INSTANTIATE_TEST_SUITE_P(, StorageBackends, ::testing::Values(Backend::kSqlite, Backend::kPostgres), backend_name);
+INSTANTIATE_TEST_SUITE_P(, StorageBackends, testing::kBothBackends, testing::backend_name);
 
 TEST_P(StorageBackends, CatalogKeepsPhotosFacesAndItsGeneration) {
   Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate);
