@@ -25,6 +25,7 @@
 #include "search/library_search.h"
 #include "store/vector_files.h"
 #include "store/indexer.h"
+#include "backends.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -67,6 +68,18 @@ class Library : public testing::DefaultPipelineSuite {
     return index_library(c, *pipeline_, roots, o);
   }
 };
+
+// The same, on both storage back ends (tests/backends.h): what index_library does must not depend on
+// where the catalog lives.
+class LibraryOnEachBackend : public Library, public ::testing::WithParamInterface<testing::Backend> {
+ protected:
+  void SetUp() override { db_ = testing::new_library_address(GetParam(), tmp_.path()); }
+  void TearDown() override { testing::remove_library(GetParam(), db_); }
+  TempDir tmp_;
+  fs::path db_;
+};
+
+INSTANTIATE_TEST_SUITE_P(, LibraryOnEachBackend, testing::kBothBackends, testing::backend_name);
 
 ErrorCode open_error(const fs::path& db, const ModelPack& pack, std::string* message = nullptr) {
   try {
@@ -133,10 +146,10 @@ TEST_F(Library, UnwritableLocationIsAnIoError) {
   }
 }
 
-TEST_F(Library, IncrementalIndexingRedoesExactlyTheChangedWork) {
+TEST_P(LibraryOnEachBackend, IncrementalIndexingRedoesExactlyTheChangedWork) {
   TempDir tmp;
   const fs::path photos = copy_people(tmp.path(), {"Tony_Blair", "Hugo_Chavez", "Elon"});
-  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  Catalog c = Catalog::open(db_, *pack_, Catalog::Mode::kOpenOrCreate);
 
   auto r = index(c, photos);
   EXPECT_EQ(r.files, 13u);
@@ -192,14 +205,14 @@ TEST_F(Library, IncrementalIndexingRedoesExactlyTheChangedWork) {
   EXPECT_GT(similarity(stored[0].embedding, obama[0].embedding), 0.99f);
 }
 
-TEST_F(Library, UnreadableFilesAreRecordedAndRetriedWhenTheyChange) {
+TEST_P(LibraryOnEachBackend, UnreadableFilesAreRecordedAndRetriedWhenTheyChange) {
   TempDir tmp;
   const fs::path photos = tmp.path() / "photos";
   fs::create_directories(photos);
   fs::copy_file(faces_dir() / "bad" / "zero_bytes.jpg", photos / "broken.jpg");
   fs::copy_file(faces_dir() / "people" / "Elon" / "deepface_img19.jpg", photos / "elon.jpg");
   fs::permissions(photos / "broken.jpg", fs::perms::owner_write, fs::perm_options::add);
-  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  Catalog c = Catalog::open(db_, *pack_, Catalog::Mode::kOpenOrCreate);
   auto r = index(c, photos);
   EXPECT_EQ(r.errors, 1u);
   EXPECT_EQ(r.added, 1u);
