@@ -53,6 +53,8 @@ kill -9 $victim
 wait $victim 2>/dev/null
 wait $w2; rc2=$?
 wait $w3; rc3=$?
+cat "$TMP/w2.err" "$TMP/w3.err" > "$TMP/err"; cat "$TMP/w2.out" "$TMP/w3.out" > "$TMP/out"
+grep -h "error" "$TMP/w2.err" "$TMP/w3.err" | head -5 | sed 's/^/     worker: /'
 check "the two other workers finish the job (the dead one's files too)" eval '[ $rc2 = 0 ] && [ $rc3 = 0 ]'
 check "the job's queue is empty" eval '[ "$(queue_left "$LIB")" = 0 ]'
 dump "$LIB" > "$TMP/three.txt"

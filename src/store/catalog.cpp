@@ -219,6 +219,7 @@ std::int64_t size_or_zero(const std::string& path) {
 struct Catalog::Impl {
   std::filesystem::path path;
   std::string address;  // a PostgreSQL library's address as given (with its password): for more connections
+  std::unique_ptr<sql::Connection> claims;  // renew_claims' own connection, opened on first use
   std::unique_ptr<sql::Connection> conn;
   int dim = 0;
   int schema = 0;             // the schema version the file has now
@@ -1073,6 +1074,14 @@ void Catalog::release_claims(const std::string& worker) {
   require_database(*this, "release_claims");
   Statement s(*impl_->conn, "UPDATE work_queue SET claimed_by = '', claimed_until = 0 WHERE claimed_by = ?");
   s.bind(1, worker).run();
+}
+
+void Catalog::renew_claims(const std::string& worker, int seconds) {
+  require_database(*this, "renew_claims");
+  if (!impl_->claims) impl_->claims = std::make_unique<sql::PgConnection>(impl_->address);
+  Statement s(*impl_->claims, std::string("UPDATE work_queue SET claimed_until = ") + kServerNow +
+                                  " + ?2 WHERE path IN (SELECT path FROM work_queue WHERE claimed_by = ?1 FOR UPDATE SKIP LOCKED)");
+  s.bind(1, worker).bind(2, std::int64_t{seconds}).run();
 }
 
 Catalog::QueueState Catalog::queue_state() const {

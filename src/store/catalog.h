@@ -307,6 +307,10 @@ class Catalog {
   std::vector<QueuedFile> claim_files(const std::string& worker, size_t n, int seconds);
   void finish_queued_file(const std::filesystem::path& path);  // inside the transaction that stores it
   void release_claims(const std::string& worker);  // what the worker did not finish goes back at once
+  // Extends the worker's live claims by `seconds` from now, over a connection of its own: the batch's
+  // transaction on this one may be open (its finished files, locked by it, are skipped). A worker
+  // calls it while it works, so that its claims expire only when it stops.
+  void renew_claims(const std::string& worker, int seconds);
   // Held while a people pass (people/people.h) decides and writes: two workers that finish their index
   // runs together must not both group the same new faces. A PostgreSQL advisory lock (waits for the
   // other); nothing for a file library, whose write transactions already take turns.

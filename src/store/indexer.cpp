@@ -115,6 +115,8 @@ class Mounts {
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> pairs_;
 };
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 std::string worker_name() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
@@ -184,7 +186,13 @@ bool run_shared_job(Catalog& catalog, const std::vector<std::filesystem::path>& 
       }
       ScanOptions batch_scan = scan;
       const size_t before = done;
+      auto renewed = Clock::now();
       batch_scan.on_progress = [&, before](const Progress& p) {
+        // Still at work: the claims must not expire under this worker (a third of their time at most).
+        if (seconds_since(renewed) * 3 >= seconds) {
+          catalog.renew_claims(worker, seconds);
+          renewed = Clock::now();
+        }
         if (!options.on_progress) return;
         Progress whole = p;
         whole.total = total;
