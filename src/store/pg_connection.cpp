@@ -225,7 +225,7 @@ class PgCursor final : public Cursor {
     const Oid type = PQftype(result_, c);
     if (type == kBytea) {
       out.resize(bytes / sizeof(float));
-      std::memcpy(out.data(), p, out.size() * sizeof(float));
+      if (!out.empty()) std::memcpy(out.data(), p, out.size() * sizeof(float));
     } else if (type == c_.vector_type() && bytes >= 4) {
       const size_t n = std::min<size_t>(get_be(p, 2), (bytes - 4) / 4);
       out.resize(n);
