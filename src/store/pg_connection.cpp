@@ -124,6 +124,16 @@ std::string postgres_parameters(std::string_view sql) {
   throw Error(ErrorCode::kCatalog, prefix + what + " failed: " + message);
 }
 
+// throw_pg, with `result` freed (the Error keeps what it needs of the message).
+[[noreturn]] void throw_pg_and_clear(PGconn* conn, PGresult* result, const std::string& where, const std::string& what) {
+  try {
+    throw_pg(conn, result, where, what);
+  } catch (...) {
+    PQclear(result);
+    throw;
+  }
+}
+
 class PgCursor final : public Cursor {
  public:
   PgCursor(PgConnection& connection, std::string_view sql) : c_(connection), sql_(postgres_parameters(sql)) {}
@@ -253,15 +263,7 @@ class PgCursor final : public Cursor {
     if (!prepared_ || types_ != prepared_types_) {
       name_ = "fs" + std::to_string(c_.next_statement_++);
       PGresult* r = PQprepare(conn, name_.c_str(), sql_.c_str(), static_cast<int>(types_.size()), types_.data());
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        const std::string detail = sql_;
-        try {
-          throw_pg(conn, r, c_.where(), "preparing \"" + detail + "\"");
-        } catch (...) {
-          PQclear(r);
-          throw;
-        }
-      }
+      if (PQresultStatus(r) != PGRES_COMMAND_OK) throw_pg_and_clear(conn, r, c_.where(), "preparing \"" + sql_ + "\"");
       PQclear(r);
       prepared_types_ = types_;
       prepared_ = true;
@@ -279,12 +281,7 @@ class PgCursor final : public Cursor {
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
       PGresult* failed = result_;
       result_ = nullptr;
-      try {
-        throw_pg(conn, failed, c_.where(), "statement \"" + sql_ + "\"");
-      } catch (...) {
-        PQclear(failed);
-        throw;
-      }
+      throw_pg_and_clear(conn, failed, c_.where(), "statement \"" + sql_ + "\"");
     }
   }
 
@@ -333,12 +330,7 @@ void PgConnection::exec(const std::string& sql) {
   PGresult* r = PQexec(conn_, sql.c_str());
   const ExecStatusType status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    try {
-      throw_pg(conn_, r, where_, "statement");
-    } catch (...) {
-      PQclear(r);
-      throw;
-    }
+    throw_pg_and_clear(conn_, r, where_, "statement");
   }
   PQclear(r);
 }
@@ -363,14 +355,7 @@ unsigned PgConnection::vector_type() {
 
 std::int64_t PgConnection::copy_in(const std::string& copy_sql, const std::string& data) {
   PGresult* r = PQexec(conn_, copy_sql.c_str());
-  if (PQresultStatus(r) != PGRES_COPY_IN) {
-    try {
-      throw_pg(conn_, r, where_, "COPY");
-    } catch (...) {
-      PQclear(r);
-      throw;
-    }
-  }
+  if (PQresultStatus(r) != PGRES_COPY_IN) throw_pg_and_clear(conn_, r, where_, "COPY");
   PQclear(r);
   constexpr size_t kChunk = 1 << 20;
   for (size_t at = 0; at < data.size(); at += kChunk) {
@@ -381,13 +366,8 @@ std::int64_t PgConnection::copy_in(const std::string& copy_sql, const std::strin
   std::int64_t rows = 0;
   while (PGresult* done = PQgetResult(conn_)) {
     if (PQresultStatus(done) != PGRES_COMMAND_OK) {
-      try {
-        throw_pg(conn_, done, where_, "COPY");
-      } catch (...) {
-        PQclear(done);
-        while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
-        throw;
-      }
+      while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+      throw_pg_and_clear(conn_, done, where_, "COPY");
     }
     if (const char* n = PQcmdTuples(done); n && *n) rows += std::atoll(n);
     PQclear(done);
