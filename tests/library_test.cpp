@@ -418,8 +418,8 @@ namespace facesearch {
 namespace {
 
 // Synthetic face-like embeddings: `people` identities, `per` faces each, around a shared component.
-void fill_synthetic_library(Catalog& c, int people, int per, int dim) {
-  std::mt19937 rng(7);
+void fill_synthetic_library(Catalog& c, int people, int per, int dim, unsigned seed = 7, const std::string& prefix = "p") {
+  std::mt19937 rng(seed);
   std::normal_distribution<float> noise(0.f, 1.f);
   std::vector<float> common(dim);
   for (auto& x : common) x = noise(rng);
@@ -429,7 +429,7 @@ void fill_synthetic_library(Catalog& c, int people, int per, int dim) {
     std::vector<float> centre(dim);
     for (int k = 0; k < dim; ++k) centre[k] = 2.5f * common[k] + 0.5f * noise(rng) / std::sqrt(float(dim));
     for (int i = 0; i < per; ++i) {
-      const auto id = c.put_image(synthetic_image("/synthetic/p" + std::to_string(p) + "_" + std::to_string(i) + ".jpg"));
+      const auto id = c.put_image(synthetic_image("/synthetic/" + prefix + std::to_string(p) + "_" + std::to_string(i) + ".jpg"));
       FaceRow f;
       f.embedding.resize(dim);
       for (int k = 0; k < dim; ++k) f.embedding[k] = centre[k] + 0.25f * noise(rng) / std::sqrt(float(dim));
@@ -491,6 +491,87 @@ TEST_F(Library, SavedApproximateIndexIsUsedWhileCurrentAndIgnoredWhenStaleOrDama
   fs::resize_file(path, fs::file_size(path) / 2);
   EXPECT_FALSE(load_current_approx_index(c, dim));
   EXPECT_EQ(build_vector_index(c, IndexKind::kPreferSaved, dim)->kind(), "exact");
+}
+
+// An index run that adds photos to a large library extends the saved graph instead of building it
+// anew; one that deletes or changes a face builds it again. Either way the graph holds exactly the
+// catalog's faces and finds what the exact index finds.
+TEST_F(Library, SavedApproximateIndexGrowsWithNewFacesAndIsRebuiltAfterDeletions) {
+  TempDir tmp;
+  const int dim = pipeline_->embedding_dim();
+  Catalog c = Catalog::open(tmp.path() / "lib.db", *pack_, Catalog::Mode::kOpenOrCreate);
+  fill_synthetic_library(c, 200, 10, dim, /*seed=*/11, "a");
+  ApproxIndexUpdate how = ApproxIndexUpdate::kNone;
+  ASSERT_TRUE(update_approx_index_file(c, dim, /*min_faces=*/1000, &how));
+  EXPECT_EQ(how, ApproxIndexUpdate::kBuilt);
+  ASSERT_TRUE(update_approx_index_file(c, dim, 1000, &how));
+  EXPECT_EQ(how, ApproxIndexUpdate::kCurrent);
+
+  // The graph answers as the exact index does, for every 7th face of the catalog.
+  auto agrees_with_exact = [&](size_t expected_faces) {
+    const auto saved = load_current_approx_index(c, dim);
+    if (!saved) return ::testing::AssertionFailure() << "no current graph";
+    if (saved->size() != expected_faces) return ::testing::AssertionFailure() << "graph of " << saved->size() << " faces";
+    std::vector<std::int64_t> graph_ids(approx_index_ids(*saved).begin(), approx_index_ids(*saved).end());
+    std::vector<std::int64_t> catalog_ids;
+    c.for_each_embedding([&](std::int64_t id, std::span<const float>) { catalog_ids.push_back(id); });
+    std::sort(graph_ids.begin(), graph_ids.end());
+    std::sort(catalog_ids.begin(), catalog_ids.end());
+    if (graph_ids != catalog_ids) return ::testing::AssertionFailure() << "the graph's faces are not the catalog's";
+    const auto exact = build_vector_index(c, IndexKind::kExact, dim);
+    size_t hits = 0, total = 0, self_first = 0, queries = 0;
+    c.for_each_embedding([&](std::int64_t id, std::span<const float> v) {
+      if (id % 7 != 0) return;
+      const auto a = exact->search(v, 10, -1).front();
+      const auto b = saved->search(v, 10, -1).front();
+      for (const auto& n : a)
+        for (const auto& m : b)
+          if (n.id == m.id && std::abs(n.score - m.score) < 1e-5f) ++hits;
+      total += a.size(), ++queries;
+      if (!b.empty() && b.front().id == id) ++self_first;
+    });
+    if (double(hits) / double(total) < 0.99 || self_first != queries)
+      return ::testing::AssertionFailure() << hits << " of " << total << " neighbours found, " << self_first << " of "
+                                           << queries << " faces find themselves first";
+    return ::testing::AssertionSuccess();
+  };
+  EXPECT_TRUE(agrees_with_exact(2000));
+
+  // 10% more faces (photos of 20 more people): the saved graph is extended.
+  fill_synthetic_library(c, 20, 10, dim, /*seed=*/12, "b");
+  ASSERT_TRUE(update_approx_index_file(c, dim, 1000, &how));
+  EXPECT_EQ(how, ApproxIndexUpdate::kExtended);
+  EXPECT_TRUE(agrees_with_exact(2200));
+
+  // A photo deleted: the graph cannot drop its face, so it is built again without it.
+  std::int64_t first_image = 0;
+  for (const auto& [face, image] : c.face_images()) first_image = first_image == 0 ? image : std::min(first_image, image);
+  {
+    Catalog::Transaction t(c);
+    c.delete_image(first_image);
+    t.commit();
+  }
+  ASSERT_TRUE(update_approx_index_file(c, dim, 1000, &how));
+  EXPECT_EQ(how, ApproxIndexUpdate::kBuilt);
+  EXPECT_TRUE(agrees_with_exact(2199));
+
+  // The newest photo analysed again with another face: SQLite may give the new face the deleted face's
+  // id, which the graph holds with the old embedding. Such a graph is never extended.
+  std::int64_t last_image = 0, last_face = 0;
+  for (const auto& [face, image] : c.face_images())
+    if (face > last_face) last_face = face, last_image = image;
+  {
+    Catalog::Transaction t(c);
+    FaceRow f;
+    f.embedding.assign(static_cast<size_t>(dim), 0.f);
+    f.embedding[0] = 1.f;
+    f.face.detector = "synthetic";
+    c.replace_faces(last_image, std::span<const FaceRow>(&f, 1));
+    t.commit();
+  }
+  ASSERT_TRUE(update_approx_index_file(c, dim, 1000, &how));
+  EXPECT_EQ(how, ApproxIndexUpdate::kBuilt);
+  EXPECT_TRUE(agrees_with_exact(2199));
 }
 
 TEST_F(Library, SavedVectorsFileMatchesTheCatalogAndIsIgnoredWhenStaleOrDamaged) {

@@ -188,7 +188,8 @@ int run_index(const IndexArgs& args) {
       progress.print_line("facesearch: warning: " + path.string() + ": " + message);
     };
     options.on_building_approx_index = [](size_t faces) {
-      std::cerr << "facesearch: building the approximate index for " << faces << " faces (minutes per million)\n";
+      std::cerr << "facesearch: updating the approximate index of " << faces
+                << " faces (new faces join the saved graph; after deletions it is rebuilt, minutes per million)\n";
     };
   }
 

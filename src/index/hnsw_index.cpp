@@ -19,12 +19,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -264,6 +266,41 @@ class FaissHnswIndex final : public HnswIndex {
 
   // Binary layout (host byte order, this project's own): params, ids, vectors, then faiss's HNSW
   // graph arrays. Every read is checked against the sizes it announces.
+  std::span<const std::int64_t> ids() const { return ids_; }
+
+  // See extend_approx_index (vector_index.h).
+  bool extend(std::span<const std::int64_t> ids, std::span<const float> vectors) {
+    const size_t d = static_cast<size_t>(dim_);
+    if (vectors.size() != ids.size() * d) {
+      throw Error(ErrorCode::kInvalidArgument, "hnsw index extend: " + std::to_string(ids.size()) + " ids need " +
+                                                   std::to_string(ids.size() * d) + " floats, got " + std::to_string(vectors.size()));
+    }
+    if (ids.size() < ids_.size()) return false;
+    std::unordered_map<std::int64_t, size_t> position;
+    position.reserve(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (!position.emplace(ids[i], i).second) return false;  // a repeated id: not a library's faces
+    std::vector<bool> held(ids.size(), false);
+    const float* rows = storage_->get_xb();
+    for (size_t label = 0; label < ids_.size(); ++label) {
+      const auto it = position.find(ids_[label]);
+      if (it == position.end()) return false;  // a face deleted since
+      const float* now = vectors.data() + it->second * d;
+      if (std::memcmp(now, rows + label * d, d * sizeof(float)) != 0) return false;  // an id reused by another face
+      held[it->second] = true;
+    }
+    std::vector<std::int64_t> new_ids;
+    std::vector<float> new_rows;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (held[i]) continue;
+      new_ids.push_back(ids[i]);
+      new_rows.insert(new_rows.end(), vectors.begin() + static_cast<std::ptrdiff_t>(i * d),
+                      vectors.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+    }
+    add(new_ids, new_rows);
+    return true;
+  }
+
   void save(std::ostream& out) const {
     const auto& g = hnsw_.hnsw;
     write_pod(out, params_.m), write_pod(out, params_.ef_construction), write_pod(out, params_.ef_search);
@@ -656,6 +693,18 @@ void save_approx_index(const VectorIndex& index, std::ostream& out) {
   const auto* hnsw = dynamic_cast<const index_detail::FaissHnswIndex*>(&index);
   if (!hnsw) throw Error(ErrorCode::kInvalidArgument, "save_approx_index: not an approximate index");
   hnsw->save(out);
+}
+
+std::span<const std::int64_t> approx_index_ids(const VectorIndex& index) {
+  const auto* hnsw = dynamic_cast<const index_detail::FaissHnswIndex*>(&index);
+  if (!hnsw) throw Error(ErrorCode::kInvalidArgument, "approx_index_ids: not an approximate index");
+  return hnsw->ids();
+}
+
+bool extend_approx_index(VectorIndex& index, std::span<const std::int64_t> ids, std::span<const float> vectors) {
+  auto* hnsw = dynamic_cast<index_detail::FaissHnswIndex*>(&index);
+  if (!hnsw) throw Error(ErrorCode::kInvalidArgument, "extend_approx_index: not an approximate index");
+  return hnsw->extend(ids, vectors);
 }
 
 std::unique_ptr<VectorIndex> load_approx_index(std::istream& in, int dim) {

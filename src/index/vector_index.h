@@ -63,6 +63,15 @@ inline constexpr size_t kSavedGraphThreshold = 50000;
 // Error{kCatalog} for data that does not parse.
 void save_approx_index(const VectorIndex& index, std::ostream& out);
 std::unique_ptr<VectorIndex> load_approx_index(std::istream& in, int dim);
+// The ids an approximate index holds, in the order they were added (Error{kInvalidArgument} for another kind).
+std::span<const std::int64_t> approx_index_ids(const VectorIndex& index);
+// Brings an approximate index built earlier up to date with `ids` / `vectors` (row-major: every face the
+// library holds now) when faces were only added since: every face it holds must be among them with the
+// same embedding, bit for bit (an id reused by another face is not the same face); the others are
+// added to the graph, a fraction of a whole build's work for a few new faces. Returns false, and leaves
+// the index as it was, when a face it holds was deleted or changed (an HNSW graph cannot drop a node
+// cleanly: the caller builds anew) or `ids` repeats one.
+bool extend_approx_index(VectorIndex& index, std::span<const std::int64_t> ids, std::span<const float> vectors);
 
 std::unique_ptr<VectorIndex> make_exact_index(int dim);
 // An exact index over rows it does not copy (e.g. a memory-mapped file): `owner` keeps them alive as long

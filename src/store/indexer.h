@@ -29,8 +29,9 @@ struct IndexOptions {
   std::function<void(const ScanFailure&)> on_failure;  // calling thread, as files fail
   std::function<void(const std::filesystem::path&, const std::string&)> on_warning;  // e.g. truncated JPEG
   const std::atomic<bool>* cancel = nullptr;           // stop after the batch in flight
-  // Library::index only: called before the approximate index is rebuilt after the run (minutes per
-  // million faces), with the number of faces.
+  // Library::index only: called before the approximate index is brought up to date after the run
+  // (new faces added to the saved graph; a rebuild after deletions, minutes per million faces), with
+  // the number of faces.
   std::function<void(size_t faces)> on_building_approx_index;
   // Folders of the library mounted at another path on this machine: (the folder here, the path the
   // library knows it by). Photos found under the first are read there and stored under the second, so

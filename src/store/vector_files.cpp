@@ -202,6 +202,22 @@ std::shared_ptr<const MappedFile> map_current_approx_index(const Catalog& catalo
   return MappedFile::open(path);
 }
 
+// The graph saved for an earlier state of this library (this library's id, model and dimension, any
+// generation up to the catalog's), parsed and checked whole; nullptr when there is none or it cannot be
+// used. What it holds is checked face by face against the catalog before it is extended.
+std::unique_ptr<VectorIndex> load_earlier_approx_index(const Catalog& catalog, int dim) {
+  const std::string library_id = catalog.library_id();
+  if (library_id.empty()) return nullptr;
+  const auto file = MappedFile::open(approx_index_path(catalog));
+  if (!file) return nullptr;
+  auto parsed = parse_approx_index_file(file->bytes());
+  if (parsed.fault != SideFileFault::kNone || parsed.header.library_id != library_id ||
+      parsed.header.model_fingerprint != catalog.model_fingerprint() || parsed.header.dim != dim ||
+      parsed.header.generation > catalog.generation())
+    return nullptr;
+  return std::move(parsed.index);
+}
+
 }  // namespace
 
 bool load_current_vectors(const Catalog& catalog, int dim, std::vector<std::int64_t>& ids, std::vector<float>& vectors,
@@ -257,7 +273,8 @@ std::unique_ptr<VectorIndex> load_current_approx_index(const Catalog& catalog, i
   return std::move(parsed.index);
 }
 
-bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
+bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces, ApproxIndexUpdate* how) {
+  if (how) *how = ApproxIndexUpdate::kNone;
   if (catalog.in_database()) return false;  // pgvector keeps its HNSW index up to date itself
   const auto path = approx_index_path(catalog);
   std::error_code ec;
@@ -275,20 +292,31 @@ bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces) {
     if (read_side_file_header(bytes, SideFileKind::kApproxIndex, header, problem) == SideFileFault::kNone &&
         compare_to_catalog(header, catalog, dim, kApproxRecord) == Currency::kCurrent &&
         bytes.size() >= header.payload_offset && bytes.size() - header.payload_offset == header.payload_bytes &&
-        side_file_checksum(bytes.subspan(header.payload_offset)) == header.payload_checksum)
+        side_file_checksum(bytes.subspan(header.payload_offset)) == header.payload_checksum) {
+      if (how) *how = ApproxIndexUpdate::kCurrent;
       return true;
+    }
   }
   const std::int64_t generation = catalog.generation();
   std::vector<std::int64_t> ids;
   std::vector<float> vectors;
   load_all_embeddings(catalog, dim, true, ids, vectors, nullptr);
-  auto index = make_approx_index(dim);
-  if (!ids.empty()) index->add(ids, vectors);
-  SideFileHeader header = header_for(SideFileKind::kApproxIndex, catalog, generation, dim, ids);
+  // The graph of an earlier state of this library, extended with the faces added since; a whole new
+  // graph when there is none or a face it holds is gone or changed.
+  auto index = load_earlier_approx_index(catalog, dim);
+  ApproxIndexUpdate done = ApproxIndexUpdate::kExtended;
+  if (!index || !extend_approx_index(*index, ids, vectors)) {
+    index = make_approx_index(dim);
+    if (!ids.empty()) index->add(ids, vectors);
+    done = ApproxIndexUpdate::kBuilt;
+  }
+  ids = {}, vectors = {};
+  SideFileHeader header = header_for(SideFileKind::kApproxIndex, catalog, generation, dim, approx_index_ids(*index));
   write_file_atomically(path, [&](std::ostream& out) {
     write_side_file(out, header, [&](std::ostream& payload) { save_approx_index(*index, payload); });
   });
   catalog.set_derived_file_record(kApproxRecord, header.record());
+  if (how) *how = done;
   return true;
 }
 

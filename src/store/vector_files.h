@@ -41,10 +41,15 @@ std::unique_ptr<VectorIndex> build_vector_index(const Catalog& catalog, IndexKin
 std::filesystem::path approx_index_path(const Catalog& catalog);
 
 // After indexing: builds and saves the approximate index when the library holds at least
-// `min_faces` faces (and removes it when it holds fewer); a file that is current and whole is kept,
-// any other is rebuilt. The file is written to a temporary name and renamed, so a crash never leaves a
-// half-written graph; the catalog then records it. Returns true when the library has one.
-bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces = kSavedGraphThreshold);
+// `min_faces` faces (and removes it when it holds fewer); a file that is current and whole is kept.
+// A file saved for an earlier state of this library, since which faces were only added (no face
+// deleted or changed), is extended with the new faces (extend_approx_index: an index run adding 1% to
+// a large library costs about 1% of a build); any other is rebuilt. The file is written to a temporary
+// name and renamed, so a crash never leaves a half-written graph; the catalog then records it. Returns
+// true when the library has one; `how` says what was done.
+enum class ApproxIndexUpdate { kNone, kCurrent, kExtended, kBuilt };
+bool update_approx_index_file(Catalog& catalog, int dim, size_t min_faces = kSavedGraphThreshold,
+                              ApproxIndexUpdate* how = nullptr);
 
 // The saved approximate index when it exists, matches the catalog and is whole (checksum, then every
 // array of the graph); nullptr otherwise (a damaged one is only a cache: the caller falls back).
