@@ -145,6 +145,40 @@ TEST(ClusterTest, TwoFacesOfOnePhotoAreNeverTogetherEvenWhenAlike) {
   }
 }
 
+// A cannot-link pair (the people pass: a face the user said is not a person, against that person's
+// faces) is kept apart like two faces of one photo, by every algorithm, while the rest of the group
+// stays together.
+TEST(ClusterTest, CannotLinkedFacesAreNeverTogether) {
+  Faces faces;
+  const int a = faces.new_group(), b = faces.new_group();
+  for (int f = 0; f < 8; ++f) faces.add(a, 0.3f);
+  for (int f = 0; f < 6; ++f) faces.add(b, 0.3f);
+  // Face 0 of group a may not be with faces 1..3 of group a (as if 1..3 were a person it was rejected from).
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> cannot = {{0, 1}, {0, 2}, {0, 3}};
+  for (const ClusterAlgorithm algorithm : kAlgorithms) {
+    const ClusterParams p = params_for(algorithm);
+    FaceSet set = faces.view();
+    const Clustering plain = make_clusterer(p)->cluster(set, build_neighbour_graph(set, p.graph));
+    ASSERT_GE(plain.labels[0], 0) << cluster_algorithm_name(algorithm);
+    ASSERT_EQ(plain.labels[0], plain.labels[1]) << cluster_algorithm_name(algorithm) << ": without the pairs they are one group";
+    set.cannot_link = cannot;
+    const Clustering c = make_clusterer(p)->cluster(set, build_neighbour_graph(set, p.graph));
+    for (const auto& [x, y] : cannot)
+      EXPECT_TRUE(c.labels[x] < 0 || c.labels[x] != c.labels[y]) << cluster_algorithm_name(algorithm) << ": faces " << x << " and " << y;
+    // The pairs may split group a (face 0 with some of 4..7, apart from 1..3), but no other face is left
+    // out, 1..3 stay together, and group b is untouched and never mixed with a.
+    for (size_t i = 1; i < 14; ++i) EXPECT_GE(c.labels[i], 0) << cluster_algorithm_name(algorithm) << " face " << i;
+    for (size_t i = 2; i < 4; ++i) EXPECT_EQ(c.labels[i], c.labels[1]) << cluster_algorithm_name(algorithm) << " face " << i;
+    for (size_t i = 9; i < 14; ++i) EXPECT_EQ(c.labels[i], c.labels[8]) << cluster_algorithm_name(algorithm) << " face " << i;
+    for (size_t i = 0; i < 8; ++i) EXPECT_NE(c.labels[i], c.labels[8]) << cluster_algorithm_name(algorithm) << " face " << i;
+  }
+  FaceSet bad = faces.view();
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> outside = {{0, 99}};
+  bad.cannot_link = outside;
+  const ClusterParams p = params_for(ClusterAlgorithm::kChineseWhispers);
+  EXPECT_THROW(make_clusterer(p)->cluster(bad, build_neighbour_graph(bad, p.graph)), Error);
+}
+
 TEST(ClusterTest, StrayFacesAreLeftUnassigned) {
   Faces faces;
   for (int g = 0; g < 2; ++g) {

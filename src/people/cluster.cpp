@@ -62,37 +62,53 @@ NeighbourGraph compress(size_t n, std::vector<ScoredPair>& pairs) {
   return g;
 }
 
-// The faces of each photo: siblings(i) are the other faces of face i's photo. The same-photo rule is
-// checked through them (a photo has a handful of faces), so no clusterer keeps a set of photos per cluster.
-class Siblings {
+// The faces each face may not share a cluster with: the other faces of its photo, and its cannot-link
+// partners (FaceSet::cannot_link). The rule is checked through them (a photo has a handful of faces),
+// so no clusterer keeps a set of photos per cluster. Compressed rows; of(i) may hold i itself.
+class Conflicts {
  public:
-  explicit Siblings(const FaceSet& faces) {
+  explicit Conflicts(const FaceSet& faces) {
     const size_t n = faces.size();
-    order_.resize(n);
-    for (size_t i = 0; i < n; ++i) order_[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(order_.begin(), order_.end(),
+    std::vector<std::uint32_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
+    std::stable_sort(order.begin(), order.end(),
                      [&](std::uint32_t a, std::uint32_t b) { return faces.image_ids[a] < faces.image_ids[b]; });
-    group_begin_.resize(n), group_end_.resize(n);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;  // (face, face it may not join)
     for (size_t s = 0; s < n;) {
       size_t e = s + 1;
-      while (e < n && faces.image_ids[order_[e]] == faces.image_ids[order_[s]]) ++e;
-      for (size_t t = s; t < e; ++t) group_begin_[order_[t]] = static_cast<std::uint32_t>(s), group_end_[order_[t]] = static_cast<std::uint32_t>(e);
+      while (e < n && faces.image_ids[order[e]] == faces.image_ids[order[s]]) ++e;
+      for (size_t a = s; a < e; ++a)
+        for (size_t b = s; b < e; ++b)
+          if (a != b) pairs.emplace_back(order[a], order[b]);
       s = e;
     }
+    for (const auto& [a, b] : faces.cannot_link) {
+      if (a >= n || b >= n) {
+        throw Error(ErrorCode::kInvalidArgument, "face clustering: cannot-link pair (" + std::to_string(a) + ", " +
+                                                     std::to_string(b) + ") outside " + std::to_string(n) + " faces");
+      }
+      if (a != b) pairs.emplace_back(a, b), pairs.emplace_back(b, a);
+    }
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    offsets_.assign(n + 1, 0);
+    for (const auto& p : pairs) ++offsets_[p.first + 1];
+    for (size_t i = 0; i < n; ++i) offsets_[i + 1] += offsets_[i];
+    partners_.reserve(pairs.size());
+    for (const auto& p : pairs) partners_.push_back(p.second);
   }
-  // Face i and every other face of its photo.
   std::span<const std::uint32_t> of(size_t i) const {
-    return {order_.data() + group_begin_[i], static_cast<size_t>(group_end_[i] - group_begin_[i])};
+    return {partners_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]};
   }
 
  private:
-  std::vector<std::uint32_t> order_;
-  std::vector<std::uint32_t> group_begin_, group_end_;
+  std::vector<size_t> offsets_;
+  std::vector<std::uint32_t> partners_;
 };
 
-// Whether another face of face i's photo has label `label`.
-bool photo_has_label(const Siblings& siblings, const std::vector<int>& labels, size_t i, int label) {
-  for (const std::uint32_t s : siblings.of(i))
+// Whether a face face i may not share a cluster with has label `label`.
+bool conflicts_with_label(const Conflicts& conflicts, const std::vector<int>& labels, size_t i, int label) {
+  for (const std::uint32_t s : conflicts.of(i))
     if (s != i && labels[s] == label) return true;
   return false;
 }
@@ -140,7 +156,7 @@ class ImmichRuleClusterer final : public ClustererBase {
   Clustering cluster(const FaceSet& faces, const NeighbourGraph& graph) const override {
     check_graph(faces, graph);
     const size_t n = faces.size();
-    const Siblings siblings(faces);
+    const Conflicts conflicts(faces);
     const float link = params_.link_similarity;
     std::vector<int> labels(n, Clustering::kUnassigned);
     int next_person = 0;
@@ -150,7 +166,7 @@ class ImmichRuleClusterer final : public ClustererBase {
       for (const Edge& e : graph.neighbours(i)) {
         if (e.similarity < link) break;
         const int person = labels[e.to];
-        if (person != Clustering::kUnassigned && !photo_has_label(siblings, labels, i, person)) return person;
+        if (person != Clustering::kUnassigned && !conflicts_with_label(conflicts, labels, i, person)) return person;
       }
       return static_cast<int>(Clustering::kUnassigned);
     };
@@ -184,7 +200,7 @@ class ChineseWhispersClusterer final : public ClustererBase {
   Clustering cluster(const FaceSet& faces, const NeighbourGraph& graph) const override {
     check_graph(faces, graph);
     const size_t n = faces.size();
-    const Siblings siblings(faces);
+    const Conflicts conflicts(faces);
     const float link = params_.link_similarity;
     std::vector<int> labels(n);
     for (size_t i = 0; i < n; ++i) labels[i] = static_cast<int>(i);
@@ -211,7 +227,7 @@ class ChineseWhispersClusterer final : public ClustererBase {
       double best_weight = 0;
       for (const auto& [l, w] : weights) {
         if (w < best_weight || (w == best_weight && l >= best)) continue;
-        if (l != labels[i] && photo_has_label(siblings, labels, i, l)) continue;
+        if (l != labels[i] && conflicts_with_label(conflicts, labels, i, l)) continue;
         best = l, best_weight = w;
       }
       labels[i] = best;
@@ -229,7 +245,7 @@ class AverageLinkageClusterer final : public ClustererBase {
   Clustering cluster(const FaceSet& faces, const NeighbourGraph& graph) const override {
     check_graph(faces, graph);
     const size_t n = faces.size();
-    const Siblings siblings(faces);
+    const Conflicts conflicts(faces);
     const float link = params_.link_similarity;
 
     struct Link {
@@ -267,11 +283,12 @@ class AverageLinkageClusterer final : public ClustererBase {
       for (const auto& [j, l] : links[i])
         if (i < j) offer(static_cast<std::uint32_t>(i), j, l);
 
-    // Whether a face of the smaller cluster has a face of its photo in the larger one.
-    auto share_a_photo = [&](std::uint32_t a, std::uint32_t b) {
+    // Whether a face of the smaller cluster may not share a cluster with one of the larger (same photo,
+    // or a cannot-link).
+    auto in_conflict = [&](std::uint32_t a, std::uint32_t b) {
       const std::uint32_t small = members[a].size() <= members[b].size() ? a : b, large = small == a ? b : a;
       for (const std::uint32_t f : members[small])
-        for (const std::uint32_t s : siblings.of(f))
+        for (const std::uint32_t s : conflicts.of(f))
           if (s != f && cluster_of[s] == large) return true;
       return false;
     };
@@ -280,7 +297,7 @@ class AverageLinkageClusterer final : public ClustererBase {
       const Candidate c = heap.top();
       heap.pop();
       if (members[c.a].empty() || members[c.b].empty() || version[c.a] != c.version_a || version[c.b] != c.version_b) continue;
-      if (share_a_photo(c.a, c.b)) {
+      if (in_conflict(c.a, c.b)) {
         // They never may merge, nor may anything that later contains them: forget their link.
         links[c.a].erase(c.b), links[c.b].erase(c.a);
         continue;

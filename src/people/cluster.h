@@ -3,8 +3,8 @@
 // and a clusterer turns faces + graph into one label per face. Three clusterers, compared in
 // docs/ACCURACY.md ("People clustering"): Immich's incremental core-face rule, dlib's Chinese
 // whispers, and average-linkage agglomerative clustering. Every one of them keeps the rule no peer
-// keeps: two faces of one photo are never put in one cluster (enforced when a face joins a cluster or
-// two clusters merge, not repaired afterwards).
+// keeps: two faces of one photo (or of a cannot-link pair, FaceSet) are never put in one cluster
+// (enforced when a face joins a cluster or two clusters merge, not repaired afterwards).
 //
 // Thread-safety: build_neighbour_graph searches on all cores; a clusterer is const and stateless
 // (each call has its own state), so one may be shared by threads.
@@ -15,6 +15,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "index/vector_index.h"
@@ -24,12 +25,15 @@ namespace facesearch {
 
 // The faces to group, caller-owned: face i has id face_ids[i], belongs to photo image_ids[i], and its
 // L2-normalised embedding is embeddings[i * dim, (i + 1) * dim) (row-major, as VectorIndex takes them).
-// Faces are referred to by their position i everywhere below, not by their id.
+// Faces are referred to by their position i everywhere below, not by their id. cannot_link: pairs of
+// faces (positions) that must not end in one cluster, as two faces of one photo never do (the people
+// pass: a face the user said is not person P, against P's faces).
 struct FaceSet {
   std::span<const std::int64_t> face_ids;
   std::span<const std::int64_t> image_ids;
   std::span<const float> embeddings;
   int dim = 0;
+  std::span<const std::pair<std::uint32_t, std::uint32_t>> cannot_link = {};
   size_t size() const { return face_ids.size(); }
 };
 

@@ -30,8 +30,13 @@ class LibraryFaces {
       faces_of_image_[image].push_back(face);
     }
     for (const FacePersonRow& row : catalog.face_people()) person_of_[row.face_id] = row.person_id;
-    for (const RejectionRow& row : catalog.rejections()) rejected_.insert({row.face_id, row.person_id});
+    for (const RejectionRow& row : catalog.rejections()) {
+      rejected_.insert({row.face_id, row.person_id});
+      rejections_.emplace_back(row.face_id, row.person_id);
+    }
   }
+  // Every (face, person) the user said is not that person.
+  const std::vector<std::pair<std::int64_t, std::int64_t>>& rejections() const { return rejections_; }
 
   std::int64_t image_of(std::int64_t face) const {
     const auto it = image_of_.find(face);
@@ -60,6 +65,7 @@ class LibraryFaces {
   std::unordered_map<std::int64_t, std::int64_t> image_of_, person_of_;
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> faces_of_image_;
   std::unordered_set<std::pair<std::int64_t, std::int64_t>, PairHash> rejected_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> rejections_;
 };
 
 // Each of `ids` (ascending) with its neighbours in the library (best first, itself left out) scoring at
@@ -207,7 +213,23 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
   const NeighbourGraph graph = neighbour_graph_from_pairs(n, pairs);
   std::vector<std::int64_t> image_ids(n);
   for (size_t i = 0; i < n; ++i) image_ids[i] = faces.image_of(group_ids[i]);
-  const FaceSet set{group_ids, image_ids, {}, dim};  // the clusterer reads the graph, not the embeddings
+  // A re-cluster's groups may take over old people (below): a face the user said is not P is kept out
+  // of the group of P's old faces, instead of joining it and being left out of P afterwards.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> cannot_link;
+  if (!old_person.empty() && !faces.rejections().empty()) {
+    std::unordered_map<std::int64_t, std::vector<std::uint32_t>> old_faces_of;  // person -> positions
+    for (size_t i = 0; i < n; ++i)
+      if (const auto it = old_person.find(group_ids[i]); it != old_person.end())
+        old_faces_of[it->second].push_back(static_cast<std::uint32_t>(i));
+    for (const auto& [face, person] : faces.rejections()) {
+      const auto at = position.find(face);
+      const auto old = old_faces_of.find(person);
+      if (at == position.end() || old == old_faces_of.end()) continue;
+      for (const std::uint32_t other : old->second) cannot_link.emplace_back(at->second, other);
+    }
+  }
+  FaceSet set{group_ids, image_ids, {}, dim};  // the clusterer reads the graph, not the embeddings
+  set.cannot_link = cannot_link;
   const Clustering clustering = make_clusterer(params.cluster)->cluster(set, graph);
 
   std::vector<std::vector<size_t>> members(static_cast<size_t>(clustering.clusters));
