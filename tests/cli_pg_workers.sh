@@ -29,8 +29,8 @@ dump() {
 }
 queue_left() { psql "$1" -qAtc "SELECT count(*) FROM work_queue"; }
 DATA_PEOPLE=$(cd "$DATA/people" && pwd -P)
-# Claims last 15 s: a live worker renews them as it reports progress (one image at a time), so this
-# must outlast the slowest image on a slow machine; the dead worker's files wait this long.
+# Claims last 15 s: a live worker renews them every 5 s from a thread of its own (however slow an
+# image), so only a stalled machine could lose a live claim; the dead worker's files wait this long.
 export FACESEARCH_CLAIM_SECONDS=15
 
 REF=$(new_db ref)

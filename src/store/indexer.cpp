@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -115,8 +116,6 @@ class Mounts {
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> pairs_;
 };
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 std::string worker_name() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
@@ -129,6 +128,39 @@ int claim_seconds() {
   if (const char* s = std::getenv("FACESEARCH_CLAIM_SECONDS"); s && std::atoi(s) > 0) return std::atoi(s);
   return 60;
 }
+
+// Renews a worker's claims every third of their time, from a thread of its own, while it analyses a
+// batch: a live worker's claims never expire, however long one photo takes (a 100-megapixel scan, a
+// slow network mount), and a dead worker's do within `seconds`. Renewal goes over the catalog's own
+// claims connection (Catalog::renew_claims), which only this thread uses; if it fails (the server is
+// gone) the claims simply expire, and the worker's own connection reports the failure.
+class ClaimKeeper {
+ public:
+  ClaimKeeper(Catalog& catalog, std::string worker, int seconds)
+      : thread_([&catalog, worker = std::move(worker), seconds, this](std::stop_token stop) {
+          const auto every = std::chrono::milliseconds(std::max(1, seconds) * 1000 / 3);
+          std::unique_lock lock(mu_);
+          while (true) {
+            wake_.wait_for(lock, stop, every, [] { return false; });
+            if (stop.stop_requested()) return;
+            try {
+              catalog.renew_claims(worker, seconds);
+            } catch (const std::exception&) {
+              return;
+            }
+          }
+        }) {}
+  ~ClaimKeeper() {
+    thread_.request_stop();  // wakes the wait; the jthread joins
+  }
+  ClaimKeeper(const ClaimKeeper&) = delete;
+  ClaimKeeper& operator=(const ClaimKeeper&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable_any wake_;
+  std::jthread thread_;  // last: started once the members it uses exist
+};
 
 // The shared job of a PostgreSQL library (Catalog::queue_files): registers `to_check`, then claims
 // batches until the queue is empty (waiting while other workers hold the rest: a claim of a worker that
@@ -186,13 +218,7 @@ bool run_shared_job(Catalog& catalog, const std::vector<std::filesystem::path>& 
       }
       ScanOptions batch_scan = scan;
       const size_t before = done;
-      auto renewed = Clock::now();
       batch_scan.on_progress = [&, before](const Progress& p) {
-        // Still at work: the claims must not expire under this worker (a third of their time at most).
-        if (seconds_since(renewed) * 3 >= seconds) {
-          catalog.renew_claims(worker, seconds);
-          renewed = Clock::now();
-        }
         if (!options.on_progress) return;
         Progress whole = p;
         whole.total = total;
@@ -200,7 +226,12 @@ bool run_shared_job(Catalog& catalog, const std::vector<std::filesystem::path>& 
         whole.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
         options.on_progress(whole);
       };
-      if (analyse(std::span<const std::filesystem::path>(batch), batch_scan)) {
+      bool stopped = false;
+      {
+        const ClaimKeeper keeper(catalog, worker, seconds);
+        stopped = analyse(std::span<const std::filesystem::path>(batch), batch_scan);
+      }
+      if (stopped) {
         cancelled = true;
         break;
       }
