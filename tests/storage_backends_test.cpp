@@ -206,6 +206,50 @@ TEST_P(StorageBackends, AnotherModelsLibraryIsRefusedWithTheRemedy) {
   EXPECT_EQ(Catalog::inspect(db_).model_name(), "other-pack");
 }
 
+// Workers started with --rebuild (or a rebuild run again after an interruption) continue the rebuild
+// under way instead of emptying the library again; a rebuild with another pack starts afresh.
+TEST_P(StorageBackends, ASecondRebuildContinuesTheOneUnderWay) {
+  auto add_photo = [&](Catalog& c, const std::string& path) {
+    ImageRow row;
+    row.path = path, row.size = 1, row.mtime_ns = 1, row.hash = path, row.status = "ok";
+    FaceRow f;
+    f.embedding.assign(pack().embedder.dim, 0.f);
+    f.embedding[0] = 1.f;
+    f.face.detector = "ssd";
+    Catalog::Transaction t(c);
+    c.replace_faces(c.put_image(row), std::span(&f, 1));
+    t.commit();
+  };
+  {
+    Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate);
+    for (int i = 0; i < 3; ++i) add_photo(c, "/photos/before" + std::to_string(i) + ".jpg");
+  }
+  {
+    Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate, /*rebuild=*/true);
+    EXPECT_EQ(c.counts().images, 0);
+    ASSERT_TRUE(c.rebuild_progress());
+    EXPECT_EQ(c.rebuild_progress()->images_before, 3);
+    add_photo(c, "/photos/rebuilt.jpg");
+  }
+  {
+    // A second worker (or the same command again) joins: what the first stored stays.
+    Catalog c = Catalog::open(db_, pack(), Catalog::Mode::kOpenOrCreate, /*rebuild=*/true);
+    EXPECT_EQ(c.counts().images, 1);
+    EXPECT_EQ(c.counts().faces, 1);
+    ASSERT_TRUE(c.rebuild_progress());
+    EXPECT_EQ(c.rebuild_progress()->images_before, 3);
+  }
+  {
+    // Another pack: a new rebuild.
+    ModelPack other = pack();
+    other.name = "other-pack";
+    other.fingerprint = "0123456789abcdef";
+    Catalog c = Catalog::open(db_, other, Catalog::Mode::kOpenOrCreate, /*rebuild=*/true);
+    EXPECT_EQ(c.counts().images, 0);
+    EXPECT_EQ(c.model_name(), "other-pack");
+  }
+}
+
 // The same photos indexed into both back ends give the same faces, and a search the same matches
 // with the same scores (pgvector's cosine distance against the SIMD inner product).
 TEST(StorageBackendsAgree, SameMatchesAndScoresInSqliteAndPostgreSQL) {

@@ -108,7 +108,9 @@ CLI::App* add_index_command(CLI::App& app, IndexArgs& args) {
       ->type_name("PX")
       ->check(non_negative_number());
   index->add_flag("--rebuild", args.rebuild,
-                  "Forget every photo and face and index again with the current models (keeps the folders)");
+                  "Forget every photo and face and index again with the current models (keeps the folders). "
+                  "A rebuild with the same models that is already under way (another worker's, or one that was "
+                  "interrupted) is continued, not started again");
   add_format_option(*index, args.format, {"table", "json"},
                     "Summary format (default table: one line for people; json for programs)");
   index->add_flag("--quiet", args.quiet, "No progress or per-file messages on stderr, only errors");

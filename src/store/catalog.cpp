@@ -646,6 +646,21 @@ Catalog Catalog::finish_open(Catalog catalog, const ModelPack& pack, bool rebuil
   }
   if (rebuild) {
     Transaction t(catalog);
+    // Workers of a PostgreSQL library started together with --rebuild: one empties it, the others wait
+    // here and then find the rebuild under way.
+    if (c.postgres()) c.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kCreateLibraryLock) + ")");
+    // A rebuild already under way with this pack (another worker's, or an earlier run's that did not
+    // finish) goes on: emptying the library again would only throw away what it has done.
+    const bool under_way = c.meta(kRebuildKey).has_value() && c.meta("model_fingerprint").value_or("") == pack.fingerprint;
+    if (!under_way) rebuild_from_scratch(c, pack, images_before);
+    t.commit();
+  }
+  c.check_pack(pack);
+  return catalog;
+}
+
+void Catalog::rebuild_from_scratch(Impl& c, const ModelPack& pack, std::int64_t images_before) {
+  {
     // The faces come back with new ids: what is known about each (its person, who placed it there,
     // the people it is not) is kept by photo content and box, and given back when the rebuild finds
     // the face again (replace_faces). People themselves stay, names and all.
@@ -665,10 +680,7 @@ Catalog Catalog::finish_open(Catalog catalog, const ModelPack& pack, bool rebuil
     c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
     c.set_meta("metric", metric_name(pack.metric));
     c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
-    t.commit();
   }
-  c.check_pack(pack);
-  return catalog;
 }
 
 Catalog::Transaction::Transaction(Catalog& catalog) : catalog_(&catalog) {

@@ -340,6 +340,9 @@ class Catalog {
   static Catalog read_description(std::unique_ptr<Impl> impl);
   static Catalog open_postgres(const std::string& address, const ModelPack& pack, Mode mode, bool rebuild);
   static Catalog finish_open(Catalog catalog, const ModelPack& pack, bool rebuild, std::int64_t images_before);
+  // Empties the library for a rebuild with `pack`, remembering what is known about each face; inside
+  // the caller's transaction.
+  static void rebuild_from_scratch(Impl& c, const ModelPack& pack, std::int64_t images_before);
   std::unique_ptr<Impl> impl_;
 };
 
