@@ -9,7 +9,8 @@
 //     10k and 100k faces (--sizes): time and peak memory of the graph and of each clusterer.
 //  3. The library's people pass (people/people.h) on the same synthetic faces stored in a catalog, as
 //     `facesearch index` and `people recluster` run it: the first grouping of every face, an index run
-//     that adds 1% more faces, a full re-cluster; time, peak memory, BCubed F.
+//     that adds 1% more faces, a full re-cluster; time, peak memory, BCubed F (--beams: more re-clusters,
+//     with other walk beams).
 // Libraries are indexed through the Library API into --work (default: a temporary folder, removed at
 // the end; give a folder to keep them and re-run without analysing the photos again).
 #include <malloc.h>
@@ -348,7 +349,9 @@ double people_bcubed(const Catalog& catalog, const EvalFaces& faces, size_t n) {
 
 // The people pass of a library of `n` synthetic faces: the index run that made the library (all faces
 // new), one that adds 1% more, and a re-cluster.
-void library_speed(const ModelPack& pack, size_t n, const fs::path& dir) {
+// `beams`: after those stages, one re-cluster with each of these walk beams (PeopleParams::beam) for
+// comparison.
+void library_speed(const ModelPack& pack, size_t n, const fs::path& dir, const std::vector<size_t>& beams) {
   const size_t more = std::max<size_t>(n / 100, 1);
   const EvalFaces faces = synthetic_faces(pack.embedder.dim, n + more);
   const int dim = faces.dim;
@@ -356,14 +359,24 @@ void library_speed(const ModelPack& pack, size_t n, const fs::path& dir) {
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm", ".vectors", ".hnsw"}) fs::remove(db.string() + suffix, ec);
   Catalog catalog = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate);
-  const PeopleParams params = people_params_for(pack);
+  PeopleParams params = people_params_for(pack);
+  ApproxIndexUpdate how = ApproxIndexUpdate::kNone;
   auto side_files = [&] {
     const auto t0 = Clock::now();
     update_vectors_file(catalog, dim);
-    update_approx_index_file(catalog, dim, kSavedGraphThreshold);
+    update_approx_index_file(catalog, dim, kSavedGraphThreshold, &how);
     return seconds_since(t0);
   };
-  auto pass = [&](const char* what, size_t stored, bool full) {
+  auto graph_done = [&] {
+    switch (how) {
+      case ApproxIndexUpdate::kBuilt: return " + HNSW graph built";
+      case ApproxIndexUpdate::kExtended: return " + HNSW graph extended";
+      case ApproxIndexUpdate::kCurrent: return " + HNSW graph current";
+      case ApproxIndexUpdate::kNone: break;
+    }
+    return "";
+  };
+  auto pass = [&](const std::string& what, size_t stored, bool full) {
     StageMemory m = begin_stage();
     auto t0 = Clock::now();
     const auto index = build_vector_index(catalog, IndexKind::kPreferSaved, dim);
@@ -372,20 +385,23 @@ void library_speed(const ModelPack& pack, size_t n, const fs::path& dir) {
     const PeopleUpdate u = full ? recluster_people(catalog, *index, params) : assign_new_faces(catalog, *index, params);
     const double s = seconds_since(t0);
     std::printf("| %zu | %s: %zu faces looked at, %zu joined, %zu new people, %zu waiting (%s index, loaded in %.2f s) | %.2f | %.0f | %.4f |\n",
-                stored, what, u.faces_checked, u.joined, u.new_people, u.waiting, index->kind().c_str(), load_s, s,
+                stored, what.c_str(), u.faces_checked, u.joined, u.new_people, u.waiting, index->kind().c_str(), load_s, s,
                 stage_peak_mib(m), people_bcubed(catalog, faces, stored));
     std::fflush(stdout);
   };
   store_faces(catalog, faces, 0, n);
   const double first_files = side_files();
-  std::printf("| %zu | (the index run's side files: vectors%s, %.2f s) | | | |\n", n,
-              n >= kSavedGraphThreshold ? " + HNSW graph" : "", first_files);
+  std::printf("| %zu | (the index run's side files: vectors%s, %.2f s) | | | |\n", n, graph_done(), first_files);
   pass("first grouping, every face new", n, false);
   store_faces(catalog, faces, n, n + more);
   const double more_files = side_files();
-  std::printf("| %zu | (side files again, %.2f s) | | | |\n", n + more, more_files);
+  std::printf("| %zu | (side files again: vectors%s, %.2f s) | | | |\n", n + more, graph_done(), more_files);
   pass("an index run adding 1%", n + more, false);
   pass("people recluster", n + more, true);
+  for (const size_t beam : beams) {
+    params.beam = beam;
+    pass("people recluster, beam " + (beam == 0 ? std::string("128 (the index's default)") : std::to_string(beam)), n + more, true);
+  }
   catalog = Catalog::inspect(db);
   for (const char* suffix : {"", "-wal", "-shm", ".vectors", ".hnsw"}) fs::remove(db.string() + suffix, ec);
 }
@@ -405,6 +421,7 @@ int main(int argc, char** argv) {
   fs::path testdata = "../shared/testdata";
   std::optional<fs::path> work;
   std::vector<size_t> sizes = {10000, 100000};
+  std::vector<size_t> beams;
   std::vector<std::string> packs = {kDefaultPackName, "dlib-faceapi"};
   std::vector<float> fractions = {-0.1f, 0.f, 0.1f, 0.2f, 0.3f};
   int dim = 0;  // 0: the default pack's
@@ -415,6 +432,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
     else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) sizes = parse_sizes(argv[++i]);
     else if (!std::strcmp(argv[i], "--dim") && i + 1 < argc) dim = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--beams") && i + 1 < argc) beams = parse_sizes(argv[++i]);
     else if (!std::strcmp(argv[i], "--pack") && i + 1 < argc) packs = {argv[++i]};
     else if (!std::strcmp(argv[i], "--hnsw")) kind = IndexKind::kApprox;
     else if (!std::strcmp(argv[i], "--real-only")) synthetic = false;
@@ -423,7 +441,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: facesearch_cluster_eval [--testdata DIR] [--work DIR] [--pack NAME] [--real-only | --synthetic-only | --library-only]\n"
-                   "                               [--sizes 10000,100000] [--dim D] [--hnsw]\n");
+                   "                               [--sizes 10000,100000] [--dim D] [--hnsw] [--beams 0,32,48]\n");
       return 2;
     }
   }
@@ -465,7 +483,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\n### The library's people pass (people/people.h) on the same synthetic faces in a catalog\n\n");
     std::printf("| faces | pass | s | peak MiB above start | BCubed F |\n|---:|---|---:|---:|---:|\n");
-    for (const size_t n : sizes) library_speed(pack, n, dir);
+    for (const size_t n : sizes) library_speed(pack, n, dir, beams);
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     std::printf("\nprocess peak (getrusage): %.0f MiB\n", u.ru_maxrss / 1024.0);

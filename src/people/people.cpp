@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -71,17 +72,34 @@ class LibraryFaces {
 // Each of `ids` (ascending) with its neighbours in the library (best first, itself left out) scoring at
 // least `floor`: the embeddings are read in chunks (one lookup each for a few faces, one pass over the
 // table for many) and searched as they come, so no more than a chunk of them is held at a time.
+// An approximate index walks its graph with `beam` (VectorIndex::search_beam), one query per thread.
 std::vector<std::vector<Neighbor>> neighbours_of(const Catalog& catalog, const VectorIndex& index,
-                                                 std::span<const std::int64_t> ids, size_t k, float floor) {
+                                                 std::span<const std::int64_t> ids, size_t k, float floor, size_t beam) {
   const size_t d = static_cast<size_t>(index.dim());
   std::vector<std::vector<Neighbor>> out(ids.size());
   constexpr size_t kChunk = 4096;
   std::vector<float> chunk;
   std::vector<size_t> at;  // positions in `ids` of the chunk's rows
   chunk.reserve(kChunk * d);
+  const bool walk = beam > 0 && index.kind() == "hnsw";
+  auto search_chunk = [&] {
+    if (!walk) return index.search(chunk, k + 1, floor);
+    const size_t nq = at.size();
+    std::vector<std::vector<Neighbor>> found(nq);
+    const size_t threads = std::min<size_t>(nq, std::max(1u, std::thread::hardware_concurrency()));
+    auto run = [&](size_t t) {
+      for (size_t q = t; q < nq; q += threads)
+        found[q] = index.search_beam(std::span<const float>(chunk.data() + q * d, d), k + 1, floor, beam);
+    };
+    std::vector<std::jthread> workers;
+    for (size_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
+    run(0);
+    workers.clear();  // joined
+    return found;
+  };
   auto search = [&] {
     if (at.empty()) return;
-    auto found = index.search(chunk, k + 1, floor);
+    auto found = search_chunk();
     for (size_t q = 0; q < at.size(); ++q) {
       std::erase_if(found[q], [&](const Neighbor& n) { return n.id == ids[at[q]]; });
       if (found[q].size() > k) found[q].resize(k);
@@ -118,9 +136,12 @@ void check_params(const PeopleParams& params) {
                 "people: the link similarity must be in (-1, 1], not " + std::to_string(params.cluster.link_similarity));
 }
 
-// The graph's reach: its k and its floor (never above the link).
+// The graph's reach: its k and its floor. Chinese whispers and Immich's rule read no edge below the
+// link (nor does the join vote), so for them the floor is the link, which also lets search_beam's walk
+// stop early; average linkage averages over every edge above the graph's own floor.
 size_t graph_k(const PeopleParams& params) { return params.cluster.graph.k; }
 float graph_floor(const PeopleParams& params) {
+  if (params.cluster.algorithm != ClusterAlgorithm::kAverageLinkage) return params.cluster.link_similarity;
   return std::min(params.cluster.graph.min_similarity, params.cluster.link_similarity);
 }
 
@@ -197,7 +218,7 @@ PeopleUpdate run_pass(Catalog& catalog, const VectorIndex& index, const PeoplePa
     // Their own neighbour lists, so the group sees the links among them too.
     std::vector<std::int64_t> sorted = waiting;
     std::sort(sorted.begin(), sorted.end());
-    auto found = neighbours_of(catalog, index, sorted, k, floor);
+    auto found = neighbours_of(catalog, index, sorted, k, floor, params.beam);
     for (const std::int64_t id : waiting) {
       const size_t i = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), id) - sorted.begin());
       group_ids.push_back(id);
@@ -296,7 +317,7 @@ PeopleUpdate assign_new_faces(Catalog& catalog, const VectorIndex& index, const 
   const std::vector<std::int64_t> seen = pending;
   // The searches, the slow part, before the write transaction: other writers (a user's edits) wait only
   // for the decisions.
-  auto neighbours = neighbours_of(catalog, index, pending, graph_k(params), graph_floor(params));
+  auto neighbours = neighbours_of(catalog, index, pending, graph_k(params), graph_floor(params), params.beam);
   Catalog::Transaction t(catalog);
   LibraryFaces faces(catalog);
   PeopleUpdate update = run_pass(catalog, index, params, std::move(pending), std::move(neighbours), {}, faces);
@@ -314,7 +335,7 @@ PeopleUpdate recluster_people(Catalog& catalog, const VectorIndex& index, const 
   std::vector<std::int64_t> all;
   for (const auto& [face, image] : catalog.face_images()) all.push_back(face);
   const std::vector<std::int64_t> seen = all;
-  auto neighbours = neighbours_of(catalog, index, all, graph_k(params), graph_floor(params));
+  auto neighbours = neighbours_of(catalog, index, all, graph_k(params), graph_floor(params), params.beam);
   Catalog::Transaction t(catalog);
   std::unordered_map<std::int64_t, std::int64_t> old_person;
   for (const FacePersonRow& row : catalog.unassign_unnamed_auto()) old_person[row.face_id] = row.person_id;

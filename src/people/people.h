@@ -38,6 +38,11 @@ struct PeopleParams {
   // A face joins an existing person when at least this many of its neighbours within the link
   // similarity are that person's, and they outweigh (summed similarity) every other person's together.
   int min_votes = 2;
+  // Over an approximate index, each face's neighbours come from a graph walk with this candidate list
+  // (VectorIndex::search_beam, which widens it where it ends near the link); 0: the index's default,
+  // efSearch 128. The default by measurement (docs/PERFORMANCE.md, "People"): at 100k faces a beam of
+  // 48 halves the pass's time but leaves 58 faces of 101,000 out of their person; 128 leaves none.
+  size_t beam = 0;
 };
 
 // The pack's parameters: cluster_params_for(pack) (Chinese whispers at t + 0.1 (1 - t)), min faces 3,
