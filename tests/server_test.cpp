@@ -653,7 +653,19 @@ TEST_F(ServerApi, PeopleAreRenamedHiddenMergedAndTheirFacesCorrected) {
   const Json barack = json_of(c.Get(obama_url));
   const std::int64_t face = barack["face_list"][1]["face_id"];
   const std::string face_url = "/api/v1/faces/" + std::to_string(face);
+  // The photo view names each face's person (where "Not NAME" is offered), and nobody once rejected.
+  const std::string photo_url = "/api/v1/photos/" + std::to_string(barack["face_list"][1]["photo_id"].get<std::int64_t>());
+  auto person_in_photo = [&] {
+    const Json photo = json_of(c.Get(photo_url));
+    for (const Json& f : photo["faces"])
+      if (f["face_id"] == face) return f["person"];
+    ADD_FAILURE() << "face " << face << " is not in " << photo_url << ": " << photo.dump();
+    return Json::object({{"id", nullptr}, {"name", nullptr}});
+  };
+  EXPECT_EQ(person_in_photo()["id"], obama);
+  EXPECT_EQ(person_in_photo()["name"], barack["name"]);
   const Json rejected = json_of(c.Post(face_url + "/reject", "", "application/json"));
+  EXPECT_TRUE(person_in_photo().is_null()) << person_in_photo();
   EXPECT_EQ(rejected["face_id"], face);
   EXPECT_EQ(rejected["person_id"], obama);
   EXPECT_EQ(rejected["person"]["faces"], barack["faces"].get<std::int64_t>() - 1);

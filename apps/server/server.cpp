@@ -794,15 +794,21 @@ Server::Server(ServeOptions options) {
   http.Get(R"(/api/v1/photos/(\d+))", [&s](const httplib::Request& req, httplib::Response& res) {
     const auto id = parse_id(req.matches[1]);
     std::optional<PhotoFaces> photo;
-    if (id) photo = s.readers.take()->photo(*id);
+    auto reader = s.readers.take();
+    if (id) photo = reader->photo(*id);
     if (!photo) throw Error(ErrorCode::kNotFound, "no photo " + std::string(req.matches[1]) + " in the library");
     Json faces = Json::array();
-    for (const FaceRow& f : photo->faces)
+    for (const FaceRow& f : photo->faces) {
+      // The person the face is: {"id", "name", "hidden"}, or null (nobody's).
+      Json person = nullptr;
+      if (const auto p = reader->person_of_face(f.id)) person = {{"id", p->id}, {"name", p->name}, {"hidden", p->hidden}};
       faces.push_back({{"face_id", f.id},
                        {"index", f.face_index},
                        {"box", box_json(f.face.box)},
                        {"score", std::round(double(f.face.score) * 1e4) / 1e4},
-                       {"detector", f.face.detector}});
+                       {"detector", f.face.detector},
+                       {"person", std::move(person)}});
+    }
     res.set_content(Json{{"photo_id", photo->image.id},
                          {"path", photo->image.path.string()},
                          {"name", photo->image.path.filename().string()},

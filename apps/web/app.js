@@ -1250,6 +1250,7 @@
       fb.appendChild(text);
       fb.addEventListener('click', () => searchFromPhotoView(face));
       li.appendChild(fb);
+      if (f.person) li.appendChild(makePhotoFacePerson(f, idx));
       el.pvFaces.appendChild(li);
     });
     if (img.complete && img.naturalWidth) onPhotoViewImageLoaded();
@@ -1317,6 +1318,31 @@
     el.pvErrorHint.hidden = false;
   });
   el.pvImage.addEventListener('loadstart', () => el.pvStage.classList.remove('is-broken'));
+
+  // Under a face of the photo view: the person it is, and "Not NAME" (POST /api/v1/faces/ID/reject),
+  // which no later index run or re-cluster undoes.
+  function makePhotoFacePerson(f, idx) {
+    const row = make('div', 'pv-face-person');
+    const who = personName(f.person);
+    row.appendChild(make('span', 'pv-face-person-name', who));
+    const reject = make('button', 'button button-tiny button-danger pv-face-reject', 'Not ' + who);
+    reject.type = 'button';
+    reject.setAttribute('aria-label', 'Face ' + (idx + 1) + ' is not ' + who + ': take it out of ' + who);
+    reject.addEventListener('click', async () => {
+      reject.disabled = true;
+      try {
+        await jsonRequest('/api/v1/faces/' + encodeURIComponent(f.face_id) + '/reject', 'POST');
+        row.replaceChildren(make('span', 'status-done', 'Not ' + who + ': remembered. The face belongs to nobody now.'));
+        people.list = null;   // the People tab reloads its counts
+      } catch (err) {
+        reject.disabled = false;
+        const d = describeError(err);
+        row.appendChild(make('span', 'pv-face-person-error', d.message));
+      }
+    });
+    row.appendChild(reject);
+    return row;
+  }
 
   function searchFromPhotoView(face) {
     if (state.busy) return;

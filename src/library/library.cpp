@@ -391,6 +391,12 @@ PersonDetail Library::person_detail(std::int64_t person_id) const {
   return detail;
 }
 
+std::optional<PersonRow> Library::person_of_face(std::int64_t face_id) const {
+  const auto row = state_->catalog.person_of_face(face_id);
+  if (!row) return std::nullopt;
+  return state_->catalog.person(row->person_id);
+}
+
 std::vector<PersonFace> Library::unassigned_faces(size_t limit) const {
   std::vector<PersonFace> out;
   for (const std::int64_t id : state_->catalog.unassigned_face_ids(limit))

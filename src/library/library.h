@@ -213,6 +213,9 @@ class Library {
   PersonDetail person_detail(std::int64_t person_id) const;
   // Faces that belong to nobody yet, newest first (at most `limit`; 0: all).
   std::vector<PersonFace> unassigned_faces(size_t limit = 0) const;
+  // The person a face is (a photo view shows it, with "not this person"); nullopt: nobody's, or no
+  // such face, or a library without people yet.
+  std::optional<PersonRow> person_of_face(std::int64_t face_id) const;
   void name_person(std::int64_t person_id, const std::string& name);  // "" takes the name away
   void hide_person(std::int64_t person_id, bool hidden);
   void set_person_cover(std::int64_t person_id, std::int64_t face_id);  // a face of the person; 0: none chosen

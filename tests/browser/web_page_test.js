@@ -6,7 +6,7 @@
 // folders Tony_Blair, obama, biden, Serena_Williams and kit_harington. Chromium: CHROMIUM_BIN, else
 // /usr/bin/chromium. Every wait is bounded; a failure names its step and leaves SCREENSHOT_DIR/failure.png.
 // Screenshots: search.png, photo.png, face.png (search by a face), noface.png, library.png, reindex.png, people.png,
-// person.png, rename-taken.png, merge-confirm.png, people-merged.png (the People tab: a person renamed, a face taken out, two merged,
+// person.png, photo-view-person.png (a face's person and "Not NAME" in the photo view), rename-taken.png, merge-confirm.png, people-merged.png (the People tab: a person renamed, a face taken out, two merged,
 // the page reloaded), person-search.png (every photo of the person), phone.png, people-phone.png, person-phone.png.
 // Then pages saved by `facesearch search --html` are opened as file:// (FACESEARCH_HTML_REPORT: a search of
 // that library for TONY; FACESEARCH_HTML_REPORT_HOSTILE: a search of a folder whose one match, a copy of a
@@ -473,6 +473,17 @@ async function run(page) {
   check((await page.$eval('#photo-view-boxes .face-box.is-chosen', (b) => b.dataset.faceId)) === faces[0].faceId,
     'the photo view boxes another face than the one opened');
   check((await page.$eval('#photo-view-match', (e) => e.textContent)).includes(NAME), 'the photo view does not name the person');
+  // each face of the photo names its person and offers "Not NAME"
+  await page.waitForSelector('#photo-view-faces .pv-face-person');
+  const pvPerson = await page.$eval('#photo-view-faces', (ul, id) => {
+    const b = ul.querySelector('.pv-face-button[data-face-id="' + id + '"]');
+    const row = b && b.parentElement.querySelector('.pv-face-person');
+    return row ? { name: row.querySelector('.pv-face-person-name').textContent,
+      button: row.querySelector('.pv-face-reject').textContent } : null;
+  }, faces[0].faceId);
+  check(pvPerson && pvPerson.name === NAME && pvPerson.button === 'Not ' + NAME,
+    'the photo view does not offer "Not ' + NAME + '" on the face: ' + JSON.stringify(pvPerson));
+  await page.screenshot({ path: shot('photo-view-person.png') });
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.getElementById('photo-view').open);
 
