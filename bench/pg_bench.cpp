@@ -3,12 +3,13 @@
 // time and size, query p50/p99, recall@10 and the recall of the top 10's matches (faces over the
 // pack's threshold) for pgvector HNSW (ef_search 40 to 800) and exact scan (--exact-queries: on the
 // first N queries only; a million-face scan takes seconds; --own-hnsw-max: our own graph is built only
-// up to that many faces, 200,000 by default: ~40 minutes at a million 512-d faces on 2 cores)
+// up to that many faces, 200,000 by default: ~40 minutes at a million 512-d faces on 2 cores;
+// --real-spread: strangers spread like real faces, bench/synthetic_faces.h)
 // against facesearch's own HNSW and exact index on the same vectors; then indexing photos/s with 1 and
 // 2 workers (`facesearch index` processes) when --cli and --photos are given. Synthetic faces shaped like
 // the default pack's (bench/synthetic_faces.h). The server is a throwaway cluster (tests/pg_cluster.sh)
 // with 1 GB of shared buffers, fsync on.
-// Usage: facesearch_pg_bench [--sizes 100000] [--queries 200] [--exact-queries N] [--own-hnsw-max N] [--m 16] [--ef-construction 64]
+// Usage: facesearch_pg_bench [--sizes 100000] [--queries 200] [--exact-queries N] [--own-hnsw-max N] [--real-spread] [--m 16] [--ef-construction 64]
 //                            [--cli build/facesearch --photos DIR]
 #include <unistd.h>
 
@@ -120,6 +121,7 @@ Latency own_queries(const VectorIndex& index, const std::vector<std::vector<floa
   return {percentile(ms, 0.5), percentile(ms, 0.99), recall_at_10(found, truth), recall_at_10(found, g_matches)};
 }
 
+double g_people_tau = 0;  // --real-spread: bench::kRealisticPeopleTau
 size_t g_own_hnsw_max = 200000;  // --own-hnsw-max: facesearch's own graph is built up to this many faces
 size_t g_exact_queries = 0;  // --exact-queries: how many queries pgvector's exact scan answers (0: all)
 size_t pg_exact_count(size_t queries) { return g_exact_queries ? std::min(g_exact_queries, queries) : queries; }
@@ -127,8 +129,9 @@ int g_m = 16, g_ef_construction = 64;  // --m, --ef-construction: the HNSW index
 
 void bench_size(Cluster& cluster, const ModelPack& pack, size_t n, size_t query_count) {
   const int dim = pack.embedder.dim;
-  std::printf("\n## %zu faces (%d-d, synthetic: people of 5-20 faces)\n\n", n, dim);
-  const std::vector<float> vectors = bench::synthetic_embeddings(dim, n, 5);
+  std::printf("\n## %zu faces (%d-d, synthetic: people of 5-20 faces, strangers %s)\n\n", n, dim,
+              g_people_tau > 0 ? "spread like real ones (--real-spread)" : "random directions");
+  const std::vector<float> vectors = bench::synthetic_embeddings(dim, n, 5, g_people_tau);
   const std::string uri = cluster.database("bench_" + std::to_string(n));
   { Catalog::open(uri, pack, Catalog::Mode::kOpenOrCreate); }  // the library's schema
   sql::PgConnection c(uri);
@@ -394,6 +397,8 @@ int main(int argc, char** argv) {
       g_m = std::stoi(next());
     } else if (a == "--ef-construction") {
       g_ef_construction = std::stoi(next());
+    } else if (a == "--real-spread") {
+      g_people_tau = bench::kRealisticPeopleTau;
     } else if (a == "--own-hnsw-max") {
       g_own_hnsw_max = std::stoul(next());
     } else if (a == "--exact-queries") {
@@ -405,7 +410,7 @@ int main(int argc, char** argv) {
     } else if (a == "--photos") {
       photos = next();
     } else {
-      std::fprintf(stderr, "usage: facesearch_pg_bench [--sizes 100000,...] [--queries 200] [--exact-queries N] [--own-hnsw-max N] [--m 16] [--ef-construction 64] "
+      std::fprintf(stderr, "usage: facesearch_pg_bench [--sizes 100000,...] [--queries 200] [--exact-queries N] [--own-hnsw-max N] [--real-spread] [--m 16] [--ef-construction 64] "
                    "[--cli FACESEARCH --photos DIR]\n");
       return 2;
     }
