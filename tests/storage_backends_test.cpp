@@ -96,6 +96,36 @@ TEST_P(StorageBackends, CatalogKeepsPhotosFacesAndItsGeneration) {
   ASSERT_EQ(faces[0].face.landmarks.size(), 2u);
   EXPECT_FLOAT_EQ(faces[0].face.landmarks[1].y, 4.25f);
   EXPECT_EQ(faces[0].embedding, f.embedding) << "embeddings come back bit for bit";
+  {
+    // An index batch's way (a PostgreSQL library: one binary COPY for the batch's faces): the same rows.
+    ImageRow second = row;
+    second.path = "/photos/batch.jpg";
+    second.hash = "h3";
+    FaceRow g = f;
+    g.face_index = 1;
+    g.face.box.y2 = 50.5f;
+    const std::vector<FaceRow> two = {f, g};
+    Catalog::Transaction t(c);
+    const std::int64_t second_id = c.put_image(second);
+    const Catalog::ImageFaces batch[] = {{second_id, two}, {id, std::span(&f, 1)}};
+    c.replace_faces_of_images(batch);
+    t.commit();
+    const auto stored = c.faces_of_image(second_id);
+    ASSERT_EQ(stored.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(stored[i].face_index, two[i].face_index);
+      EXPECT_FLOAT_EQ(stored[i].face.box.y2, two[i].face.box.y2);
+      EXPECT_FLOAT_EQ(stored[i].face.score, two[i].face.score);
+      EXPECT_EQ(stored[i].face.detector, two[i].face.detector);
+      ASSERT_EQ(stored[i].face.landmarks.size(), 2u);
+      EXPECT_FLOAT_EQ(stored[i].face.landmarks[1].x, 3.5f);
+      EXPECT_EQ(stored[i].embedding, two[i].embedding);
+    }
+    EXPECT_EQ(c.faces_of_image(id).size(), 1u) << "a photo's faces are replaced, not added to";
+    Catalog::Transaction u(c);
+    c.delete_image(second_id);
+    u.commit();
+  }
   EXPECT_EQ(c.image_by_path(row.path)->id, id);
   EXPECT_EQ(c.images_with_hash("h1"), std::vector<std::int64_t>{id});
   // Updating the row at the same path keeps its id; a rollback changes nothing.

@@ -872,6 +872,43 @@ void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> face
   impl_->changed_rows();
 }
 
+void Catalog::replace_faces_of_images(std::span<const ImageFaces> images) {
+  if (!impl_->postgres()) {
+    for (const ImageFaces& i : images) replace_faces(i.image_id, i.faces);
+    return;
+  }
+  sql::CopyRows rows;
+  size_t copied = 0;
+  Statement del(*impl_->conn, "DELETE FROM faces WHERE image_id = ?");
+  for (const ImageFaces& i : images) {
+    if (!i.faces.empty() && !store::known_faces_of_image(raw(), i.image_id).empty()) {
+      replace_faces(i.image_id, i.faces);  // their people and rejections go to the new faces: row by row
+      continue;
+    }
+    del.bind(1, i.image_id).run();
+    for (const FaceRow& f : i.faces) {
+      if (static_cast<int>(f.embedding.size()) != impl_->dim)
+        throw Error(ErrorCode::kInvalidArgument, "replace_faces: embedding size does not match the library");
+      std::vector<float> pts;
+      for (const auto& p : f.face.landmarks) pts.insert(pts.end(), {p.x, p.y});
+      rows.begin_row(10);
+      rows.add(i.image_id);
+      rows.add_int(f.face_index);
+      rows.add(double(f.face.box.x1)), rows.add(double(f.face.box.y1)), rows.add(double(f.face.box.x2)), rows.add(double(f.face.box.y2));
+      rows.add(double(f.face.score));
+      rows.add(std::string_view(f.face.detector));
+      rows.add(std::string_view(reinterpret_cast<const char*>(pts.data()), pts.size() * sizeof(float)));
+      rows.add_vector(f.embedding);
+      ++copied;
+    }
+  }
+  if (copied > 0)
+    static_cast<sql::PgConnection&>(*impl_->conn)
+        .copy_in("COPY faces(image_id, face_index, x1, y1, x2, y2, score, detector, landmarks, embedding) FROM STDIN (FORMAT binary)",
+                 rows.data());
+  impl_->changed_rows();
+}
+
 void Catalog::move_image(std::int64_t image_id, const std::filesystem::path& new_path, std::int64_t size,
                          std::int64_t mtime_ns) {
   Statement s(*impl_->conn, "UPDATE images SET path = ?, size = ?, mtime_ns = ? WHERE id = ?");

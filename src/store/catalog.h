@@ -206,6 +206,14 @@ class Catalog {
   std::int64_t put_image(const ImageRow& row);
   // Replaces every face of an image.
   void replace_faces(std::int64_t image_id, std::span<const FaceRow> faces);
+  // replace_faces for several photos at once (an index batch): a PostgreSQL library sends the new faces
+  // of every photo that has nothing to give back (no person or rejection of an earlier analysis) in one
+  // binary COPY; the others, and an SQLite library's, go row by row.
+  struct ImageFaces {
+    std::int64_t image_id = 0;
+    std::span<const FaceRow> faces;
+  };
+  void replace_faces_of_images(std::span<const ImageFaces> images);
   // A moved or renamed photo keeps its id and faces.
   void move_image(std::int64_t image_id, const std::filesystem::path& new_path, std::int64_t size,
                   std::int64_t mtime_ns);

@@ -56,8 +56,27 @@ class BatchWriter {
         std::chrono::duration<double>(Clock::now() - started_).count() >= options_.batch_seconds)
       commit();
   }
+  // The faces of a photo of the batch: an SQLite library stores them at once; a PostgreSQL library's
+  // go to the database in one binary COPY when the batch commits (Catalog::replace_faces_of_images).
+  void store_faces(std::int64_t image_id, std::vector<FaceRow> faces) {
+    if (!catalog_.in_database()) {
+      catalog_.replace_faces(image_id, faces);
+      return;
+    }
+    pending_faces_.emplace_back(image_id, std::move(faces));
+  }
+  // Sends the faces held back so far (before anything that could delete their photo).
+  void flush_faces() {
+    if (pending_faces_.empty()) return;
+    std::vector<Catalog::ImageFaces> images;
+    images.reserve(pending_faces_.size());
+    for (const auto& [id, faces] : pending_faces_) images.push_back({id, faces});
+    catalog_.replace_faces_of_images(images);
+    pending_faces_.clear();
+  }
   void commit() {
     if (!tx_) return;
+    flush_faces();
     tx_->commit();
     tx_.reset();
     ++committed_batches_;
@@ -76,6 +95,7 @@ class BatchWriter {
 
   Catalog& catalog_;
   const IndexOptions& options_;
+  std::vector<std::pair<std::int64_t, std::vector<FaceRow>>> pending_faces_;  // store_faces, not yet sent
   std::optional<Catalog::Transaction> tx_;
   Clock::time_point started_;
   size_t pending_ = 0;
@@ -407,7 +427,10 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
           }
           if (v.decision == Decision::kMove) {
             // A changed file already at the destination path is replaced by the moved one.
-            if (const auto it = known.find(img.path.string()); it != known.end()) c.delete_image(it->second.id);
+            if (const auto it = known.find(img.path.string()); it != known.end()) {
+              writer.flush_faces();
+              c.delete_image(it->second.id);
+            }
             c.move_image(v.image_id, img.path, st.size, st.mtime_ns);
             ++report.moved;
           } else {
@@ -437,8 +460,8 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
           if (faces[i].face.detector.empty()) faces[i].face.detector = pipeline.pack().detector.kind;
           faces[i].embedding = std::move(img.faces[i].embedding);
         }
-        c.replace_faces(id, faces);
         report.faces += faces.size();
+        writer.store_faces(id, std::move(faces));
         ++(existed ? report.updated : report.added);
         if (shared_job) c.finish_queued_file(img.path);
         writer.done_one();
@@ -455,7 +478,7 @@ IndexReport index_library(Catalog& catalog, const FacePipeline& pipeline, std::s
         row.status = "error";
         row.error = failure.message;
         const std::int64_t id = c.put_image(row);
-        c.replace_faces(id, {});
+        writer.store_faces(id, {});
         ++report.errors;
         if (options.on_failure) options.on_failure(failure);
         if (shared_job) c.finish_queued_file(failure.path);
