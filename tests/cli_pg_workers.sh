@@ -50,8 +50,10 @@ timeout 300 "$BIN" index --db "$LIB" --jobs 1 "$DATA_PEOPLE" >"$TMP/w2.out" 2>"$
 w2=$!
 timeout 300 "$BIN" index --db "$LIB" --jobs 1 "$DATA_PEOPLE" >"$TMP/w3.out" 2>"$TMP/w3.err" &
 w3=$!
-# Not a timing assumption: whenever the kill comes, the victim holds an uncommitted photo and its claim,
-# so the others cannot finish before it dies (its row locks) nor take its files before the claim expires.
+# Not a timing assumption: whenever the kill comes, the victim holds an uncommitted photo and its claim
+# (renewed by its claim thread while it lives, paused or not), so the others cannot finish before it
+# dies (its row locks) nor take its files until its claim expires after the kill; the sleep only lets
+# them start first, and the outcome is the same on a machine 10x faster or slower.
 sleep 1
 kill -9 $victim
 wait $victim 2>/dev/null

@@ -660,27 +660,25 @@ Catalog Catalog::finish_open(Catalog catalog, const ModelPack& pack, bool rebuil
 }
 
 void Catalog::rebuild_from_scratch(Impl& c, const ModelPack& pack, std::int64_t images_before) {
-  {
-    // The faces come back with new ids: what is known about each (its person, who placed it there,
-    // the people it is not) is kept by photo content and box, and given back when the rebuild finds
-    // the face again (replace_faces). People themselves stay, names and all.
-    c.exec(R"sql(
-      INSERT INTO remembered_faces(hash, x1, y1, x2, y2, person_id, by_user, rejected)
-      SELECT i.hash, f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0),
-             coalesce((SELECT )sql" + sql::space_separated(c.conn->dialect(), "r.person_id") + R"sql( FROM rejections r WHERE r.face_id = f.id), '')
-      FROM faces f JOIN images i ON i.id = f.image_id LEFT JOIN face_people fp ON fp.face_id = f.id
-      WHERE i.hash <> '' AND (fp.person_id IS NOT NULL OR EXISTS(SELECT 1 FROM rejections r WHERE r.face_id = f.id));
-      UPDATE people SET cover_face_id = NULL;
-    )sql");
-    c.exec("DELETE FROM faces; DELETE FROM images;");
-    c.set_meta(kRebuildKey, std::to_string(images_before));
-    c.changed_rows();
-    c.set_meta("model_name", pack.name);
-    c.set_meta("model_fingerprint", pack.fingerprint);
-    c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
-    c.set_meta("metric", metric_name(pack.metric));
-    c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
-  }
+  // The faces come back with new ids: what is known about each (its person, who placed it there,
+  // the people it is not) is kept by photo content and box, and given back when the rebuild finds
+  // the face again (replace_faces). People themselves stay, names and all.
+  c.exec(R"sql(
+    INSERT INTO remembered_faces(hash, x1, y1, x2, y2, person_id, by_user, rejected)
+    SELECT i.hash, f.x1, f.y1, f.x2, f.y2, coalesce(fp.person_id, 0), coalesce(fp.by_user, 0),
+           coalesce((SELECT )sql" + sql::space_separated(c.conn->dialect(), "r.person_id") + R"sql( FROM rejections r WHERE r.face_id = f.id), '')
+    FROM faces f JOIN images i ON i.id = f.image_id LEFT JOIN face_people fp ON fp.face_id = f.id
+    WHERE i.hash <> '' AND (fp.person_id IS NOT NULL OR EXISTS(SELECT 1 FROM rejections r WHERE r.face_id = f.id));
+    UPDATE people SET cover_face_id = NULL;
+  )sql");
+  c.exec("DELETE FROM faces; DELETE FROM images;");
+  c.set_meta(kRebuildKey, std::to_string(images_before));
+  c.changed_rows();
+  c.set_meta("model_name", pack.name);
+  c.set_meta("model_fingerprint", pack.fingerprint);
+  c.set_meta("embedding_dim", std::to_string(pack.embedder.dim));
+  c.set_meta("metric", metric_name(pack.metric));
+  c.set_meta("schema_version", std::to_string(kCatalogSchemaVersion));
 }
 
 Catalog::Transaction::Transaction(Catalog& catalog) : catalog_(&catalog) {
@@ -846,6 +844,22 @@ Catalog::Raw Catalog::raw() const {
 
 bool Catalog::in_database() const { return impl_->postgres(); }
 
+namespace {
+
+// A face's landmarks as the library stores them: x, y pairs of floats, bytes.
+std::vector<float> landmark_floats(const FaceRow& f) {
+  std::vector<float> pts;
+  for (const auto& p : f.face.landmarks) pts.insert(pts.end(), {p.x, p.y});
+  return pts;
+}
+
+void check_embedding_size(const FaceRow& f, int dim) {
+  if (static_cast<int>(f.embedding.size()) != dim)
+    throw Error(ErrorCode::kInvalidArgument, "replace_faces: embedding size does not match the library");
+}
+
+}  // namespace
+
 void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> faces) {
   // Their people and "not this person" go to the new faces of the same place in the photo.
   const std::vector<store::KnownFace> known = faces.empty() ? std::vector<store::KnownFace>{}
@@ -856,10 +870,8 @@ void Catalog::replace_faces(std::int64_t image_id, std::span<const FaceRow> face
   Statement ins(*impl_->conn, "INSERT INTO faces(image_id, face_index, x1, y1, x2, y2, score, detector, landmarks, embedding) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   for (const auto& f : faces) {
-    if (static_cast<int>(f.embedding.size()) != impl_->dim)
-      throw Error(ErrorCode::kInvalidArgument, "replace_faces: embedding size does not match the library");
-    std::vector<float> pts;
-    for (const auto& p : f.face.landmarks) pts.insert(pts.end(), {p.x, p.y});
+    check_embedding_size(f, impl_->dim);
+    const std::vector<float> pts = landmark_floats(f);
     ins.bind(1, image_id).bind(2, f.face_index).bind(3, double(f.face.box.x1)).bind(4, double(f.face.box.y1));
     ins.bind(5, double(f.face.box.x2)).bind(6, double(f.face.box.y2)).bind(7, double(f.face.score)).bind(8, f.face.detector);
     ins.bind_blob(9, pts.data(), pts.size() * sizeof(float));
@@ -887,10 +899,8 @@ void Catalog::replace_faces_of_images(std::span<const ImageFaces> images) {
     }
     del.bind(1, i.image_id).run();
     for (const FaceRow& f : i.faces) {
-      if (static_cast<int>(f.embedding.size()) != impl_->dim)
-        throw Error(ErrorCode::kInvalidArgument, "replace_faces: embedding size does not match the library");
-      std::vector<float> pts;
-      for (const auto& p : f.face.landmarks) pts.insert(pts.end(), {p.x, p.y});
+      check_embedding_size(f, impl_->dim);
+      const std::vector<float> pts = landmark_floats(f);
       rows.begin_row(10);
       rows.add(i.image_id);
       rows.add_int(f.face_index);
