@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   std::printf("model pack %s, metric %s, default threshold %.2f\n", pack.name.c_str(), metric_name(pack.metric),
               pack.threshold);
   const int centre = static_cast<int>(std::lround(pack.threshold * 100));
-  eval::LabelledScores all_sets;
+  eval::LabelledScores all_sets, all_sets_expanded;
   std::vector<eval::LabelledImage> images;  // the first set's, for the scoring rules below
   for (const auto& people : sets) {
     auto set_images = eval::analyse_people(pipeline, people);
@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
                   at.precision, at.recall, at.f1, r.map, best.f1, best.threshold);
     };
     report("plain", eval::expanded_search(set_images, 0, 0));
+    if (pack.query_expansion) {
+      const auto expanded = eval::expanded_search(set_images, pack.query_expansion->top, pack.query_expansion->at_least);
+      eval::add_labelled_pairs(set_images, expanded, people.parent_path().filename().string(), all_sets_expanded);
+    }
     for (const size_t top : {3, 5})
       for (const float part : {1 / 6.f, 1 / 4.f, 1 / 3.f}) {
         // "Confident": that part of the way from the threshold to 1 (0.50, 0.55, 0.60 at 0.40).
@@ -83,19 +87,24 @@ int main(int argc, char** argv) {
   }
 
   // The threshold each person would get if chosen without them, over every set together.
-  const auto loo = eval::leave_one_identity_out(all_sets);
-  if (!loo.thresholds.empty()) {
+  auto print_loo = [&](const char* what, const eval::LabelledScores& scores) {
+    const auto loo = eval::leave_one_identity_out(scores);
+    if (loo.thresholds.empty()) return;
     auto sorted = loo.thresholds;
     std::sort(sorted.begin(), sorted.end());
     std::map<float, int> histogram;
     for (float t : sorted) ++histogram[t];
-    std::printf("\n## leave one identity out (%zu people of %zu sets)\n\n", sorted.size(), sets.size());
+    std::printf("\n## leave one identity out, %s (%zu people of %zu sets)\n\n", what, sorted.size(), sets.size());
     std::printf("best-F1 threshold without the person: min %.2f, median %.2f, max %.2f (", sorted.front(),
                 sorted[sorted.size() / 2], sorted.back());
     for (const auto& [t, n] : histogram) std::printf(" %.2f x%d", t, n);
     std::printf(" )\nthe held-out people's queries at their threshold: precision %.4f, recall %.4f (TP %zu FP %zu FN %zu)\n",
                 loo.precision(), loo.recall(), loo.true_pos, loo.false_pos, loo.false_neg);
-  }
+  };
+  print_loo("plain queries", all_sets);
+  if (pack.query_expansion)
+    print_loo(("expanded queries (top " + std::to_string(pack.query_expansion->top) + " >= " +
+               std::to_string(pack.query_expansion->at_least).substr(0, 4) + ")").c_str(), all_sets_expanded);
 
   // The options for comparing dlib descriptors, each as a score where higher = more alike:
   // plain cosine (the pack's metric), dlib's Euclidean distance on raw descriptors (score = -distance,

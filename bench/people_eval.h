@@ -203,8 +203,23 @@ inline double average_precision(const std::vector<LabelledImage>& images, const 
 // person) and the mean average precision.
 struct StrategyResult {
   Scores scores;
+  std::vector<std::pair<size_t, size_t>> query_target;  // the images of each of scores.pairs
   double map = 0;
 };
+
+// A strategy's pairs with the identities of both sides, for leave_one_identity_out (identities
+// numbered across calls as add_labelled_pairs does).
+inline void add_labelled_pairs(const std::vector<LabelledImage>& images, const StrategyResult& result,
+                               const std::string& set_name, LabelledScores& into) {
+  std::map<std::string, int> ids;
+  for (const auto& img : images)
+    if (ids.emplace(img.identity, static_cast<int>(into.identities.size())).second)
+      into.identities.push_back(set_name + "/" + img.identity);
+  for (size_t i = 0; i < result.scores.pairs.size(); ++i) {
+    const auto [q, t] = result.query_target[i];
+    into.pairs.push_back({result.scores.pairs[i].first, ids[images[q].identity], ids[images[t].identity]});
+  }
+}
 
 // Query expansion: each query vector plus its `top` best photos' faces scoring >= `at_least`, weighted
 // by similarity^3, renormalised, then searched again (top = 0: plain search).
@@ -230,7 +245,10 @@ inline StrategyResult expanded_search(const std::vector<LabelledImage>& images, 
       for (float& v : sum) v = static_cast<float>(v / std::sqrt(n));
       ranked = rank_photos(images, sum, skip);
     }
-    for (const auto& r : ranked) out.scores.pairs.emplace_back(r.score, images[r.image].identity == images[q].identity);
+    for (const auto& r : ranked) {
+      out.scores.pairs.emplace_back(r.score, images[r.image].identity == images[q].identity);
+      out.query_target.emplace_back(q, r.image);
+    }
     if (const double ap = average_precision(images, ranked, images[q].identity); ap >= 0) ap_sum += ap, ++ap_n;
   }
   out.map = ap_n ? ap_sum / ap_n : 0;
@@ -266,7 +284,10 @@ inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images,
         for (auto& r : ranked) r.score = std::max(r.score, best[r.image]);
         std::sort(ranked.begin(), ranked.end(), [](const Ranked& x, const Ranked& y) { return x.score > y.score; });
       }
-      for (const auto& r : ranked) out.scores.pairs.emplace_back(r.score, images[r.image].identity == images[a].identity);
+      for (const auto& r : ranked) {
+        out.scores.pairs.emplace_back(r.score, images[r.image].identity == images[a].identity);
+        out.query_target.emplace_back(a, r.image);
+      }
       if (const double ap = average_precision(images, ranked, images[a].identity); ap >= 0) ap_sum += ap, ++ap_n;
     }
   out.map = ap_n ? ap_sum / ap_n : 0;

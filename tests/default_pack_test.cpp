@@ -129,11 +129,15 @@ class MobileFaceNet : public ::testing::Test {
   static inline std::unique_ptr<FacePipeline> pipeline_;
 };
 
-TEST_F(MobileFaceNet, BatchedEmbeddingsAreThePackagesOwnOneByOne) {
+// The fast path (the pack's blocked-layout graph, PReLU as depthwise convolutions, in batches) against
+// the reference (the package's own file as npm ships it, one face at a time).
+TEST_F(MobileFaceNet, BatchedEmbeddingsOfTheFastGraphAreThePackagesOwnOneByOne) {
+  ASSERT_FALSE(pack_->embedder.fast_file.empty()) << "the pack has no fast graph: run `make setup`";
+  EXPECT_NE(pack_->embedder.fast_file, pack_->embedder.file);
   std::vector<cv::Mat> chips;
   for (const auto& f : faces()) chips.push_back(f.chip);
   ASSERT_GE(chips.size(), 4u);
-  while (chips.size() < 9) chips.push_back(chips[chips.size() % 4]);  // a full batch of 8 and one more
+  while (chips.size() < 9) chips.push_back(chips[chips.size() % 4]);  // two full batches of 4 and one more
   const auto embedder = make_embedder(*pack_, {});
   std::vector<float> batched(chips.size() * 512);
   embedder->embed(chips, batched);
@@ -148,12 +152,18 @@ TEST_F(MobileFaceNet, BatchedEmbeddingsAreThePackagesOwnOneByOne) {
   ModelPack original = *pack_;
   original.embedder.file = cache / "faceplugin-0.0.1" / "package" / "model" / "fr_feature.onnx";
   ASSERT_TRUE(fs::exists(original.embedder.file)) << original.embedder.file << ": run `make setup`";
+  original.embedder.fast_file.clear();
   const auto reference = make_embedder(original, {});
   double worst = 0;
   for (size_t i = 0; i < chips.size(); ++i) {
     std::vector<float> one(512);
     reference->embed(std::span<const cv::Mat>(&chips[i], 1), one);
-    for (size_t k = 0; k < 512; ++k) worst = std::max<double>(worst, std::abs(one[k] - batched[i * 512 + k]));
+    double dot = 0, n1 = 0, n2 = 0;
+    for (size_t k = 0; k < 512; ++k) {
+      worst = std::max<double>(worst, std::abs(one[k] - batched[i * 512 + k]));
+      dot += double(one[k]) * batched[i * 512 + k], n1 += double(one[k]) * one[k], n2 += double(batched[i * 512 + k]) * batched[i * 512 + k];
+    }
+    EXPECT_GT(dot / std::sqrt(n1 * n2), 0.999999) << "chip " << i;
   }
   EXPECT_LT(worst, 1e-4);
 }

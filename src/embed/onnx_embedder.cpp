@@ -14,9 +14,17 @@
 namespace facesearch {
 namespace {
 
+// The embedder's activations are small (a few MB per face): kept between calls, not re-allocated.
+RuntimeOptions with_arena(RuntimeOptions runtime) {
+  runtime.memory_arena = true;
+  return runtime;
+}
+
 class OnnxEmbedder final : public Embedder {
  public:
-  OnnxEmbedder(const EmbedderSpec& spec, const RuntimeOptions& runtime) : spec_(spec), session_(spec.file, runtime) {
+  OnnxEmbedder(const EmbedderSpec& spec, const RuntimeOptions& runtime)
+      : spec_(spec), session_(spec.fast_file.empty() ? spec.file : spec.fast_file, with_arena(runtime)) {
+    if (!spec_.fast_file.empty()) spec_.file = spec_.fast_file;  // the file errors name
     const auto& in = session_.input_shape();
     if (in.size() != 4 || (in[2] > 0 && in[2] != spec_.input.height) || (in[3] > 0 && in[3] != spec_.input.width))
       throw Error(ErrorCode::kModel, spec_.file.string() + ": input is not [N, 3, " + std::to_string(spec_.input.height) +
@@ -35,7 +43,9 @@ class OnnxEmbedder final : public Embedder {
       throw Error(ErrorCode::kInvalidArgument, "embed: output buffer too small");
     const int w = spec_.input.width, h = spec_.input.height;
     const size_t plane = 3u * w * h;
-    const size_t batch = static_cast<size_t>(spec_.batch);
+    // Even batches of at most the preferred size (9 faces at 4: 3 + 3 + 3, not 4 + 4 + 1).
+    const size_t calls = (chips.size() + spec_.batch - 1) / spec_.batch;
+    const size_t batch = calls ? (chips.size() + calls - 1) / calls : 1;
     std::vector<float> blob;
     for (size_t start = 0; start < chips.size(); start += batch) {
       const size_t n = std::min(batch, chips.size() - start);

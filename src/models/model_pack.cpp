@@ -155,6 +155,13 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
     parse_network(e, dir, pack.embedder);
     pack.embedder.dim = int_value(e, "dim", 128, manifest_path);
     pack.embedder.batch = std::max(1, int_value(e, "batch", 8, manifest_path));
+    if (const std::string fast = e.value("fast_file", std::string()); !fast.empty()) {
+      std::error_code ec;
+      pack.embedder.fast_file = dir / fast;
+      if (!std::filesystem::is_regular_file(pack.embedder.fast_file, ec))
+        throw Error(ErrorCode::kModel, "model pack " + dir.string() + ": missing " + fast, Hint{Remedy::kSetupModels});
+      pack.embedder.fast_sha256 = e.value("fast_sha256", std::string());
+    }
     const std::string metric = j.value("metric", std::string("cosine"));
     if (metric != "cosine") fail(manifest_path, "unknown metric '" + metric + "'");
     pack.metric = Metric::kCosine;

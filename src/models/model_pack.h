@@ -54,6 +54,11 @@ struct AlignerSpec {
 struct EmbedderSpec : NetworkSpec {
   int dim = 128;
   int batch = 8;  // preferred batch size
+  // Optional: the same network rewritten into a graph ONNX Runtime runs faster (mobilefacenet-faceapi:
+  // PReLU as depthwise convolutions). Embeddings come from it when present; `file` stays the reference
+  // (tests compare the two) and is what the fingerprint names.
+  std::filesystem::path fast_file;
+  std::string fast_sha256;
 };
 
 enum class Metric { kCosine };

@@ -15,6 +15,10 @@ struct RuntimeOptions {
   // Threads inside one model call. The pipeline runs several calls in parallel (one per worker), so
   // 1 is right there; a single caller on an idle machine may want all cores.
   int intra_op_threads = 1;
+  // ONNX Runtime's memory arena keeps each session's activations allocated between calls. Off for the
+  // detectors (their activations are large; measured: a third less resident memory without it); on for
+  // the embedder, whose small activations re-allocated per call cost it 6-9% (docs/PERFORMANCE.md).
+  bool memory_arena = false;
 };
 
 struct Tensor {
