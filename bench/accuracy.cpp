@@ -17,6 +17,7 @@
 #include "bench/people_eval.h"
 #include "embed/embedder.h"
 #include "models/pack_registry.h"
+#include "search/search_report.h"
 
 int main(int argc, char** argv) {
   using namespace facesearch;
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   std::printf("model pack %s, metric %s, default threshold %.2f\n", pack.name.c_str(), metric_name(pack.metric),
               pack.threshold);
   const int centre = static_cast<int>(std::lround(pack.threshold * 100));
-  eval::LabelledScores all_sets, all_sets_expanded;
+  eval::LabelledScores all_sets, all_sets_expanded, all_sets_two, all_sets_two_expanded, all_sets_three;
   std::vector<eval::LabelledImage> images;  // the first set's, for the scoring rules below
   for (const auto& people : sets) {
     auto set_images = eval::analyse_people(pipeline, people);
@@ -59,14 +60,16 @@ int main(int argc, char** argv) {
     // Query strategies (issue 13): plain, expanded with the best few confident matches, two photos
     // of the person as one query (mean of embeddings, or best of the two).
     std::printf("\n| query | threshold | precision | recall | F1 | mAP | best F1 (threshold) |\n|---|---|---|---|---|---|---|\n");
-    auto report = [&](const std::string& name, const eval::StrategyResult& r) {
-      const auto at = eval::at_threshold(r.scores, pack.threshold);
+    // Each at the threshold the product applies to that kind of query (search_report.h: query_threshold).
+    auto report = [&](const std::string& name, const eval::StrategyResult& r, int photos = 1, bool expanded = false) {
+      const float applied = query_threshold(pack.threshold, pack, photos, expanded);
+      const auto at = eval::at_threshold(r.scores, applied);
       eval::PrecisionRecall best;
       for (int t = centre - 15; t <= centre + 15; ++t) {
         const auto pr = eval::at_threshold(r.scores, t / 100.f);
         if (pr.f1 > best.f1) best = pr;
       }
-      std::printf("| %s | %.2f | %.4f | %.4f | %.4f | %.4f | %.4f (%.2f) |\n", name.c_str(), pack.threshold,
+      std::printf("| %s | %.3f | %.4f | %.4f | %.4f | %.4f | %.4f (%.2f) |\n", name.c_str(), applied,
                   at.precision, at.recall, at.f1, r.map, best.f1, best.threshold);
     };
     report("plain", eval::expanded_search(set_images, 0, 0));
@@ -79,10 +82,21 @@ int main(int argc, char** argv) {
         // "Confident": that part of the way from the threshold to 1 (0.50, 0.55, 0.60 at 0.40).
         const float at_least = pack.threshold + part * (1 - pack.threshold);
         report("expanded: top " + std::to_string(top) + " >= " + std::to_string(at_least).substr(0, 5),
-               eval::expanded_search(set_images, top, at_least));
+               eval::expanded_search(set_images, top, at_least), 1, true);
       }
-    report("two photos, mean", eval::two_photo_search(set_images, true));
+    const auto two = eval::two_photo_search(set_images, true);
+    report("two photos, mean", two, 2);
+    eval::add_labelled_pairs(set_images, two, people.parent_path().filename().string(), all_sets_two);
+    if (pack.query_expansion) {
+      const auto two_expanded =
+          eval::two_photo_search(set_images, true, pack.query_expansion->top, pack.query_expansion->at_least);
+      report("two photos, mean, expanded", two_expanded, 2, true);
+      eval::add_labelled_pairs(set_images, two_expanded, people.parent_path().filename().string(), all_sets_two_expanded);
+    }
     report("two photos, best of", eval::two_photo_search(set_images, false));
+    const auto three = eval::three_photo_search(set_images);
+    report("three photos, mean", three, 3);
+    eval::add_labelled_pairs(set_images, three, people.parent_path().filename().string(), all_sets_three);
     if (images.empty()) images = std::move(set_images);
   }
 
@@ -101,10 +115,24 @@ int main(int argc, char** argv) {
     std::printf(" )\nthe held-out people's queries at their threshold: precision %.4f, recall %.4f (TP %zu FP %zu FN %zu)\n",
                 loo.precision(), loo.recall(), loo.true_pos, loo.false_pos, loo.false_neg);
   };
+  {
+    // How much of a face's embedding is the person: the mean similarity of two photos of one person
+    // (a query made of k photos' mean needs threshold / sqrt(rho + (1 - rho) / k): see docs/ACCURACY.md).
+    double sum = 0, sum_sq = 0;
+    size_t n = 0;
+    for (const auto& p : all_sets.pairs)
+      if (p.query_identity == p.target_identity && p.score > -1) sum += p.score, sum_sq += double(p.score) * p.score, ++n;
+    const double mean = n ? sum / n : 0;
+    std::printf("\nsame person, two photos: mean similarity %.3f (sd %.3f, %zu pairs)\n", mean,
+                n ? std::sqrt(std::max(0.0, sum_sq / n - mean * mean)) : 0.0, n);
+  }
   print_loo("plain queries", all_sets);
   if (pack.query_expansion)
     print_loo(("expanded queries (top " + std::to_string(pack.query_expansion->top) + " >= " +
                std::to_string(pack.query_expansion->at_least).substr(0, 4) + ")").c_str(), all_sets_expanded);
+  print_loo("two photos, mean", all_sets_two);
+  if (pack.query_expansion) print_loo("two photos, mean, expanded", all_sets_two_expanded);
+  print_loo("three photos, mean", all_sets_three);
 
   // The options for comparing dlib descriptors, each as a score where higher = more alike:
   // plain cosine (the pack's metric), dlib's Euclidean distance on raw descriptors (score = -distance,

@@ -221,6 +221,21 @@ inline void add_labelled_pairs(const std::vector<LabelledImage>& images, const S
   }
 }
 
+// `query` plus the faces of its `top` best photos scoring >= `at_least`, weighted by similarity^3,
+// renormalised (the product's rule: src/search/search_report.cpp, expand_query).
+inline std::vector<float> expanded_query(const std::vector<LabelledImage>& images, std::vector<float> query,
+                                         const std::vector<Ranked>& ranked, size_t top, float at_least) {
+  for (size_t i = 0; i < std::min(top, ranked.size()) && ranked[i].score >= at_least; ++i) {
+    const float w = ranked[i].score * ranked[i].score * ranked[i].score;
+    const auto& e = images[ranked[i].image].faces[ranked[i].face].embedding;
+    for (size_t k = 0; k < query.size(); ++k) query[k] += w * e[k];
+  }
+  double n = 0;
+  for (float v : query) n += double(v) * v;
+  for (float& v : query) v = static_cast<float>(v / std::sqrt(n));
+  return query;
+}
+
 // Query expansion: each query vector plus its `top` best photos' faces scoring >= `at_least`, weighted
 // by similarity^3, renormalised, then searched again (top = 0: plain search).
 inline StrategyResult expanded_search(const std::vector<LabelledImage>& images, size_t top, float at_least) {
@@ -233,18 +248,7 @@ inline StrategyResult expanded_search(const std::vector<LabelledImage>& images, 
     const size_t skip[] = {q};
     std::vector<float> query = largest_face(images[q]).embedding;
     auto ranked = rank_photos(images, query, skip);
-    if (top > 0) {
-      std::vector<float> sum = query;
-      for (size_t i = 0; i < std::min(top, ranked.size()) && ranked[i].score >= at_least; ++i) {
-        const float w = ranked[i].score * ranked[i].score * ranked[i].score;
-        const auto& e = images[ranked[i].image].faces[ranked[i].face].embedding;
-        for (size_t k = 0; k < sum.size(); ++k) sum[k] += w * e[k];
-      }
-      double n = 0;
-      for (float v : sum) n += double(v) * v;
-      for (float& v : sum) v = static_cast<float>(v / std::sqrt(n));
-      ranked = rank_photos(images, sum, skip);
-    }
+    if (top > 0) ranked = rank_photos(images, expanded_query(images, query, ranked, top, at_least), skip);
     for (const auto& r : ranked) {
       out.scores.pairs.emplace_back(r.score, images[r.image].identity == images[q].identity);
       out.query_target.emplace_back(q, r.image);
@@ -257,8 +261,9 @@ inline StrategyResult expanded_search(const std::vector<LabelledImage>& images, 
 
 // Several query photos of one person: every pair of photos of each person as the query, combined by
 // the mean of their (normalised) embeddings or by the best of their two similarities; both photos
-// are left out of the results.
-inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images, bool mean) {
+// are left out of the results. expand_top > 0: the mean then expanded as expanded_search does.
+inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images, bool mean, size_t expand_top = 0,
+                                       float expand_at_least = 1) {
   StrategyResult out;
   double ap_sum = 0;
   size_t ap_n = 0;
@@ -276,6 +281,7 @@ inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images,
         for (size_t k = 0; k < m.size(); ++k) m[k] = ea[k] + eb[k], n += double(m[k]) * m[k];
         for (float& v : m) v = static_cast<float>(v / std::sqrt(n));
         ranked = rank_photos(images, m, skip);
+        if (expand_top > 0) ranked = rank_photos(images, expanded_query(images, m, ranked, expand_top, expand_at_least), skip);
       } else {
         ranked = rank_photos(images, ea, skip);
         const auto second = rank_photos(images, eb, skip);
@@ -290,6 +296,42 @@ inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images,
       }
       if (const double ap = average_precision(images, ranked, images[a].identity); ap >= 0) ap_sum += ap, ++ap_n;
     }
+  out.map = ap_n ? ap_sum / ap_n : 0;
+  return out;
+}
+
+// Three query photos of one person, combined by the mean of their embeddings (every triple of each
+// person's photos, at most `max_per_person` of them), the three left out of the results.
+inline StrategyResult three_photo_search(const std::vector<LabelledImage>& images, size_t max_per_person = 40) {
+  StrategyResult out;
+  double ap_sum = 0;
+  size_t ap_n = 0;
+  std::map<std::string, std::vector<size_t>> by_person;
+  for (size_t i = 0; i < images.size(); ++i)
+    if (!images[i].faces.empty()) by_person[images[i].identity].push_back(i);
+  for (const auto& [identity, photos] : by_person) {
+    size_t made = 0;
+    for (size_t a = 0; a < photos.size() && made < max_per_person; ++a)
+      for (size_t b = a + 1; b < photos.size() && made < max_per_person; ++b)
+        for (size_t c = b + 1; c < photos.size() && made < max_per_person; ++c, ++made) {
+          ++out.scores.queries;
+          const size_t skip[] = {photos[a], photos[b], photos[c]};
+          std::vector<float> m(largest_face(images[photos[a]]).embedding.size(), 0.f);
+          for (const size_t p : skip) {
+            const auto& e = largest_face(images[p]).embedding;
+            for (size_t k = 0; k < m.size(); ++k) m[k] += e[k];
+          }
+          double n = 0;
+          for (float v : m) n += double(v) * v;
+          for (float& v : m) v = static_cast<float>(v / std::sqrt(n));
+          const auto ranked = rank_photos(images, m, skip);
+          for (const auto& r : ranked) {
+            out.scores.pairs.emplace_back(r.score, images[r.image].identity == identity);
+            out.query_target.emplace_back(photos[a], r.image);
+          }
+          if (const double ap = average_precision(images, ranked, identity); ap >= 0) ap_sum += ap, ++ap_n;
+        }
+  }
   out.map = ap_n ? ap_sum / ap_n : 0;
   return out;
 }

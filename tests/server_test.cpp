@@ -105,7 +105,8 @@ TEST_F(ServerApi, AnUploadFindsThePersonsPhotosAndAFaceIdFindsThemToo) {
   Json j = Json::parse(r->body);
   ASSERT_GE(j["query"]["faces"].size(), 2u) << "both faces of the photo are listed";
   EXPECT_EQ(j["model"], kDefaultPackName);
-  EXPECT_FLOAT_EQ(j["default_threshold"].get<float>(), 0.40f);
+  // The pack's 0.40, raised to 0.42 for a query that was expanded (docs/ACCURACY.md).
+  EXPECT_NEAR(j["default_threshold"].get<float>(), j["expanded_with"].empty() ? 0.40f : 0.42f, 1e-4);
   const int chosen = j["query"]["chosen"];
   ASSERT_GE(chosen, 0);
   std::set<std::string> people;

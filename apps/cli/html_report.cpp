@@ -279,7 +279,7 @@ std::string html_report_page(const SearchReport& report, const HtmlReportSource&
            {"query", std::move(query)},
            {"model", report.model},
            {"metric", report.metric},
-           {"threshold", rounded(report.threshold, 6)},
+           {"threshold", rounded(applied_threshold_of_query(report), 6)},
            {"default_threshold", rounded(source.default_threshold, 6)},
            {"expanded_with", std::move(expanded)},
            {"matches", std::move(matches)},

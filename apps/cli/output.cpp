@@ -75,6 +75,22 @@ std::string query_faces_text(const SearchReport& report) {
   return text;
 }
 
+// The threshold line: "0.4", and the query faces that were judged higher ("0.4; 0.42 for the query, expanded"):
+// a query combined from several photos or expanded scores everyone higher (search_report.h: query_threshold).
+std::string threshold_text(const SearchReport& report) {
+  std::string text = short_number(report.threshold);
+  for (const QueryFace& q : report.query_faces) {
+    if (std::abs(q.threshold - report.threshold) < 5e-7f) continue;
+    std::string why;
+    if (q.photos > 1) why = std::to_string(q.photos) + " photos combined";
+    if (q.expanded) why += std::string(why.empty() ? "" : " and ") + "expanded";
+    text += "; " + short_number(q.threshold) + " for " +
+            (report.query_faces.size() == 1 ? std::string("the query") : "query face " + std::to_string(q.index)) +
+            (why.empty() ? std::string() : ", " + why);
+  }
+  return text;
+}
+
 // 1234567 -> "1.2 MiB": file sizes in binary units, as `ls -lh` shows them.
 std::string human_bytes(std::int64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -146,7 +162,7 @@ void write_table(std::ostream& out, const SearchReport& report, const LibrarySea
     out << "Query " << printable(report.query) << ", " << query_faces_text(report);
   }
   out << "; model " << printable(report.model) << ", " << report.metric << " similarity, threshold "
-      << short_number(report.threshold) << '\n';
+      << threshold_text(report) << '\n';
   if (report.queries.size() > 1)
     for (const auto& q : report.queries) out << "  " << printable(q) << '\n';
   if (!report.expanded_with.empty()) {
@@ -164,7 +180,7 @@ void write_table(std::ostream& out, const SearchReport& report, const LibrarySea
   out << '\n';
 
   if (report.matches.empty()) {
-    out << "No matches above threshold " << short_number(report.threshold) << ".\n";
+    out << "No matches above threshold " << threshold_text(report) << ".\n";
   } else {
     // Which query face matched only matters when several were searched for.
     const bool show_query_face = report.query_faces.size() > 1;
@@ -227,7 +243,12 @@ void write_table(std::ostream& out, const SearchReport& report, const LibrarySea
 void write_json(std::ostream& out, const SearchReport& report, bool interrupted, const LibrarySearchContext* library) {
   Json query_faces = Json::array();
   for (const QueryFace& q : report.query_faces) {
-    query_faces.push_back({{"index", q.index}, {"box", json_box(q.face.box)}, {"score", rounded(q.face.score, 4)}});
+    query_faces.push_back({{"index", q.index},
+                           {"box", json_box(q.face.box)},
+                           {"score", rounded(q.face.score, 4)},
+                           {"photos", q.photos},
+                           {"expanded", q.expanded},
+                           {"threshold", rounded(q.threshold, 6)}});
   }
   Json matches = Json::array();
   for (const Match& m : report.matches) {

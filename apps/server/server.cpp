@@ -323,8 +323,11 @@ class Slot {
   int& running_;
 };
 
-Json search_json(const SearchReport& report, float default_threshold, int chosen,
+// `threshold`: what the matches were judged at; `default_threshold`: the pack's for this query (both
+// raised for a query expanded or combined from several faces: query_threshold), where the page's slider starts.
+Json search_json(const SearchReport& report, const ModelPack& pack, int chosen,
                  std::optional<std::int64_t> query_face_id, std::optional<std::int64_t> query_photo_id) {
+  const float applied = applied_threshold_of_query(report), default_threshold = default_threshold_of_query(report, pack);
   Json faces = Json::array();
   if (query_face_id) {
     for (const auto& q : report.query_faces) faces.push_back({{"index", q.index}, {"box", box_json(q.face.box)}});
@@ -349,7 +352,7 @@ Json search_json(const SearchReport& report, float default_threshold, int chosen
             {"face_id", query_face_id ? Json(*query_face_id) : Json(nullptr)},
             {"photo_id", query_photo_id ? Json(*query_photo_id) : Json(nullptr)}}},
           {"model", report.model},
-          {"threshold", std::round(double(report.threshold) * 1e4) / 1e4},
+          {"threshold", std::round(double(applied) * 1e4) / 1e4},
           {"default_threshold", std::round(double(default_threshold) * 1e4) / 1e4},
           {"expanded_with", std::move(expanded)},
           {"matches", std::move(matches)},
@@ -618,7 +621,7 @@ Server::Server(ServeOptions options) {
     const auto face = library->face(face_id);
     if (!face) throw Error(ErrorCode::kNotFound, "no face " + std::to_string(face_id) + " in the library");
     const SearchReport report = library->search_face(face_id, options);
-    res.set_content(search_json(report, s.default_threshold, 0, face_id, face->image_id).dump(), "application/json");
+    res.set_content(search_json(report, *library->pack(), 0, face_id, face->image_id).dump(), "application/json");
   };
 
   http.Post("/api/v1/search", [&s, heavy, by_face](const httplib::Request& req, httplib::Response& res) {
@@ -637,8 +640,9 @@ Server::Server(ServeOptions options) {
           if (who.is_number_integer() && who.get<std::int64_t>() > 0) person = std::to_string(who.get<std::int64_t>());
           if (who.is_string()) person = trimmed(who.get<std::string>());
           if (person.empty()) throw Error(ErrorCode::kInvalidArgument, "person must be a person's id or name");
-          const SearchReport report = s.readers.take()->search_person(person, json_search_options(body));
-          Json j = search_json(report, s.default_threshold, -1, std::nullopt, std::nullopt);
+          const auto library = s.readers.take();
+          const SearchReport report = library->search_person(person, json_search_options(body));
+          Json j = search_json(report, *library->pack(), -1, std::nullopt, std::nullopt);
           j["query"]["person"] = {{"id", report.person_id}, {"name", report.person_name}, {"faces", report.person_faces}};
           send_json(res, j);
           return;
@@ -685,8 +689,9 @@ Server::Server(ServeOptions options) {
         if (!out) throw Error(ErrorCode::kIo, "cannot store the upload for the search");
       }
       SearchReport report;
+      const auto library = s.readers.take();
       try {
-        report = s.readers.take()->search_photo(file, options);
+        report = library->search_photo(file, options);
       } catch (const Error& e) {
         // The core names the file it read: the client knows it as its upload, not as a temporary path.
         std::string message = e.what();
@@ -695,7 +700,8 @@ Server::Server(ServeOptions options) {
         throw Error(e.code(), message, e.hint());
       }
       if (chosen < 0 && !report.query_faces.empty()) chosen = report.query_faces.front().index;
-      res.set_content(search_json(report, s.default_threshold, chosen, std::nullopt, std::nullopt).dump(), "application/json");
+      res.set_content(search_json(report, *library->pack(), chosen, std::nullopt, std::nullopt).dump(),
+                      "application/json");
     });
   });
 

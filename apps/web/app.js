@@ -389,7 +389,8 @@
 
     $('lib-model').textContent = st.model || '–';
     $('lib-threshold').textContent = typeof st.threshold === 'number'
-      ? fmt2(st.threshold) + ' (cosine similarity; the search slider starts here)' : '–';
+      ? fmt2(st.threshold) + ' (cosine similarity; the search slider starts here, a little higher for a query '
+        + 'expanded with its confident matches)' : '–';
     const roots = $('lib-roots');
     roots.replaceChildren();
     (Array.isArray(st.roots) ? st.roots : []).forEach((r) => roots.appendChild(make('li', 'path', r)));

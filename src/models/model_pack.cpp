@@ -171,9 +171,16 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
       QueryExpansion q;
       q.top = int_value(x, "top", 3, manifest_path);
       q.at_least = x.value("at_least", 0.5f);
+      q.raise = x.value("raise", 0.f);
       if (q.top < 1 || !(q.at_least > -1 && q.at_least <= 1))
         fail(manifest_path, "query_expansion needs top >= 1 and at_least in (-1, 1]");
+      if (!(q.raise >= 0 && q.raise <= 0.5f)) fail(manifest_path, "query_expansion's raise must be from 0 to 0.5");
       pack.query_expansion = q;
+    }
+    if (j.contains("several_photos")) {
+      pack.several_photos.person_share = j["several_photos"].value("person_share", 1.f);
+      if (!(pack.several_photos.person_share > 0 && pack.several_photos.person_share <= 1))
+        fail(manifest_path, "several_photos' person_share must be in (0, 1]");
     }
   } catch (const nlohmann::json::exception& e) {
     fail(manifest_path, std::string("incomplete manifest: ") + e.what());

@@ -70,6 +70,19 @@ enum class Metric { kCosine };
 struct QueryExpansion {
   int top = 3;
   float at_least = 0.5f;
+  // The expanded query scores the person's faces and strangers alike a little higher: its matches are
+  // judged at the search's threshold + raise (mobilefacenet-faceapi: 0.02, chosen leaving one identity
+  // out, as the threshold was).
+  float raise = 0;
+};
+
+// Several query photos of one person are searched as the normalised mean of their faces, which scores
+// everyone higher the more photos it holds. Modelling each face as the person's part (a share s of
+// the embedding's energy, the same in every photo) plus a part of its own that averages out, the mean
+// of k photos scores like one photo scaled by 1 / sqrt(s + (1 - s) / k): its matches are judged at
+// threshold / sqrt(s + (1 - s) / k) (search_report.h: query_threshold).
+struct SeveralPhotos {
+  float person_share = 1;  // 1: no raise
 };
 
 struct ModelPack {
@@ -91,6 +104,7 @@ struct ModelPack {
   float threshold = 0.5f;  // default match threshold on the similarity score (higher = more alike)
   std::string threshold_source;  // where that threshold comes from
   std::optional<QueryExpansion> query_expansion;  // none: searches do not expand (not in the fingerprint)
+  SeveralPhotos several_photos;                   // not in the fingerprint
   std::string fingerprint;  // stable id of the weights (hash over the files' sha256): embeddings
                             // made with different fingerprints must never be mixed
 };

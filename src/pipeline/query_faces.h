@@ -20,6 +20,12 @@ struct QueryFace {
   int index = 0;  // reading-order index in the query photo
   Face face;
   std::vector<float> embedding;
+  // Set by a search: how many photos' faces were combined into this one (several query photos), whether
+  // the pack's query expansion added faces to it, and the threshold its matches were judged at
+  // (search_report.h: query_threshold).
+  int photos = 1;
+  bool expanded = false;
+  float threshold = 0;
 };
 
 // The query photo's faces selected by `selection`, found with `analysis`. Throws Error{kNotFound} /

@@ -1,6 +1,7 @@
 #include "search/folder_search.h"
 
 #include <algorithm>
+#include <optional>
 #include <system_error>
 
 #include "core/error.h"
@@ -17,16 +18,18 @@ std::filesystem::path canonical_or_self(const std::filesystem::path& p) {
   return ec ? p.lexically_normal() : c;
 }
 
-// The query face a target face is most like, and how much.
-std::pair<float, int> best_query(std::span<const std::vector<float>> queries, const SearchReport& report,
-                                 std::span<const float> face) {
-  float best = -2;
-  int which = 0;
+// The query face a target face matches best: its similarity and index, or nothing when it is under
+// every query face's threshold (each may have its own: query_threshold). Ties of margin: the first.
+std::optional<std::pair<float, int>> best_query(std::span<const std::vector<float>> queries, const SearchReport& report,
+                                                std::span<const float> face) {
+  std::optional<std::pair<float, int>> best;
+  float best_margin = 0;
   for (size_t i = 0; i < queries.size(); ++i) {
     const float s = similarity(queries[i], face);  // the library index's SIMD kernel
-    if (s > best) best = s, which = report.query_faces[i].index;
+    const float margin = s - report.query_faces[i].threshold;
+    if (margin >= 0 && (!best || margin > best_margin)) best = {s, report.query_faces[i].index}, best_margin = margin;
   }
-  return {best, which};
+  return best;
 }
 
 SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> query_faces,
@@ -44,7 +47,10 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
   report.threshold = search_threshold(options, pipeline.pack());
   const QueryExpansion* expansion = active_expansion(options, pipeline.pack());
   std::vector<std::vector<float>> vectors;
-  for (const auto& q : report.query_faces) vectors.push_back(q.embedding);
+  for (auto& q : report.query_faces) {
+    vectors.push_back(q.embedding);
+    q.threshold = query_threshold(report.threshold, pipeline.pack(), q.photos, false);
+  }
 
   PhotoFiles found = find_photo_files(targets);
   auto& files = found.files;
@@ -93,9 +99,8 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
             continue;
           }
           const auto& rec = image.faces[i];
-          const auto [best, which] = best_query(vectors, report, rec.embedding);
-          if (best >= report.threshold)
-            report.matches.push_back({image.path, static_cast<int>(i), rec.face.box, best, rec.face.score, which});
+          if (const auto best = best_query(vectors, report, rec.embedding))
+            report.matches.push_back({image.path, static_cast<int>(i), rec.face.box, best->first, rec.face.score, best->second});
         }
       },
       [&](ScanFailure&& failure) {
@@ -121,13 +126,17 @@ SearchReport search_impl(const FacePipeline& pipeline, std::vector<QueryFace> qu
         const SeenFace& face = seen[ranked[i].second];
         report.expanded_with.push_back({report.query_faces[qi].index, face.path, face.face_index, ranked[i].first});
       }
-      if (!used.empty()) vectors[qi] = expanded;
+      if (!used.empty()) {
+        vectors[qi] = expanded;
+        QueryFace& q = report.query_faces[qi];
+        q.expanded = true;
+        q.threshold = query_threshold(report.threshold, pipeline.pack(), q.photos, true);
+      }
     }
-    for (const SeenFace& face : seen) {
-      const auto [best, which] = best_query(vectors, report, face.record.embedding);
-      if (best >= report.threshold)
-        report.matches.push_back({face.path, face.face_index, face.record.face.box, best, face.record.face.score, which});
-    }
+    for (const SeenFace& face : seen)
+      if (const auto best = best_query(vectors, report, face.record.embedding))
+        report.matches.push_back({face.path, face.face_index, face.record.face.box, best->first, face.record.face.score,
+                                  best->second});
   }
 
   rank_matches(report.matches, options);

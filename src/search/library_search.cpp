@@ -54,8 +54,9 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
     if (!image) image = catalog.image_by_id(id);
     return image;
   };
-  for (const auto& q : report.query_faces) {
+  for (auto& q : report.query_faces) {
     std::vector<Neighbor> found;
+    q.threshold = query_threshold(report.threshold, pack, q.photos, false);
     if (expansion) {
       // The candidates need one lookup of just the best few faces at the expansion's confidence (whatever
       // the threshold), with room for the query photo's own faces and faces deleted since the index was
@@ -79,10 +80,12 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
       for (const size_t i : used)
         report.expanded_with.push_back({q.index, image_of(faces[i].image_id)->path, faces[i].face_index,
                                         candidates[i].similarity, faces[i].image_id, faces[i].id});
+      q.expanded = !used.empty();
+      q.threshold = query_threshold(report.threshold, pack, q.photos, q.expanded);
       found = neighbours_over(index, used.empty() ? std::span<const float>(q.embedding) : std::span<const float>(expanded),
-                              report.threshold, options.top_k);
+                              q.threshold, options.top_k);
     } else {
-      found = neighbours_over(index, q.embedding, report.threshold, options.top_k);
+      found = neighbours_over(index, q.embedding, q.threshold, options.top_k);
     }
     for (const auto& n : found) {
       const auto face = catalog.face_by_id(n.id);

@@ -14,6 +14,27 @@ float search_threshold(const SearchOptions& options, const ModelPack& pack) {
   return options.threshold.value_or(pack.threshold);
 }
 
+float query_threshold(float base, const ModelPack& pack, int photos, bool expanded) {
+  if (base <= 0) return base;
+  float t = base;
+  if (photos > 1) {
+    const double s = pack.several_photos.person_share;
+    t = static_cast<float>(std::min(1.0, base / std::sqrt(s + (1 - s) / photos)));
+  }
+  if (expanded && pack.query_expansion) t = std::max(t, std::min(1.f, base + pack.query_expansion->raise));
+  return t;
+}
+
+float default_threshold_of_query(const SearchReport& report, const ModelPack& pack) {
+  if (report.query_faces.empty()) return pack.threshold;
+  const QueryFace& q = report.query_faces.front();
+  return query_threshold(pack.threshold, pack, q.photos, q.expanded);
+}
+
+float applied_threshold_of_query(const SearchReport& report) {
+  return report.query_faces.empty() ? report.threshold : report.query_faces.front().threshold;
+}
+
 const QueryExpansion* active_expansion(const SearchOptions& options, const ModelPack& pack) {
   return options.expand && pack.query_expansion ? &*pack.query_expansion : nullptr;
 }
@@ -49,6 +70,8 @@ QueryFace combine_query_faces(std::span<const QueryFace> faces) {
   for (size_t i = 1; i < faces.size(); ++i)
     for (size_t k = 0; k < out.embedding.size() && k < faces[i].embedding.size(); ++k) out.embedding[k] += faces[i].embedding[k];
   normalise(out.embedding);
+  out.photos = 0;
+  for (const QueryFace& f : faces) out.photos += std::max(1, f.photos);
   return out;
 }
 

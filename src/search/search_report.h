@@ -102,6 +102,17 @@ struct SearchReport {
 // The threshold a search applies: options.threshold, or the pack's default when it has none.
 float search_threshold(const SearchOptions& options, const ModelPack& pack);
 
+// The threshold a query face's matches are judged at, from the search's `base` threshold: higher for
+// a face combined from several photos (ModelPack::several_photos) or expanded (QueryExpansion::raise),
+// whose scores run higher for everyone; the larger of the two when both apply. `base` itself for one
+// face of one photo, and for a base <= 0.
+float query_threshold(float base, const ModelPack& pack, int photos, bool expanded);
+
+// The pack's default threshold as it applies to the report's (first) query face, and the threshold that
+// face's matches were judged at: where a page's threshold slider starts and how low its matches go.
+float default_threshold_of_query(const SearchReport& report, const ModelPack& pack);
+float applied_threshold_of_query(const SearchReport& report);
+
 // The pack's query expansion when options ask for it, else nullptr.
 const QueryExpansion* active_expansion(const SearchOptions& options, const ModelPack& pack);
 
