@@ -231,6 +231,24 @@ TEST(DetectionStrategies, NamesParseAndAutoResolvesByPack) {
 
 // The cascade is the fast strategy plus SSD where it finds nothing: on the annotated scenes (where the
 // fast detector finds every photo's faces) both give the same counts; on noface/ neither finds a face.
+// A tight crop of one face (face-api.js's 150-px crops of howard): the fast detector's whole-photo pass
+// gives the left half of howard2's face, cut by the frame; the padded pass must replace it with the
+// whole face, which then matches his other crops (it scored under 0.28 against them before).
+TEST_F(Detection, AFaceCutByTheFrameOfATightCropIsFoundWhole) {
+  std::vector<std::vector<float>> embeddings;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string rel = "people/howard/faceapijs_howard" + std::to_string(i) + ".png";
+    const auto faces = faces_of(rel);
+    ASSERT_EQ(faces.size(), 1u) << rel;
+    const Box& b = faces[0].face.box;
+    EXPECT_GE(std::min(b.width(), b.height()), 0.6f * 150) << rel << ": the whole face, not a part";
+    embeddings.push_back(faces[0].embedding);
+  }
+  for (int i = 0; i < 5; ++i)
+    for (int j = i + 1; j < 5; ++j)
+      EXPECT_GE(similarity(embeddings[i], embeddings[j]), pipeline_->pack().threshold) << "howard" << i + 1 << " and " << j + 1;
+}
+
 TEST_F(Detection, CascadeAgreesWithTheFastStrategyWhereThatFindsFaces) {
   const FacePipeline cascade(pipeline_->pack(), {}, DetectionStrategy::kCascade);
   EXPECT_EQ(cascade.detection(), DetectionStrategy::kCascade);
