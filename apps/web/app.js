@@ -784,7 +784,9 @@
     el.expanded.hidden = expanded === 0;
     if (expanded) {
       el.expanded.textContent = 'Query expanded with ' + plural(expanded, 'confident match', 'confident matches');
-      el.expanded.title = 'The search also used the faces it was most sure about, to find more photos of the same person.';
+      el.expanded.title = 'The search also used the faces it was most sure about, to find more photos of the same person. '
+        + 'A query made of several faces scores everyone a little higher, so the slider starts a little higher'
+        + (typeof resp.default_threshold === 'number' ? ' (' + fmt2(resp.default_threshold) + ')' : '') + '.';
     }
     const stats = resp.stats || {};
     const parts = [];
