@@ -14,6 +14,7 @@
 #include "index/vector_index.h"
 #include "pipeline/photo_files.h"
 #include "search/folder_search.h"
+#include "core/huge_pages.h"
 
 namespace {
 
@@ -85,6 +86,7 @@ void print_row(const char* name, const RunResult& r, long rss_kib) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  facesearch::use_huge_pages(argv);  // as the facesearch command runs
   std::filesystem::path target = "../shared/testdata/faces";
   int jobs = 0;
   for (int i = 1; i < argc; ++i) {
