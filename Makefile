@@ -86,7 +86,7 @@ fuzz-budget: fuzz
 # Speed figures (not tests): folder search serial vs pipelined on testdata and on phone-size copies of it
 # (written into build/phone-photos at bench time: 4032 px, JPEG 90; with completeness against SSD),
 # both packs on testdata, library indexing and re-scan, library search with and without query
-# expansion (200k synthetic 512-d faces; `facesearch_library_bench --faces 1000000` for a million),
+# expansion (a million synthetic 512-d faces, ~2.5 minutes),
 # `facesearch serve` under load (1/8/32 clients over 100k synthetic faces, exact and HNSW; crops cached and
 # uncached; the CLI per process), the people pass of `index` and `people recluster` at 10k/100k synthetic
 # faces, vector search at 10k/100k/1M faces against FAISS (the last takes several minutes), and a library
@@ -100,7 +100,7 @@ bench: build
 	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/photos
 	./$(BUILD_DIR)/bench/facesearch_bench --target $(BUILD_DIR)/phone-photos/noface
 	./$(BUILD_DIR)/bench/facesearch_detection_bench --data ../shared/testdata/faces
-	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces
+	./$(BUILD_DIR)/bench/facesearch_library_bench --target ../shared/testdata/faces --faces 1000000
 	./$(BUILD_DIR)/bench/facesearch_server_bench --photos $(BUILD_DIR)/phone-photos/photos --cli $(BUILD_DIR)/facesearch
 	./$(BUILD_DIR)/bench/facesearch_cluster_eval --library-only --sizes 10000,100000
 	./$(BUILD_DIR)/bench/facesearch_index_bench
