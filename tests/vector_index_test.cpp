@@ -366,6 +366,89 @@ TEST(ExactIndex, OverBorrowedRowsEqualsOwnedAndCopiesOnAdd) {
   EXPECT_THROW(make_exact_index_over(dim, *ids, std::span(*base).first(10), base), Error);
 }
 
+// The int8 kernel against its scalar reference (the AVX2 one where the CPU has it), on lengths with and
+// without a tail.
+TEST(InnerProductKernels, Int8RowsMatchScalar) {
+  for (const int dim : {1, 15, 16, 17, 128, 512, 515}) {
+    const size_t n = 37;
+    const auto q = uniform_floats(dim, 7 + dim);
+    std::mt19937_64 rng(dim);
+    std::uniform_int_distribution<int> u(-127, 127);
+    std::vector<std::int8_t> rows(n * dim);
+    for (auto& c : rows) c = static_cast<std::int8_t>(u(rng));
+    std::vector<float> fast(n), reference(n);
+    index_detail::inner_products_i8(q.data(), rows.data(), n, dim, fast.data());
+    index_detail::inner_products_i8_scalar(q.data(), rows.data(), n, dim, reference.data());
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(fast[i], reference[i], 1e-3f * (1 + std::abs(reference[i]))) << dim;
+    // Quantising rows: the fast path gives the reference's values, each within half a step of the float.
+    auto floats = random_unit_vectors(n, dim, 90 + dim);
+    std::fill(floats.begin(), floats.begin() + dim, 0.f);  // a zero row
+    std::vector<std::int8_t> q8(n * dim), q8_ref(n * dim);
+    std::vector<float> scales(n), scales_ref(n);
+    index_detail::quantize_rows_i8(floats.data(), n, dim, q8.data(), scales.data());
+    index_detail::quantize_rows_i8_scalar(floats.data(), n, dim, q8_ref.data(), scales_ref.data());
+    EXPECT_EQ(q8, q8_ref) << dim;
+    EXPECT_EQ(scales, scales_ref) << dim;
+    EXPECT_EQ(scales[0], 0.f);
+    for (size_t i = 0; i < n * dim; ++i)
+      EXPECT_LE(std::abs(floats[i] - scales[i / dim] * q8[i]), scales[i / dim] * 0.50001f + 1e-9f) << dim << " " << i;
+  }
+}
+
+// search_confident (query expansion's candidates) finds exactly what a full scan finds: the same
+// faces, the same scores to float rounding, on face-like data where a person's faces score 0.5-0.8 and
+// strangers near 0, at several floors and sizes, on owned and borrowed rows, and again after add().
+TEST(ExactIndex, ConfidentSearchFindsWhatTheFullScanFinds) {
+  const int dim = 512;
+  const Clustered c = clustered_faces(300, 12, 40, dim, 77);
+  const size_t n = c.base.size() / dim;
+  const auto ids = std::make_shared<std::vector<std::int64_t>>(scattered_ids(n, 78));
+  const auto base = std::make_shared<std::vector<float>>(c.base);
+  auto owned = make_exact_index(dim);
+  owned->add(*ids, *base);
+  const auto borrowed = make_exact_index_over(dim, *ids, *base, base);
+  auto same = [&](const VectorIndex& index, const float* query, size_t k, float floor) {
+    const std::span<const float> q(query, dim);
+    const auto want = index.search_beam(q, k, floor, k), got = index.search_confident(q, k, floor);
+    ASSERT_EQ(got.size(), want.size()) << "k " << k << " floor " << floor;
+    for (size_t j = 0; j < got.size(); ++j) {
+      EXPECT_NEAR(got[j].score, want[j].score, 1e-5f);
+      if (std::abs(got[j].score - want[j].score) < 1e-5f && j + 1 < got.size() &&
+          std::abs(want[j].score - want[j + 1].score) > 1e-5f)
+        EXPECT_EQ(got[j].id, want[j].id);
+    }
+  };
+  size_t nonempty = 0;
+  for (size_t qi = 0; qi < 40; ++qi) {
+    const float* query = c.queries.data() + qi * dim;
+    for (const float floor : {0.3f, 0.5f, 0.7f})
+      for (const size_t k : {1u, 3u, 35u, 1000u}) {
+        same(*owned, query, k, floor);
+        same(*borrowed, query, k, floor);
+      }
+    nonempty += !owned->search_confident(std::span<const float>(query, dim), 35, 0.5f).empty();
+    // Floors exactly at a row's score: that row is in, though its compact score may fall just short.
+    for (const Neighbor& nb : owned->search_beam(std::span<const float>(query, dim), 12, 0.2f, 12))
+      same(*owned, query, 1000, nb.score - 2e-6f);  // (a hair below: the kernels may differ by an ulp)
+  }
+  EXPECT_GT(nonempty, 30u) << "the queries' people must score over 0.5 for the test to mean anything";
+  // Rows added later are found (the compact copy is made again).
+  const std::int64_t extra_id = 424242;
+  const std::vector<float> extra(c.queries.begin(), c.queries.begin() + dim);
+  owned->add(std::span(&extra_id, 1), extra);
+  const auto found = owned->search_confident(std::span<const float>(extra.data(), dim), 1, 0.9f);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, extra_id);
+  // A zero row and an empty index.
+  auto odd = make_exact_index(dim);
+  EXPECT_TRUE(odd->search_confident(std::span<const float>(extra.data(), dim), 3, 0.5f).empty());
+  const std::vector<float> zero(dim, 0.f);
+  const std::int64_t zero_id = 1;
+  odd->add(std::span(&zero_id, 1), zero);
+  EXPECT_TRUE(odd->search_confident(std::span<const float>(extra.data(), dim), 3, 0.5f).empty());
+  EXPECT_EQ(odd->search_confident(std::span<const float>(extra.data(), dim), 3, -0.5f).size(), 1u);
+}
+
 TEST(ExactIndex, ConcurrentSearchesAgreeWithSequential) {
   const int dim = 128;
   const size_t n = 60000, nq = 8;  // large enough that each search also starts its own threads

@@ -113,6 +113,13 @@ __attribute__((target("avx2,fma"))) inline float hsum_avx2(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
+__attribute__((target("avx2,fma"))) inline float hmax_avx2(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
 __attribute__((target("avx2,fma"))) inline __m256 row_sum_avx2(const float* q, const float* r, int full, int rem,
                                                                __m256i tail) {
   __m256 acc = _mm256_setzero_ps();
@@ -161,6 +168,57 @@ __attribute__((target("avx2,fma"))) void inner_products_avx2(const float* q, con
   for (; i < n; ++i) out[i] = hsum_avx2(row_sum_avx2(q, base + i * stride, full, rem, tail));
 }
 
+// ---- int8 rows: 16 values a step (sign-extended, converted to float) into two accumulators. ----
+
+__attribute__((target("avx2,fma"))) void inner_products_i8_avx2(const float* q, const std::int8_t* rows, size_t n,
+                                                                int dim, float* out) {
+  const size_t stride = static_cast<size_t>(dim);
+  for (size_t i = 0; i < n; ++i) {
+    const std::int8_t* r = rows + i * stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= dim; k += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k));
+      const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+      const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
+      a0 = _mm256_fmadd_ps(lo, _mm256_loadu_ps(q + k), a0);
+      a1 = _mm256_fmadd_ps(hi, _mm256_loadu_ps(q + k + 8), a1);
+    }
+    float sum = hsum_avx2(_mm256_add_ps(a0, a1));
+    for (; k < dim; ++k) sum += q[k] * static_cast<float>(r[k]);
+    out[i] = sum;
+  }
+}
+
+__attribute__((target("avx2,fma"))) void quantize_rows_i8_avx2(const float* rows, size_t n, int dim, std::int8_t* out,
+                                                               float* scales) {
+  const __m256 sign_off = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t r = 0; r < n; ++r) {
+    const float* x = rows + r * static_cast<size_t>(dim);
+    std::int8_t* c = out + r * static_cast<size_t>(dim);
+    __m256 m = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= dim; k += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + k), sign_off));
+    float largest = hmax_avx2(m);
+    for (; k < dim; ++k) largest = std::max(largest, std::abs(x[k]));
+    const float scale = largest > 0 ? largest / 127.f : 0.f;
+    scales[r] = scale;
+    const float inv = largest > 0 ? 127.f / largest : 0.f;
+    const __m256 iv = _mm256_set1_ps(inv);
+    k = 0;
+    for (; k + 32 <= dim; k += 32) {
+      const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), iv));
+      const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), iv));
+      const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 16), iv));
+      const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 24), iv));
+      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + k), _mm256_permutevar8x32_epi32(bytes, order));
+    }
+    for (; k < dim; ++k) c[k] = static_cast<std::int8_t>(std::clamp(std::nearbyint(x[k] * inv), -127.f, 127.f));
+  }
+}
+
 // ---- binary16 rows (F16C): 16 halves a step into two accumulators, 8 then scalar for the tail. ----
 
 __attribute__((target("avx2,fma,f16c"))) float inner_product_half_avx2(const float* q, const std::uint16_t* r, int dim) {
@@ -196,6 +254,8 @@ struct KernelSet {
   float (*single)(const float*, const float*, int) = inner_product_scalar;
   float (*half)(const float*, const std::uint16_t*, int) = nullptr;  // null: no F16C
   void (*to_half)(const float*, size_t, std::uint16_t*) = nullptr;
+  void (*int8)(const float*, const std::int8_t*, size_t, int, float*) = index_detail::inner_products_i8_scalar;
+  void (*quantize)(const float*, size_t, int, std::int8_t*, float*) = index_detail::quantize_rows_i8_scalar;
 };
 
 KernelSet detect_kernels() {
@@ -206,6 +266,8 @@ KernelSet detect_kernels() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     set.batch.push_back({"avx2", inner_products_avx2});
     set.single = inner_product_avx2;
+    set.int8 = inner_products_i8_avx2;
+    set.quantize = quantize_rows_i8_avx2;
     if (__builtin_cpu_supports("f16c")) {
       set.half = inner_product_half_avx2;
       set.to_half = to_half_f16c;
@@ -248,6 +310,37 @@ float inner_product(const float* a, const float* b, int dim) {
 }
 
 bool half_rows_supported() { return kernels().half != nullptr; }
+
+void inner_products_i8(const float* query, const std::int8_t* rows, size_t n, int dim, float* out) {
+  static const auto int8 = kernels().int8;
+  int8(query, rows, n, dim, out);
+}
+
+void quantize_rows_i8(const float* rows, size_t n, int dim, std::int8_t* out, float* scales) {
+  static const auto quantize = kernels().quantize;
+  quantize(rows, n, dim, out, scales);
+}
+
+void quantize_rows_i8_scalar(const float* rows, size_t n, int dim, std::int8_t* out, float* scales) {
+  for (size_t r = 0; r < n; ++r) {
+    const float* x = rows + r * static_cast<size_t>(dim);
+    float largest = 0;
+    for (int k = 0; k < dim; ++k) largest = std::max(largest, std::abs(x[k]));
+    scales[r] = largest > 0 ? largest / 127.f : 0.f;
+    const float inv = largest > 0 ? 127.f / largest : 0.f;
+    for (int k = 0; k < dim; ++k)
+      out[r * static_cast<size_t>(dim) + k] = static_cast<std::int8_t>(std::clamp(std::nearbyint(x[k] * inv), -127.f, 127.f));
+  }
+}
+
+void inner_products_i8_scalar(const float* query, const std::int8_t* rows, size_t n, int dim, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const std::int8_t* r = rows + i * static_cast<size_t>(dim);
+    float sum = 0;
+    for (int k = 0; k < dim; ++k) sum += query[k] * static_cast<float>(r[k]);
+    out[i] = sum;
+  }
+}
 
 void to_half(const float* in, size_t n, std::uint16_t* out) {
   static const auto convert = kernels().to_half;

@@ -35,4 +35,16 @@ float inner_product_half_scalar(const float* query, const std::uint16_t* row, in
 // binary16 to float, exact (every binary16 value is a float), in portable code.
 float half_to_float(std::uint16_t h);
 
+// int8 rows (n rows of dim values, row-major) for finding the few best rows cheaply
+// (VectorIndex::search_confident on the exact index: a quarter of the bytes of float rows).
+// out[i] = sum_k query[k] * rows[i][k], accumulated in float (AVX2 where the CPU has it);
+// inner_products_i8_scalar is its portable reference.
+void inner_products_i8(const float* query, const std::int8_t* rows, size_t n, int dim, float* out);
+void inner_products_i8_scalar(const float* query, const std::int8_t* rows, size_t n, int dim, float* out);
+// Each row as int8 values and a scale: scales[r] = max_k |x_k| / 127, out[r][k] = x_k / scales[r]
+// rounded to nearest (|x_k - scales[r] * out[r][k]| <= scales[r] / 2, to float rounding); a zero row
+// gives scale 0 and zeros. quantize_rows_i8_scalar is the portable reference.
+void quantize_rows_i8(const float* rows, size_t n, int dim, std::int8_t* out, float* scales);
+void quantize_rows_i8_scalar(const float* rows, size_t n, int dim, std::int8_t* out, float* scales);
+
 }  // namespace facesearch::index_detail

@@ -61,9 +61,10 @@ SearchReport run_queries(const Catalog& catalog, const VectorIndex& index, const
       // The candidates need one lookup of just the best few faces at the expansion's confidence (whatever
       // the threshold), with room for the query photo's own faces and faces deleted since the index was
       // built, which are skipped: not every neighbour over the threshold, which the second look fetches.
-      // These are the few most similar faces, which a graph walk finds with a beam just as wide.
+      // These are the few most similar faces, which a graph walk finds with a beam just as wide, and the
+      // exact index from its compact rows without a second full scan (search_confident).
       const size_t k = std::min(index.size(), static_cast<size_t>(expansion->top) + 32);
-      std::vector<Neighbor> best = k ? index.search_beam(q.embedding, k, expansion->at_least, k) : std::vector<Neighbor>{};
+      std::vector<Neighbor> best = k ? index.search_confident(q.embedding, k, expansion->at_least) : std::vector<Neighbor>{};
       std::sort(best.begin(), best.end(), [](const Neighbor& a, const Neighbor& b) { return a.score > b.score; });
       std::vector<FaceRow> faces;
       std::vector<ExpansionCandidate> candidates;
