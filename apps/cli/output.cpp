@@ -662,8 +662,10 @@ Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
          {"fingerprint", p.fingerprint},
          {"aligner", {{"kind", p.aligner.kind}, {"size", p.aligner.size}, {"antialias", p.aligner.antialias}}}};
   j["query_expansion"] = p.query_expansion ? Json{{"top", p.query_expansion->top},
-                                                  {"at_least", rounded(p.query_expansion->at_least, 4)}}
+                                                  {"at_least", rounded(p.query_expansion->at_least, 4)},
+                                                  {"raise", rounded(p.query_expansion->raise, 4)}}
                                            : Json(nullptr);
+  j["several_photos"] = {{"person_share", rounded(p.several_photos.person_share, 4)}};
   j["detector"] = network_json(p.detector);
   j["detector"]["score_threshold"] = rounded(p.detector.score_threshold, 4);
   j["detector"]["nms_iou"] = rounded(p.detector.nms_iou, 4);
@@ -671,6 +673,7 @@ Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
   if (p.landmarker) j["landmarker"] = network_json(*p.landmarker);
   j["embedder"] = network_json(p.embedder);
   j["embedder"]["dim"] = p.embedder.dim;
+  if (!p.embedder.fast_file.empty()) j["embedder"]["fast_file"] = p.embedder.fast_file.string();
   return j;
 }
 
@@ -763,15 +766,26 @@ void write_pack_details(std::ostream& out, const PackEntry& entry, const ModelPa
                                           : "")
                                    : " (on the detector's 5 keypoints)") +
                      (p.aligner.antialias ? ", big faces halved before the warp" : ""));
-  network("Recogniser", p.embedder, ", " + std::to_string(p.embedder.dim) + " values per face");
+  network("Recogniser", p.embedder,
+          ", " + std::to_string(p.embedder.dim) + " values per face" +
+              (p.embedder.fast_file.empty() ? "" : " (run as " + p.embedder.fast_file.filename().string() + ", the same network)"));
   write_labelled(out, "Similarity",
                  std::string(metric_name(p.metric)) + ", match threshold " + fixed(p.threshold, 3) +
                      (p.threshold_source.empty() ? "" : " (" + p.threshold_source + ")"));
   write_labelled(out, "Expansion",
                  p.query_expansion ? "the query plus its best " + std::to_string(p.query_expansion->top) +
                                          " matches scoring >= " + fixed(p.query_expansion->at_least, 2) +
+                                         (p.query_expansion->raise > 0
+                                              ? ", judged at the threshold + " + fixed(p.query_expansion->raise, 2)
+                                              : std::string()) +
                                          " (search --no-expand to turn off)"
                                    : "none");
+  if (p.several_photos.person_share < 1) {
+    const auto at = [&](int k) { return fixed(query_threshold(p.threshold, p, k, false), 2); };
+    write_labelled(out, "Several photos",
+                   "their mean judged at threshold / sqrt(s + (1 - s) / k), s = " + fixed(p.several_photos.person_share, 2) +
+                       ": " + at(2) + " for two photos, " + at(3) + " for three");
+  }
   write_labelled(out, "Fingerprint", p.fingerprint);
   if (p.non_commercial) out << "\nNote: this pack's weights are licensed for non-commercial research purposes only.\n";
 }
