@@ -16,6 +16,7 @@
 #include "index/vector_index.h"
 #include "pipeline/photo_files.h"
 #include "search/folder_search.h"
+#include "search/search_report.h"
 
 namespace facesearch::eval {
 
@@ -221,19 +222,25 @@ inline void add_labelled_pairs(const std::vector<LabelledImage>& images, const S
   }
 }
 
-// `query` plus the faces of its `top` best photos scoring >= `at_least`, weighted by similarity^3,
-// renormalised (the product's rule: src/search/search_report.cpp, expand_query).
-inline std::vector<float> expanded_query(const std::vector<LabelledImage>& images, std::vector<float> query,
+// `query` plus the faces of its `top` best photos scoring >= `at_least`, by the product's own rule
+// (expand_query: weighted by similarity^3, renormalised).
+inline std::vector<float> expanded_query(const std::vector<LabelledImage>& images, const std::vector<float>& query,
                                          const std::vector<Ranked>& ranked, size_t top, float at_least) {
-  for (size_t i = 0; i < std::min(top, ranked.size()) && ranked[i].score >= at_least; ++i) {
-    const float w = ranked[i].score * ranked[i].score * ranked[i].score;
-    const auto& e = images[ranked[i].image].faces[ranked[i].face].embedding;
-    for (size_t k = 0; k < query.size(); ++k) query[k] += w * e[k];
+  std::vector<ExpansionCandidate> best_first;
+  for (const Ranked& r : ranked) {
+    if (r.score < at_least || best_first.size() >= top) break;
+    best_first.push_back({r.score, images[r.image].faces[r.face].embedding});
   }
-  double n = 0;
-  for (float v : query) n += double(v) * v;
-  for (float& v : query) v = static_cast<float>(v / std::sqrt(n));
-  return query;
+  std::vector<size_t> used;
+  return expand_query(query, best_first, QueryExpansion{static_cast<int>(top), at_least}, used);
+}
+
+// Several photos of one person as one query, by the product's own rule (combine_query_faces: the
+// normalised mean of their largest faces).
+inline std::vector<float> mean_query(const std::vector<LabelledImage>& images, std::span<const size_t> photos) {
+  std::vector<QueryFace> faces;
+  for (const size_t p : photos) faces.push_back({.embedding = largest_face(images[p]).embedding});
+  return combine_query_faces(faces).embedding;
 }
 
 // Query expansion: each query vector plus its `top` best photos' faces scoring >= `at_least`, weighted
@@ -276,10 +283,7 @@ inline StrategyResult two_photo_search(const std::vector<LabelledImage>& images,
       const auto& eb = largest_face(images[b]).embedding;
       std::vector<Ranked> ranked;
       if (mean) {
-        std::vector<float> m(ea.size());
-        double n = 0;
-        for (size_t k = 0; k < m.size(); ++k) m[k] = ea[k] + eb[k], n += double(m[k]) * m[k];
-        for (float& v : m) v = static_cast<float>(v / std::sqrt(n));
+        const std::vector<float> m = mean_query(images, skip);
         ranked = rank_photos(images, m, skip);
         if (expand_top > 0) ranked = rank_photos(images, expanded_query(images, m, ranked, expand_top, expand_at_least), skip);
       } else {
@@ -316,15 +320,7 @@ inline StrategyResult three_photo_search(const std::vector<LabelledImage>& image
         for (size_t c = b + 1; c < photos.size() && made < max_per_person; ++c, ++made) {
           ++out.scores.queries;
           const size_t skip[] = {photos[a], photos[b], photos[c]};
-          std::vector<float> m(largest_face(images[photos[a]]).embedding.size(), 0.f);
-          for (const size_t p : skip) {
-            const auto& e = largest_face(images[p]).embedding;
-            for (size_t k = 0; k < m.size(); ++k) m[k] += e[k];
-          }
-          double n = 0;
-          for (float v : m) n += double(v) * v;
-          for (float& v : m) v = static_cast<float>(v / std::sqrt(n));
-          const auto ranked = rank_photos(images, m, skip);
+          const auto ranked = rank_photos(images, mean_query(images, skip), skip);
           for (const auto& r : ranked) {
             out.scores.pairs.emplace_back(r.score, images[r.image].identity == identity);
             out.query_target.emplace_back(photos[a], r.image);

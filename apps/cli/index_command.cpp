@@ -49,6 +49,11 @@ Limits (what is on disk is not trusted):
   unread, and photos whose header says more than 250 megapixels are refused before decoding (a small
   file can claim a huge size); --max-pixels MP sets that limit.
 
+Speed:
+  Where the kernel gives transparent huge pages only on request (THP "madvise"), facesearch restarts
+  itself once at start-up with glibc's malloc asking for them: analysing photos spends far less time
+  in the kernel (12-megapixel photos ~10% faster). FACESEARCH_NO_HUGE_PAGES=1 turns this off.
+
 Library:
   --db PATH, else $FACESEARCH_DB, else ${XDG_DATA_HOME:-~/.local/share}/facesearch/library.db; the
   first run creates it. One SQLite file (plus a -wal file while in use) that names the model pack

@@ -52,7 +52,6 @@ class TiledCascade final : public Detector {
         whole_photo_(std::move(whole_photo)),
         whole_photo_min_face_(whole_photo_min_face),
         params_(params) {
-    padded_ = with_padding(*fast_);
     fallbacks_.push_back(with_padding(*fast_));
     if (last_resort) fallbacks_.push_back(std::move(last_resort));
   }
@@ -192,7 +191,7 @@ class TiledCascade final : public Detector {
       if (cut && std::min(b.width(), b.height()) >= kLarge * std::min(w, h)) todo.push_back(i), batch.push_back(images[i]);
     }
     if (todo.empty()) return;
-    const auto around = padded_->detect_batch(batch, options);
+    const auto around = padded().detect_batch(batch, options);
     for (size_t k = 0; k < todo.size(); ++k) {
       Detection& cut = result[todo[k]][0];
       const float area = cut.box.area();
@@ -256,8 +255,9 @@ class TiledCascade final : public Detector {
   int fast_input_px_;
   std::unique_ptr<Detector> whole_photo_;
   float whole_photo_min_face_ = 0;
-  std::unique_ptr<Detector> padded_;  // the fast detector on the photo inside a black border
+  // Where nothing was found: the padded fast pass (fallbacks_[0]), then the last resort when given.
   std::vector<std::unique_ptr<Detector>> fallbacks_;
+  const Detector& padded() const { return *fallbacks_.front(); }  // the fast detector inside a black border
   TilingParams params_;
 };
 

@@ -89,6 +89,13 @@ std::unique_ptr<VectorIndex> make_exact_index_over(int dim, std::span<const std:
 std::unique_ptr<VectorIndex> make_approx_index(int dim);
 std::unique_ptr<VectorIndex> make_index(IndexKind kind, int dim, size_t expected_size);
 
+// Each query of `queries` (a multiple of index.dim() floats) through index.search_beam, the queries
+// spread over up to `threads` threads: for indexes whose search_beam is one query's own work (a graph
+// walk, a database round trip on a connection of its own). An exception from any query is rethrown
+// once every thread has stopped.
+std::vector<std::vector<Neighbor>> search_each(const VectorIndex& index, std::span<const float> queries, size_t k,
+                                               float min_score, size_t beam, size_t threads);
+
 // Exact kernels: out[i] = <query, base[i]> for i < n. The scalar one is the reference that the
 // SIMD one is tested against.
 void inner_products_scalar(const float* query, const float* base, size_t n, int dim, float* out);

@@ -83,19 +83,8 @@ std::vector<std::vector<Neighbor>> neighbours_of(const Catalog& catalog, const V
   chunk.reserve(kChunk * d);
   const bool walk = beam > 0 && index.kind() == "hnsw";
   auto search_chunk = [&] {
-    if (!walk) return index.search(chunk, k + 1, floor);
-    const size_t nq = at.size();
-    std::vector<std::vector<Neighbor>> found(nq);
-    const size_t threads = std::min<size_t>(nq, std::max(1u, std::thread::hardware_concurrency()));
-    auto run = [&](size_t t) {
-      for (size_t q = t; q < nq; q += threads)
-        found[q] = index.search_beam(std::span<const float>(chunk.data() + q * d, d), k + 1, floor, beam);
-    };
-    std::vector<std::jthread> workers;
-    for (size_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
-    run(0);
-    workers.clear();  // joined
-    return found;
+    return walk ? search_each(index, chunk, k + 1, floor, beam, std::max(1u, std::thread::hardware_concurrency()))
+                : index.search(chunk, k + 1, floor);
   };
   auto search = [&] {
     if (at.empty()) return;

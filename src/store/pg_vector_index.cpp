@@ -2,11 +2,9 @@
 // faces.embedding (vector_cosine_ops), or an exact scan. Searches run in the database; the index holds
 // no vectors in this process. Catalog::database_vector_index (store/catalog.h).
 #include <algorithm>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -43,30 +41,9 @@ class PgVectorIndex final : public VectorIndex {
   }
 
   std::vector<std::vector<Neighbor>> search(std::span<const float> queries, size_t k, float min_score) const override {
-    if (queries.size() % static_cast<size_t>(dim_) != 0)
-      throw Error(ErrorCode::kInvalidArgument, "vector index: query size is not a multiple of the dimension");
     // A batch (the people pass: every new face's neighbours) runs on several connections at once: each
     // query is a round trip, and the server works on each connection's query on a core of its own.
-    const size_t nq = queries.size() / static_cast<size_t>(dim_);
-    std::vector<std::vector<Neighbor>> out(nq);
-    const size_t threads = std::min(nq, kBatchConnections);
-    std::exception_ptr failure;
-    std::mutex failure_mu;
-    auto run = [&](size_t t) {
-      try {
-        for (size_t q = t; q < nq; q += threads) out[q] = search_beam(queries.subspan(q * dim_, dim_), k, min_score, 0);
-      } catch (...) {
-        std::lock_guard lock(failure_mu);
-        if (!failure) failure = std::current_exception();
-      }
-    };
-    {
-      std::vector<std::jthread> workers;
-      for (size_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
-      if (threads > 0) run(0);
-    }
-    if (failure) std::rethrow_exception(failure);
-    return out;
+    return search_each(*this, queries, k, min_score, 0, kBatchConnections);
   }
 
   std::vector<Neighbor> search_beam(std::span<const float> query, size_t k, float min_score, size_t beam) const override {
