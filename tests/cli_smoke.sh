@@ -235,12 +235,12 @@ fs search -q "$QUERY" -t "$DATA/scenes/fr_obama_and_biden.jpg" --threshold -1 --
 cp "$TMP/out" "$TMP/best.json"
 fs search -q "$QUERY" -t "$DATA/scenes/fr_obama_and_biden.jpg" --threshold -1 --all-faces --format json --quiet
 check "--all-faces: exit 0" rc_is 0
-py "a two-person photo: one match by default, both faces with --all-faces" '
+py "a group photo (Obama, Biden, a girl in front): one match by default, every face with --all-faces" '
 import json, sys
 best = json.load(open(sys.argv[1]))["matches"]
 every = json.load(open(sys.argv[2]))["matches"]
-assert len(best) == 1 and len(every) == 2, (best, every)
-assert sorted(m["face_index"] for m in every) == [0, 1]
+assert len(best) == 1 and len(every) == 3, (best, every)
+assert sorted(m["face_index"] for m in every) == [0, 1, 2]
 assert best[0]["similarity"] == max(m["similarity"] for m in every)
 ' "$TMP/best.json" "$TMP/out"
 

@@ -9,6 +9,8 @@ quantisation value = q * scale + min). Only Debian's python3-onnx and python3-nu
 Models (all NCHW float32, RGB, normalised as the manifest says, batch dimension dynamic):
   ssd_mobilenetv1.onnx   input [N,3,512,512]  -> boxes [N,5118,4] (ymin,xmin,ymax,xmax, 0..1 of the
                          padded square), scores [N,5118] (sigmoid of the face logit)
+  ssd_mobilenetv1.fitted.onnx: the same for inputs [N,3,H,W] of 512x512, 512x384 and 384x512 (4:3
+                         photos unpadded), boxes [N,A,4] as fractions of the input's longer side
   landmarks68.onnx       input [N,3,112,112]  -> landmarks [N,136] (x0,y0,... 0..1 of the square crop)
   dlib_resnet128.onnx    input [N,3,150,150]  -> embedding [N,128] (dlib's descriptor, not normalised)
 
@@ -65,12 +67,19 @@ def tf_same_pads(size, k, stride):
 
 
 class Graph:
-    def __init__(self, name, input_name, c, h, w):
+    def __init__(self, name, input_name, c, h, w, any_size=False):
+        """any_size: the input's height and width are left free (shapes are still followed for h x w);
+        strided 'same' convolutions then pad as TensorFlow does for whatever size comes (SAME_UPPER)."""
         self.name = name
         self.nodes, self.inits = [], []
         self.counter = 0
-        self.input = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", c, h, w])
+        self.any_size = any_size
+        self.input = helper.make_tensor_value_info(input_name, TensorProto.FLOAT,
+                                                   ["N", c, "H", "W"] if any_size else ["N", c, h, w])
         self.shapes = {input_name: (c, h, w)}
+        # Where each output cell sits in the input, per axis: cell k is centred at input pixel a + s*k
+        # (pixel j spans [j, j+1)), followed through every convolution's stride and 'same' padding.
+        self.centres = {input_name: ((0.5, 1.0), (0.5, 1.0))}
 
     def uid(self, base):
         self.counter += 1
@@ -109,15 +118,29 @@ class Graph:
         inputs = [x, self.const(weight.astype(np.float32), "w")]
         if bias is not None:
             inputs.append(self.const(bias.astype(np.float32).reshape(cout), "b"))
-        return self.node("Conv", inputs, (cout, oh, ow), kernel_shape=[kh, kw], strides=[stride, stride],
-                         pads=[pt, pl, pb, pr], group=group)
+        if self.any_size and padding == "same" and stride > 1:
+            pads = {"auto_pad": "SAME_UPPER"}  # TensorFlow's 'same': the odd pixel after
+        else:
+            pads = {"pads": [pt, pl, pb, pr]}  # stride 1: the same for every size
+        out = self.node("Conv", inputs, (cout, oh, ow), kernel_shape=[kh, kw], strides=[stride, stride],
+                        group=group, **pads)
+        if x in self.centres:  # followed from the input through convolutions and activations only
+            (ay, sy), (ax, sx) = self.centres[x]
+            self.centres[out] = ((ay + sy * ((kh - 1) / 2 - pt), sy * stride), (ax + sx * ((kw - 1) / 2 - pl), sx * stride))
+        return out
 
     def relu(self, x):
-        return self.node("Relu", [x], self.shapes[x])
+        out = self.node("Relu", [x], self.shapes[x])
+        if x in self.centres:
+            self.centres[out] = self.centres[x]
+        return out
 
     def relu6(self, x):
-        return self.node("Clip", [x, self.const(np.array(0, np.float32)), self.const(np.array(6, np.float32))],
-                         self.shapes[x])
+        out = self.node("Clip", [x, self.const(np.array(0, np.float32)), self.const(np.array(6, np.float32))],
+                        self.shapes[x])
+        if x in self.centres:
+            self.centres[out] = self.centres[x]
+        return out
 
     def add(self, a, b):
         return self.node("Add", [a, b], self.shapes[a])
@@ -149,9 +172,8 @@ def out_info(name, shape):
 BN_EPSILON = 0.0010000000474974513
 
 
-def build_ssd(W):
-    g = Graph("ssd_mobilenetv1", "input", 3, 512, 512)
-
+def ssd_levels(g, W):
+    """SSD MobileNetV1's six feature maps that the box predictors read, strides 16 to 512."""
     def pointwise(x, prefix, stride):
         # tf.conv2d 'same' + batch_norm_offset, ReLU6 (the BN scale is already folded into the weights)
         y = g.conv(x, W[prefix + "/weights"], W[prefix + "/convolution_bn_offset"], stride, "same")
@@ -182,39 +204,151 @@ def build_ssd(W):
     c5 = pointwise(c4, "Prediction/Conv2d_5_pointwise", 2)
     c6 = pointwise(c5, "Prediction/Conv2d_6_pointwise", 1)
     c7 = pointwise(c6, "Prediction/Conv2d_7_pointwise", 2)
+    return [conv11, features, c1, c3, c5, c7]
 
+
+SSD_SQUARE = 512  # the input the weights and their anchor table were made for
+SSD_FITTED_FILE = "ssd_mobilenetv1.fitted.onnx"
+SSD_FITTED_INPUTS = [(512, 512), (512, 384), (384, 512)]  # width, height
+
+
+def ssd_anchors(W, g, levels):
+    """The anchor table (ymin, xmin, ymax, xmax; fractions of the input's longer side) for graph g.
+
+    The weights come with anchors for the 512x512 input: per level a grid of cells, in each the same
+    few shapes, centred on the cell. A level's cell k sees the input around pixel a + s*k (its
+    receptive field, followed through the strides and TensorFlow's 'same' padding); the trained
+    anchors sit at a fixed offset from it, which another input size keeps. On a 512x384 input the
+    levels of strides 16 to 128 have the square's cells exactly (its top 24, 12, 6 and 3 rows); the
+    two coarsest (faces over half the photo) get their cells' own centres."""
+    table = W["Output/extra_dim"].reshape(-1, 4).astype(np.float64)
+    if table.shape[0] != 5118:
+        raise SystemExit(f"unexpected anchor count {table.shape[0]}")
+    if g.shapes["input"][1:] == (SSD_SQUARE, SSD_SQUARE):
+        return table
+    table *= SSD_SQUARE
+    square = Graph("square", "input", 3, SSD_SQUARE, SSD_SQUARE)
+    square_levels = ssd_levels(square, W)
+    longer = max(g.shapes["input"][1:])
+    out, offset = [], 0
+    for i, (level, square_level) in enumerate(zip(levels, square_levels)):
+        per_cell = W[f"Prediction/BoxPredictor_{i}/BoxEncodingPredictor/weights"].shape[3] // 4
+        _, n, n_x = square.shapes[square_level]
+        cells = table[offset:offset + n * n_x * per_cell].reshape(n, n_x, per_cell, 4)
+        offset += n * n_x * per_cell
+        centre_y = (cells[..., 0] + cells[..., 2]) / 2
+        centre_x = (cells[..., 1] + cells[..., 3]) / 2
+        size = cells[0, 0, :, 2:] - cells[0, 0, :, :2]  # h, w of each shape
+        (ay, sy), (ax, sx) = square.centres[square_level]
+        off_y = centre_y[:, 0, 0] - (ay + sy * np.arange(n))
+        off_x = centre_x[0, :, 0] - (ax + sx * np.arange(n_x))
+        if np.ptp(off_y) > 1e-3 or np.ptp(off_x) > 1e-3:
+            raise SystemExit(f"anchor level {i}: cells are not evenly spaced")
+        _, gh, gw = g.shapes[level]
+        (ay, sy), (ax, sx) = g.centres[level]
+        cy = ay + sy * np.arange(gh) + off_y[0]
+        cx = ax + sx * np.arange(gw) + off_x[0]
+        grid = np.zeros((gh, gw, per_cell, 4))
+        grid[..., 0] = cy[:, None, None] - size[None, None, :, 0] / 2
+        grid[..., 1] = cx[None, :, None] - size[None, None, :, 1] / 2
+        grid[..., 2] = cy[:, None, None] + size[None, None, :, 0] / 2
+        grid[..., 3] = cx[None, :, None] + size[None, None, :, 1] / 2
+        out.append(grid.reshape(-1, 4))
+    return np.concatenate(out) / longer
+
+
+def ssd_heads(g, W, levels):
+    """The box and class predictors over the levels: raw box encodings [N,A,4] (ty, tx, th, tw) and class
+    logits [N,A,3]."""
     box_parts, class_parts = [], []
-    for i, feat in enumerate([conv11, features, c1, c3, c5, c7]):
+    for i, feat in enumerate(levels):
         p = f"Prediction/BoxPredictor_{i}"
         for kind, per, parts in (("BoxEncodingPredictor", 4, box_parts), ("ClassPredictor", 3, class_parts)):
             y = g.conv(feat, W[f"{p}/{kind}/weights"], W[f"{p}/{kind}/biases"], 1, "same")
             # TF orders anchors (h, w, anchor): NCHW -> NHWC before flattening.
             y = g.node("Transpose", [y], perm=[0, 2, 3, 1])
             parts.append(g.node("Reshape", [y, g.const(np.array([0, -1, per], np.int64))]))
-    boxes_raw = g.node("Concat", box_parts, axis=1)      # [N,5118,4]: ty, tx, th, tw
-    classes = g.node("Concat", class_parts, axis=1)      # [N,5118,3]
+    return g.node("Concat", box_parts, axis=1), g.node("Concat", class_parts, axis=1)
 
-    # Decode against the anchor table (ymin, xmin, ymax, xmax), as face-api.js outputLayer does.
-    anchors = W["Output/extra_dim"].reshape(-1, 4).astype(np.float64)
-    if anchors.shape[0] != 5118:
-        raise SystemExit(f"unexpected anchor count {anchors.shape[0]}")
-    sizes = np.stack([anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]], 1)  # h, w
-    centres = anchors[:, 0:2] + sizes / 2                                               # cy, cx
+
+def anchor_parts(anchors):
+    """(sizes [A,2]: h, w; centres [A,2]: cy, cx) of an anchor table (ymin, xmin, ymax, xmax)."""
+    sizes = np.stack([anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]], 1)
+    return sizes, anchors[:, 0:2] + sizes / 2
+
+
+def ssd_decode(g, boxes_raw, classes, size_c, centre_c):
+    """Boxes against the anchors, as face-api.js outputLayer does; writes the graph's outputs "boxes"
+    [N,A,4] (ymin, xmin, ymax, xmax) and "scores" [N,A]. size_c, centre_c: functions that add the
+    anchors' sizes and centres ([1,A,2]) to the graph, called where the square's graph always made them
+    (its file, and so the packs' fingerprints, stay byte for byte what they were)."""
     t_yx = g.node("Slice", [boxes_raw, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
                             g.const(np.array([2], np.int64))])
     t_hw = g.node("Slice", [boxes_raw, g.const(np.array([2], np.int64)), g.const(np.array([4], np.int64)),
                             g.const(np.array([2], np.int64))])
-    size_c = g.const(sizes.astype(np.float32).reshape(1, -1, 2))
-    yx = g.node("Add", [g.node("Mul", [g.node("Div", [t_yx, g.const(np.array(10, np.float32))]), size_c]),
-                        g.const(centres.astype(np.float32).reshape(1, -1, 2))])
+    size_c = size_c()
+    yx = g.node("Add", [g.node("Mul", [g.node("Div", [t_yx, g.const(np.array(10, np.float32))]), size_c]), centre_c()])
     half = g.node("Div", [g.node("Mul", [g.node("Exp", [g.node("Div", [t_hw, g.const(np.array(5, np.float32))])]),
                                          size_c]), g.const(np.array(2, np.float32))])
     g.nodes.append(helper.make_node("Concat", [g.node("Sub", [yx, half]), g.node("Add", [yx, half])], ["boxes"], axis=2))
     logit = g.node("Slice", [classes, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
                              g.const(np.array([2], np.int64))])
     g.nodes.append(helper.make_node("Squeeze", [g.node("Sigmoid", [logit]), g.const(np.array([2], np.int64))], ["scores"]))
-    return g.model([out_info("boxes", ["N", 5118, 4]), out_info("scores", ["N", 5118])],
+
+
+def build_ssd(W):
+    """The detector as face-api.js runs it: 512x512, the photo padded to a square."""
+    g = Graph("ssd_mobilenetv1", "input", 3, SSD_SQUARE, SSD_SQUARE)
+    levels = ssd_levels(g, W)
+    boxes_raw, classes = ssd_heads(g, W, levels)
+    anchors = ssd_anchors(W, g, levels)
+    sizes, centres = anchor_parts(anchors)
+    ssd_decode(g, boxes_raw, classes, lambda: g.const(sizes.astype(np.float32).reshape(1, -1, 2)),
+               lambda: g.const(centres.astype(np.float32).reshape(1, -1, 2)))
+    count = anchors.shape[0]
+    return g.model([out_info("boxes", ["N", count, 4]), out_info("scores", ["N", count])],
                    {"facesearch.kind": "ssd_mobilenetv1", "facesearch.source": "face-api.js ssd_mobilenetv1_model"})
+
+
+def build_ssd_fitted(W, inputs):
+    """The same network for several input sizes (inputs: (width, height) pairs, the square among them):
+    one graph whose input's height and width are free, and the anchor table of each size, of which the
+    input's own is sliced out at run time. A 4:3 photo runs at 512x384 at the square's scale without
+    the padding: a quarter less work. Boxes are fractions of the input's longer side; a size not listed
+    fails (no anchors)."""
+    g = Graph("ssd_mobilenetv1", "input", 3, SSD_SQUARE, SSD_SQUARE, any_size=True)
+    levels = ssd_levels(g, W)
+    boxes_raw, classes = ssd_heads(g, W, levels)
+    tables, bounds, start = [], [], 0
+    for width, height in inputs:
+        sized = Graph("sized", "input", 3, height, width)
+        anchors = ssd_anchors(W, sized, ssd_levels(sized, W))
+        tables.append(anchors)
+        bounds.append((width, height, start, start + anchors.shape[0]))
+        start += anchors.shape[0]
+    sizes, centres = anchor_parts(np.concatenate(tables))
+    # [start, end) of the input's own table: the sum over the listed sizes of (is this the size) * bound.
+    shape = g.node("Shape", ["input"])
+    dims = {axis: g.node("Gather", [shape, g.const(np.array(axis, np.int64))], axis=0) for axis in (2, 3)}
+    begin = end = None
+    for width, height, first, last in bounds:
+        match = g.node("Cast", [g.node("And", [g.node("Equal", [dims[2], g.const(np.array(height, np.int64))]),
+                                              g.node("Equal", [dims[3], g.const(np.array(width, np.int64))])])],
+                       to=TensorProto.INT64)
+        b = g.node("Mul", [match, g.const(np.array(first, np.int64))])
+        e = g.node("Mul", [match, g.const(np.array(last, np.int64))])
+        begin = b if begin is None else g.node("Add", [begin, b])
+        end = e if end is None else g.node("Add", [end, e])
+    one = g.const(np.array([1], np.int64))
+    begin = g.node("Reshape", [begin, one])
+    end = g.node("Reshape", [end, one])
+    size_c = g.node("Slice", [g.const(sizes.astype(np.float32).reshape(1, -1, 2)), begin, end, one])
+    centre_c = g.node("Slice", [g.const(centres.astype(np.float32).reshape(1, -1, 2)), begin, end, one])
+    ssd_decode(g, boxes_raw, classes, lambda: size_c, lambda: centre_c)
+    listed = ", ".join(f"{w}x{h}" for w, h in inputs)
+    return g.model([out_info("boxes", ["N", "A", 4]), out_info("scores", ["N", "A"])],
+                   {"facesearch.kind": "ssd_mobilenetv1", "facesearch.source": "face-api.js ssd_mobilenetv1_model",
+                    "facesearch.inputs": listed})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,6 +469,12 @@ def main():
         onnx.save(model, path)
         files[fname] = sha256_of(path)
         print(f"wrote {path}", file=sys.stderr)
+    # The detector again for inputs of several sizes: a 4:3 photo, landscape or portrait, runs at
+    # 512x384 or 384x512, at the square's scale without its padding (a quarter less work).
+    path = os.path.join(args.out, SSD_FITTED_FILE)
+    onnx.save(build_ssd_fitted(load_tfjs_weights(args.weights, "ssd_mobilenetv1_model"), SSD_FITTED_INPUTS), path)
+    files[SSD_FITTED_FILE] = sha256_of(path)
+    print(f"wrote {path}", file=sys.stderr)
     if args.license:
         shutil.copy(args.license, os.path.join(args.out, "LICENSE.face-api"))
     if args.mediapipe_model:
@@ -364,6 +504,9 @@ def main():
             # Faces under 20 px (shorter side) need a score of 0.7: removes SSD's false box on
             # testdata noface/opencv_board (0.66) and a background speck in scenes/ (docs/ACCURACY.md).
             "small_face_px": 20, "small_face_score": 0.7,
+            # The same network for inputs of other shapes (not in the fingerprint: the same weights).
+            "fitted": {"file": SSD_FITTED_FILE, "sha256": files[SSD_FITTED_FILE],
+                       "input_sizes": [list(size) for size in SSD_FITTED_INPUTS]},
         },
         "landmarker": {
             "kind": "landmarks68", "file": "landmarks68.onnx", "sha256": files["landmarks68.onnx"],

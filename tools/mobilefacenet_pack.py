@@ -131,8 +131,8 @@ def main():
         base = json.load(f)
     os.makedirs(args.out, exist_ok=True)
     for key in ("detector", "landmarker", "fast_detector"):
-        name = base[key]["file"]
-        place(os.path.join(args.base_pack, name), os.path.join(args.out, name))
+        for name in [base[key]["file"]] + ([base[key]["fitted"]["file"]] if "fitted" in base[key] else []):
+            place(os.path.join(args.base_pack, name), os.path.join(args.out, name))
     for name in os.listdir(args.base_pack):
         if name.startswith("LICENSE."):
             place(os.path.join(args.base_pack, name), os.path.join(args.out, name))

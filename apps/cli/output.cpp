@@ -669,6 +669,11 @@ Json pack_to_json(const PackEntry& entry, const ModelPack& p) {
   j["detector"] = network_json(p.detector);
   j["detector"]["score_threshold"] = rounded(p.detector.score_threshold, 4);
   j["detector"]["nms_iou"] = rounded(p.detector.nms_iou, 4);
+  if (p.detector.fitted) {
+    Json sizes = Json::array();
+    for (const auto& [w, h] : p.detector.fitted->input_sizes) sizes.push_back({w, h});
+    j["detector"]["fitted"] = {{"file", p.detector.fitted->file.string()}, {"input_sizes", sizes}};
+  }
   if (p.fast_detector) j["fast_detector"] = network_json(*p.fast_detector);
   if (p.landmarker) j["landmarker"] = network_json(*p.landmarker);
   j["embedder"] = network_json(p.embedder);
@@ -755,8 +760,15 @@ void write_pack_details(std::ostream& out, const PackEntry& entry, const ModelPa
   write_labelled(out, "What", p.description);
   if (!p.source.empty()) write_labelled(out, "From", p.source);
   write_labelled(out, "Licence", p.license);
+  std::string fitted;
+  if (p.detector.fitted) {
+    for (const auto& [w, h] : p.detector.fitted->input_sizes)
+      fitted += (fitted.empty() ? "" : ", ") + std::to_string(w) + "x" + std::to_string(h);
+    fitted = " (run as " + p.detector.fitted->file.filename().string() + ", the same network at " + fitted +
+             ": a photo at the smallest that holds it)";
+  }
   network("Detector", p.detector,
-          ", score >= " + fixed(p.detector.score_threshold, 2) + ", NMS IoU " + fixed(p.detector.nms_iou, 2));
+          ", score >= " + fixed(p.detector.score_threshold, 2) + ", NMS IoU " + fixed(p.detector.nms_iou, 2) + fitted);
   if (p.fast_detector) network("Fast detector", *p.fast_detector, "");
   if (p.landmarker) network("Landmarks", *p.landmarker, ", " + std::to_string(p.landmarker->points) + " points");
   write_labelled(out, "Alignment",
@@ -798,7 +810,7 @@ void write_pack_checks_table(std::ostream& out, const ModelPack& pack, std::span
   bool ok = true;
   for (const auto& c : checks) {
     std::string line = c.ok ? "ok    " : "FAIL  ";
-    pad_right(line, c.role, 14);
+    pad_right(line, c.role, 16);
     out << line << printable(c.file.filename()) << ": " << printable(c.detail) << '\n';
     ok = ok && c.ok;
   }

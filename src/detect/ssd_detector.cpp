@@ -15,27 +15,71 @@ namespace {
 
 class SsdDetector final : public Detector {
  public:
-  SsdDetector(const DetectorSpec& spec, const RuntimeOptions& runtime) : spec_(spec), session_(spec.file, runtime) {}
+  SsdDetector(const DetectorSpec& spec, const RuntimeOptions& runtime)
+      : spec_(spec), session_(spec.fitted ? spec.fitted->file : spec.file, runtime) {
+    if (spec_.fitted) spec_.file = spec_.fitted->file;  // the file errors name
+  }
 
   std::vector<std::vector<Detection>> detect_batch(std::span<const cv::Mat> images,
                                                    const DetectOptions& options) const override {
-    const int w = spec_.input.width, h = spec_.input.height;
-    const size_t plane = 3u * w * h;
-    std::vector<float> blob(plane * images.size());
-    std::vector<float> sides(images.size());
+    // With the fitted graph, each image runs at the smallest of its sizes that takes it at the main
+    // input's scale (a 4:3 photo at 512x384 rather than padded to 512x512); images of one size share a call.
+    std::vector<cv::Size> input(images.size());
+    for (size_t i = 0; i < images.size(); ++i) input[i] = input_for(images[i]);
+    std::vector<std::vector<Detection>> result(images.size());
+    std::vector<bool> done(images.size(), false);
     for (size_t i = 0; i < images.size(); ++i) {
-      // face-api.js pads the image to a square at the bottom/right, then resizes to the input size.
-      const cv::Mat& img = images[i];
-      const int side = std::max(img.cols, img.rows);
-      sides[i] = static_cast<float>(side);
-      const double s = static_cast<double>(w) / side;
+      if (done[i]) continue;
+      std::vector<size_t> group;
+      for (size_t k = i; k < images.size(); ++k)
+        if (!done[k] && input[k] == input[i]) group.push_back(k), done[k] = true;
+      detect_in(input[i], images, group, options, result);
+    }
+    return result;
+  }
+
+ private:
+  // A smaller input is used where it keeps at least this much of the main input's scale (a photo a
+  // few pixels off 4:3 still fits).
+  static constexpr double kSameScale = 0.99;
+
+  static double scale_into(const cv::Mat& img, cv::Size size) {
+    return std::min(static_cast<double>(size.width) / img.cols, static_cast<double>(size.height) / img.rows);
+  }
+
+  cv::Size input_for(const cv::Mat& img) const {
+    const cv::Size main(spec_.input.width, spec_.input.height);
+    if (!spec_.fitted) return main;
+    const double main_scale = scale_into(img, main);
+    cv::Size best = main;
+    for (const auto& [w, h] : spec_.fitted->input_sizes) {
+      const cv::Size size(w, h);
+      if (size.area() < best.area() && scale_into(img, size) >= kSameScale * main_scale) best = size;
+    }
+    return best;
+  }
+
+  void detect_in(cv::Size size, std::span<const cv::Mat> images, const std::vector<size_t>& group,
+                 const DetectOptions& options, std::vector<std::vector<Detection>>& result) const {
+    const int w = size.width, h = size.height;
+    InputSpec input = spec_.input;
+    input.width = w, input.height = h;
+    const size_t plane = 3u * w * h;
+    std::vector<float> blob(plane * group.size());
+    // The graph's boxes are fractions of its input's longer side; `unit` is that side in image pixels.
+    std::vector<float> unit(group.size());
+    for (size_t g = 0; g < group.size(); ++g) {
+      // face-api.js pads the image at the bottom/right, then resizes it to the input size.
+      const cv::Mat& img = images[group[g]];
+      const double s = scale_into(img, size);
+      unit[g] = static_cast<float>(std::max(w, h) / s);
       const cv::Size scaled(std::clamp(static_cast<int>(std::lround(img.cols * s)), 1, w),
                             std::clamp(static_cast<int>(std::lround(img.rows * s)), 1, h));
       cv::Mat canvas(h, w, CV_8UC3, cv::Scalar::all(0));
       resize_for_network(img, scaled).copyTo(canvas(cv::Rect(0, 0, scaled.width, scaled.height)));
-      write_chw(canvas, spec_.input, blob.data() + i * plane);
+      write_chw(canvas, input, blob.data() + g * plane);
     }
-    const std::int64_t shape[4] = {static_cast<std::int64_t>(images.size()), 3, h, w};
+    const std::int64_t shape[4] = {static_cast<std::int64_t>(group.size()), 3, h, w};
     const auto out = session_.run(blob, shape);
     if (out.size() != 2 || out[0].shape.size() != 3 || out[0].shape[2] != 4)
       throw Error(ErrorCode::kModel, spec_.file.string() + ": expected outputs boxes [N,A,4] and scores [N,A]");
@@ -44,21 +88,22 @@ class SsdDetector final : public Detector {
     const size_t anchors = static_cast<size_t>(boxes.shape[1]);
     const float threshold = options.score_threshold >= 0 ? options.score_threshold : spec_.score_threshold;
 
-    std::vector<std::vector<Detection>> result(images.size());
-    for (size_t i = 0; i < images.size(); ++i) {
+    for (size_t g = 0; g < group.size(); ++g) {
+      const cv::Mat& img = images[group[g]];
       std::vector<Detection> candidates;
-      const float side = sides[i];
+      const float side = unit[g];
+      const float right = side * static_cast<float>(w) / std::max(w, h), bottom = side * static_cast<float>(h) / std::max(w, h);
       for (size_t a = 0; a < anchors; ++a) {
-        const float score = scores.data[i * anchors + a];
+        const float score = scores.data[g * anchors + a];
         if (score < threshold) continue;
-        const float* b = &boxes.data[(i * anchors + a) * 4];  // ymin, xmin, ymax, xmax in [0,1] of the square
+        const float* b = &boxes.data[(g * anchors + a) * 4];  // ymin, xmin, ymax, xmax: fractions of the longer side
         Detection d;
         d.score = score;
         d.detector = spec_.kind;
-        d.box = {std::clamp(b[1], 0.f, 1.f) * side, std::clamp(b[0], 0.f, 1.f) * side,
-                 std::clamp(b[3], 0.f, 1.f) * side, std::clamp(b[2], 0.f, 1.f) * side};
-        d.box.x2 = std::min(d.box.x2, static_cast<float>(images[i].cols));
-        d.box.y2 = std::min(d.box.y2, static_cast<float>(images[i].rows));
+        d.box = {std::clamp(b[1] * side, 0.f, right), std::clamp(b[0] * side, 0.f, bottom),
+                 std::clamp(b[3] * side, 0.f, right), std::clamp(b[2] * side, 0.f, bottom)};
+        d.box.x2 = std::min(d.box.x2, static_cast<float>(img.cols));
+        d.box.y2 = std::min(d.box.y2, static_cast<float>(img.rows));
         if (d.box.width() <= 1 || d.box.height() <= 1) continue;
         if (std::min(d.box.width(), d.box.height()) < spec_.small_face_px && score < spec_.small_face_score) continue;
         candidates.push_back(d);
@@ -68,12 +113,10 @@ class SsdDetector final : public Detector {
         std::erase_if(kept, [&](const Detection& d) {
           return std::min(d.box.width(), d.box.height()) < options.min_face_px;
         });
-      result[i] = std::move(kept);
+      result[group[g]] = std::move(kept);
     }
-    return result;
   }
 
- private:
   DetectorSpec spec_;
   OnnxSession session_;
 };

@@ -57,10 +57,21 @@ std::vector<PackCheck> verify_pack(const ModelPack& pack) {
     checks.push_back(c);
   };
   const RuntimeOptions runtime;
+  DetectorSpec reference_detector = pack.detector;  // the detector's own file, then its fitted graph
+  reference_detector.fitted.reset();
   check_network("detector", pack.detector, [&] {
-    const auto d = make_detector(pack.detector, runtime);
+    const auto d = make_detector(reference_detector, runtime);
     return pack.detector.kind + " loads" + (d->keypoints() ? ", gives " + std::to_string(d->keypoints()) + " keypoints" : "");
   });
+  if (pack.detector.fitted) {
+    NetworkSpec fitted = pack.detector;
+    fitted.file = pack.detector.fitted->file;
+    fitted.sha256 = pack.detector.fitted->sha256;
+    check_network("fitted detector", fitted, [&] {
+      make_detector(pack.detector, runtime);
+      return "the same network for " + std::to_string(pack.detector.fitted->input_sizes.size()) + " input sizes, loads";
+    });
+  }
   if (pack.fast_detector)
     check_network("fast detector", *pack.fast_detector, [&] {
       make_detector(*pack.fast_detector, runtime);

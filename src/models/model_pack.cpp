@@ -83,6 +83,25 @@ void parse_detector(const nlohmann::json& j, const std::filesystem::path& dir, D
   det.max_faces = int_value(j, "max_faces", 100, dir / "manifest.json");
   det.small_face_px = j.value("small_face_px", 0.f);
   det.small_face_score = j.value("small_face_score", 0.f);
+  if (j.contains("fitted")) {
+    const auto manifest = dir / "manifest.json";
+    const auto& f = j["fitted"];
+    FittedDetector fitted;
+    const std::string file = f.value("file", std::string());
+    if (file.empty()) fail(manifest, det.kind + ": the fitted graph needs a file");
+    fitted.file = dir / file;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(fitted.file, ec))
+      throw Error(ErrorCode::kModel, "model pack " + dir.string() + ": missing " + file, Hint{Remedy::kSetupModels});
+    fitted.sha256 = f.value("sha256", std::string());
+    for (const auto& size : f.at("input_sizes")) {
+      const std::array<int, 2> wh{as_int(size.at(0), "input_sizes", manifest), as_int(size.at(1), "input_sizes", manifest)};
+      if (wh[0] <= 0 || wh[1] <= 0) fail(manifest, file + ": input sizes must be positive");
+      fitted.input_sizes.push_back(wh);
+    }
+    if (fitted.input_sizes.empty()) fail(manifest, file + ": the fitted graph lists no input sizes");
+    det.fitted = std::move(fitted);
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace facesearch {
 
@@ -27,8 +28,20 @@ struct NetworkSpec {
   InputSpec input;
 };
 
+// The same detector network as a graph that takes inputs of several sizes (SSD: 512x512, 512x384 and
+// 384x512). Not in the fingerprint: the same weights, seeing a 4:3 photo without the square's padding.
+struct FittedDetector {
+  std::filesystem::path file;  // absolute path of the .onnx file
+  std::string sha256;
+  std::vector<std::array<int, 2>> input_sizes;  // width, height
+};
+
 struct DetectorSpec : NetworkSpec {
   std::string letterbox = "pad_bottom_right";  // how a non-square image is fitted: or "pad_centered"
+  // pad_bottom_right detectors: when present, every photo runs in this graph, at the smallest of its
+  // sizes that takes the photo at the same scale as `input` (less padding, less work); `file` stays
+  // the reference (tests compare the two) and is what the fingerprint names.
+  std::optional<FittedDetector> fitted;
   float score_threshold = 0.5f;
   float nms_iou = 0.5f;
   int max_faces = 100;
