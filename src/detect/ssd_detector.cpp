@@ -16,7 +16,7 @@ namespace {
 class SsdDetector final : public Detector {
  public:
   SsdDetector(const DetectorSpec& spec, const RuntimeOptions& runtime)
-      : spec_(spec), session_(spec.fitted ? spec.fitted->file : spec.file, runtime) {
+      : spec_(spec), session_(spec.fitted ? spec.fitted->file : spec.file, fitted_runtime(spec, runtime)) {
     if (spec_.fitted) spec_.file = spec_.fitted->file;  // the file errors name
   }
 
@@ -42,6 +42,11 @@ class SsdDetector final : public Detector {
   // A smaller input is used where it keeps at least this much of the main input's scale (a photo a
   // few pixels off 4:3 still fits).
   static constexpr double kSameScale = 0.99;
+
+  static RuntimeOptions fitted_runtime(const DetectorSpec& spec, RuntimeOptions runtime) {
+    if (spec.fitted) runtime.memory_pattern = false;  // one graph, several input shapes
+    return runtime;
+  }
 
   static double scale_into(const cv::Mat& img, cv::Size size) {
     return std::min(static_cast<double>(size.width) / img.cols, static_cast<double>(size.height) / img.rows);

@@ -38,6 +38,7 @@ OnnxSession::OnnxSession(const std::filesystem::path& model_file, const RuntimeO
     // No arena unless asked: activations are returned after each call instead of being kept at their
     // peak by every concurrent caller (measured on the detectors: a third less resident memory).
     if (!options.memory_arena) so.DisableCpuMemArena();
+    if (!options.memory_pattern) so.DisableMemPattern();
     // Spinning worker threads burn the cores the other pipeline stages need.
     so.AddConfigEntry("session.intra_op.allow_spinning", "0");
     impl_->session = Ort::Session(ort_env(), model_file.c_str(), so);

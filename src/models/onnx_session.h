@@ -19,6 +19,10 @@ struct RuntimeOptions {
   // detectors (their activations are large; measured: a third less resident memory without it); on for
   // the embedder, whose small activations re-allocated per call cost it 6-9% (docs/PERFORMANCE.md).
   bool memory_arena = false;
+  // ONNX Runtime's memory pattern: the activations' layout planned once per input shape and kept. Off for
+  // a graph that takes inputs of several shapes (the fitted SSD: measured 25 MB more resident memory
+  // per shape with it).
+  bool memory_pattern = true;
 };
 
 struct Tensor {
