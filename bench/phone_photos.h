@@ -31,9 +31,10 @@ inline std::vector<std::uint8_t> phone_size_jpeg(const std::filesystem::path& ph
   full.min_long_side_px = 0;
   const DecodedImage src = decode_image_file(photo, full);
   const double s = double(long_side) / std::max(src.bgr.cols, src.bgr.rows);
+  // Both sides a multiple of 4 pixels, as a camera's are (4032x3024, 4032x2268, 4000x3000).
+  auto side = [&](int n) { return std::max(4, int(std::lround(n * s / 4.0)) * 4); };
   cv::Mat big;
-  cv::resize(src.bgr, big, cv::Size(std::max(1, int(std::lround(src.bgr.cols * s))), std::max(1, int(std::lround(src.bgr.rows * s)))),
-             0, 0, cv::INTER_CUBIC);
+  cv::resize(src.bgr, big, cv::Size(side(src.bgr.cols), side(src.bgr.rows)), 0, 0, cv::INTER_CUBIC);
   std::vector<std::uint8_t> out;
   // libjpeg's default for colour is 4:2:0 chroma, as phones save (OpenCV 4.6 has no flag for it).
   if (!cv::imencode(".jpg", big, out, std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality}))
