@@ -26,15 +26,20 @@ using namespace facesearch;
 
 namespace {
 
-// Writes OUT/photos/<part>_<name>.jpg and OUT/noface/<name>.jpg unless present.
+// Writes OUT/photos/<part>_<name>.jpg and OUT/noface/<name>.jpg unless present and made by this
+// version of the set (DIR/.phone-set-PART says which made them; older ones are written again).
 std::vector<fs::path> write_set(const fs::path& data, const std::string& part, const fs::path& dir) {
   fs::create_directories(dir);
+  const fs::path stamp = dir / (".phone-set-" + part);
+  std::string made_by;
+  if (std::ifstream in(stamp); in) std::getline(in, made_by);
+  const bool stale = made_by != eval::kPhoneSetVersion;
   std::vector<fs::path> files;
   for (const auto& rel : eval::phone_set_sources(data, part)) {
     std::string name = rel;
     for (char& c : name) if (c == '/') c = '_';
     const fs::path dst = dir / (fs::path(name).replace_extension(".jpg"));
-    if (!fs::exists(dst)) {
+    if (stale || !fs::exists(dst)) {
       const auto bytes = eval::phone_size_jpeg(data / rel);
       const fs::path tmp = dst.string() + ".tmp";
       std::ofstream(tmp, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
@@ -42,6 +47,7 @@ std::vector<fs::path> write_set(const fs::path& data, const std::string& part, c
     }
     files.push_back(dst);
   }
+  if (stale) std::ofstream(stamp) << eval::kPhoneSetVersion << '\n';
   return files;
 }
 

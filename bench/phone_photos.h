@@ -23,6 +23,8 @@ namespace facesearch::eval {
 
 inline constexpr int kPhoneLongSidePx = 4032;
 inline constexpr int kPhoneJpegQuality = 90;
+// What a set written earlier must say it was made by to be used again (bump when the photos change).
+inline constexpr const char* kPhoneSetVersion = "4032 px, sides a multiple of 4, bicubic, JPEG 90 (2026-12-01)";
 
 // `photo` as a phone-size JPEG: the encoded bytes.
 inline std::vector<std::uint8_t> phone_size_jpeg(const std::filesystem::path& photo, int long_side = kPhoneLongSidePx,
