@@ -403,3 +403,63 @@ TEST(PostgresLibrary, ADatabaseOfSomethingElseIsNotTakenForALibrary) {
 
 }  // namespace
 }  // namespace facesearch
+
+namespace facesearch {
+namespace {
+
+// A worker that registers the job's files while another has one of them stored but not yet committed
+// waits on that row (the other's transaction took it off the queue); when the other commits, the
+// registration goes through as if the file were new. The claim must not hand it out again: the file
+// is in the library at that size and time (seen once under load in tests/cli_pg_workers.sh, "nothing
+// was analysed twice"). Deterministic: the test waits until the registration is blocked on the lock.
+TEST(PostgresLibrary, AFileStoredWhileAnotherWorkerRegistersItIsNotClaimedAgain) {
+  const std::string db = testing::pg_test_server().create_database();
+  const ModelPack pack = load_named_pack(kDefaultPackName);
+  Catalog first = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate);
+  Catalog second = Catalog::open(db, pack, Catalog::Mode::kOpenOrCreate);
+  const Catalog::QueuedFile photo{"/photos/a.jpg", 1000, 42};
+  {
+    Catalog::Transaction t(first);
+    EXPECT_EQ(first.queue_files(std::span(&photo, 1)), 1u);
+    t.commit();
+  }
+  ASSERT_EQ(first.claim_files("first", 10, 60).size(), 1u);
+  std::atomic<size_t> registered{99};
+  {
+    Catalog::Transaction storing(first);
+    ImageRow row;
+    row.path = photo.path;
+    row.size = photo.size;
+    row.mtime_ns = photo.mtime_ns;
+    row.hash = "h";
+    row.status = "ok";
+    first.put_image(row);
+    first.finish_queued_file(photo.path);
+    std::thread registering([&] {
+      Catalog::Transaction t(second);
+      registered = second.queue_files(std::span(&photo, 1));
+      t.commit();
+    });
+    PGconn* watch = PQconnectdb(db.c_str());
+    ASSERT_EQ(PQstatus(watch), CONNECTION_OK);
+    bool waiting = false;
+    for (int i = 0; i < 3000 && !waiting; ++i) {
+      PGresult* r = PQexec(watch, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      waiting = PQresultStatus(r) == PGRES_TUPLES_OK && std::string(PQgetvalue(r, 0, 0)) != "0";
+      PQclear(r);
+      if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    PQfinish(watch);
+    EXPECT_TRUE(waiting) << "the second registration never waited on the first worker's row";
+    storing.commit();
+    registering.join();
+  }
+  std::printf("registration after the store: %zu new\n", registered.load());
+  // Whatever the registration did, the stored file is nobody's work any more.
+  EXPECT_TRUE(second.claim_files("second", 10, 60).empty());
+  EXPECT_EQ(second.queue_state().files, 0);
+  testing::pg_test_server().drop_database(db);
+}
+
+}  // namespace
+}  // namespace facesearch

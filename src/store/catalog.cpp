@@ -1112,10 +1112,18 @@ size_t Catalog::queue_files(std::span<const QueuedFile> files) {
 
 std::vector<Catalog::QueuedFile> Catalog::claim_files(const std::string& worker, size_t n, int seconds) {
   require_database(*this, "claim_files");
+  // A file the library already holds at that size and time is nobody's work: queue_files does not
+  // register it, but a registration that waited on the row of another worker's open batch (which took
+  // the file off the queue) goes through once that batch commits, as if the file were new. Such rows
+  // leave the queue here, and are never claimed.
+  const std::string stored = "EXISTS(SELECT 1 FROM images i WHERE i.path = q.path AND i.size = q.size AND i.mtime_ns = q.mtime_ns)";
+  Statement(*impl_->conn, std::string("DELETE FROM work_queue WHERE path IN (SELECT q.path FROM work_queue q WHERE q.claimed_until < ") +
+                              kServerNow + " AND " + stored + " FOR UPDATE SKIP LOCKED)")
+      .run();
   Statement s(*impl_->conn,
               std::string("UPDATE work_queue SET claimed_by = ?1, claimed_until = ") + kServerNow +
-                  " + ?2 WHERE path IN (SELECT path FROM work_queue WHERE claimed_until < " + kServerNow +
-                  " ORDER BY path LIMIT ?3 FOR UPDATE SKIP LOCKED) RETURNING path, size, mtime_ns");
+                  " + ?2 WHERE path IN (SELECT q.path FROM work_queue q WHERE q.claimed_until < " + kServerNow +
+                  " AND NOT " + stored + " ORDER BY q.path LIMIT ?3 FOR UPDATE SKIP LOCKED) RETURNING path, size, mtime_ns");
   s.bind(1, worker).bind(2, std::int64_t{seconds}).bind(3, static_cast<std::int64_t>(n));
   std::vector<QueuedFile> out;
   while (s.step()) out.push_back({s.text(0), s.i64(1), s.i64(2)});
