@@ -250,6 +250,11 @@ async function run(page) {
   check(Number(count.t) === threshold, '#result-count data-threshold ' + count.t + ' but the slider is at ' + threshold);
   check((await page.$eval('#threshold-value', (e) => e.textContent.trim())) === threshold.toFixed(2), '#threshold-value does not show the slider');
   check((await page.$eval('#query', (e) => e.dataset.mode)) === 'photo', '#query data-mode is not "photo"');
+  // An expanded query says so, and its tooltip gives the threshold the slider started at.
+  const note = await page.$eval('#expanded-note', (e) => ({ hidden: e.hidden, text: e.textContent, title: e.title }));
+  check(!note.hidden && /^Query expanded with \d+ confident match/.test(note.text), 'no expansion note: ' + JSON.stringify(note));
+  check(note.title.includes('(' + threshold.toFixed(2) + ')'), 'the expansion note does not give the starting threshold '
+    + threshold.toFixed(2) + ': ' + note.title);
   await waitForThumbnails(page);
   await page.screenshot({ path: shot('search.png'), fullPage: true });
   noErrorsSoFar();
