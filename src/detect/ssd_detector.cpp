@@ -96,8 +96,7 @@ class SsdDetector final : public Detector {
     for (size_t g = 0; g < group.size(); ++g) {
       const cv::Mat& img = images[group[g]];
       std::vector<Detection> candidates;
-      const float side = unit[g];
-      const float right = side * static_cast<float>(w) / std::max(w, h), bottom = side * static_cast<float>(h) / std::max(w, h);
+      const float side = unit[g], width = static_cast<float>(img.cols), height = static_cast<float>(img.rows);
       for (size_t a = 0; a < anchors; ++a) {
         const float score = scores.data[g * anchors + a];
         if (score < threshold) continue;
@@ -105,10 +104,8 @@ class SsdDetector final : public Detector {
         Detection d;
         d.score = score;
         d.detector = spec_.kind;
-        d.box = {std::clamp(b[1] * side, 0.f, right), std::clamp(b[0] * side, 0.f, bottom),
-                 std::clamp(b[3] * side, 0.f, right), std::clamp(b[2] * side, 0.f, bottom)};
-        d.box.x2 = std::min(d.box.x2, static_cast<float>(img.cols));
-        d.box.y2 = std::min(d.box.y2, static_cast<float>(img.rows));
+        d.box = {std::clamp(b[1] * side, 0.f, width), std::clamp(b[0] * side, 0.f, height),
+                 std::clamp(b[3] * side, 0.f, width), std::clamp(b[2] * side, 0.f, height)};
         if (d.box.width() <= 1 || d.box.height() <= 1) continue;
         if (std::min(d.box.width(), d.box.height()) < spec_.small_face_px && score < spec_.small_face_score) continue;
         candidates.push_back(d);

@@ -123,6 +123,9 @@ class ExactIndex final : public VectorIndex {
 
   int dim() const override { return dim_; }
   size_t size() const override { return owner_ ? borrowed_ids_.size() : ids_.size(); }
+  // The rows and their ids, owned or borrowed.
+  const float* row_data() const { return owner_ ? borrowed_vectors_.data() : vectors_.data(); }
+  const std::int64_t* id_data() const { return owner_ ? borrowed_ids_.data() : ids_.data(); }
   std::string kind() const override { return "exact"; }
 
   void add(std::span<const std::int64_t> ids, std::span<const float> vectors) override {
@@ -155,8 +158,8 @@ class ExactIndex final : public VectorIndex {
     double l1 = 0;
     for (const float v : query) l1 += std::abs(v);
     const float units = static_cast<float>(l1 * (0.5 + double(dim_) * 127.0 * 1.2e-7) * 1.001);
-    const float* rows = owner_ ? borrowed_vectors_.data() : vectors_.data();
-    const std::int64_t* ids = owner_ ? borrowed_ids_.data() : ids_.data();
+    const float* rows = row_data();
+    const std::int64_t* ids = id_data();
     std::vector<Candidate> found;
     constexpr size_t kBlock = 1024;
     std::vector<float> coarse(kBlock);
@@ -217,7 +220,7 @@ class ExactIndex final : public VectorIndex {
       sort_best_first(merged);
       if (merged.size() > k) merged.resize(k);
       results[q].reserve(merged.size());
-      const std::int64_t* ids = owner_ ? borrowed_ids_.data() : ids_.data();
+      const std::int64_t* ids = id_data();
       for (const auto& c : merged) results[q].push_back({ids[c.row], c.score});
     }
     return results;
@@ -241,7 +244,7 @@ class ExactIndex final : public VectorIndex {
     std::vector<float> scores(block);
     for (size_t b0 = begin; b0 < end; b0 += block) {
       const size_t rows = std::min(block, end - b0);
-      const float* base = (owner_ ? borrowed_vectors_.data() : vectors_.data()) + b0 * d;
+      const float* base = row_data() + b0 * d;
       for (size_t q = 0; q < nq; ++q) {
         inner_products(queries + q * d, base, rows, dim_, scores.data());
         heaps[q].push_block(scores.data(), rows, b0);
@@ -260,7 +263,7 @@ class ExactIndex final : public VectorIndex {
     std::lock_guard lock(compact_mutex_);
     if (compact_) return compact_;
     const size_t n = size(), d = static_cast<size_t>(dim_);
-    const float* rows = owner_ ? borrowed_vectors_.data() : vectors_.data();
+    const float* rows = row_data();
     auto c = std::make_shared<Compact>();
     c->values.resize(n * d);
     c->scales.resize(n);

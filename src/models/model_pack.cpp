@@ -58,19 +58,25 @@ InputSpec parse_input(const nlohmann::json& j, const std::filesystem::path& mani
   return in;
 }
 
+// DIR/file, which must be a file: else a model error naming the pack and the file.
+std::filesystem::path pack_file(const std::filesystem::path& dir, const std::string& file) {
+  // The error_code form: a name the file system refuses (too long, say) is a missing file, not a
+  // filesystem_error thrown past the caller (found by fuzz/manifest_fuzz.cpp).
+  std::error_code ec;
+  std::filesystem::path path = dir / file;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error(ErrorCode::kModel,
+                "model pack " + dir.string() + ": missing " + file + (ec ? " (" + ec.message() + ")" : std::string()),
+                Hint{Remedy::kSetupModels});
+  return path;
+}
+
 void parse_network(const nlohmann::json& j, const std::filesystem::path& dir, NetworkSpec& net) {
   const auto manifest = dir / "manifest.json";
   net.kind = j.value("kind", std::string());
   const std::string file = j.value("file", std::string());
   if (net.kind.empty() || file.empty()) fail(manifest, "every network needs a kind and a file");
-  net.file = dir / file;
-  // The error_code form: a name the file system refuses (too long, say) is a missing file, not a
-  // filesystem_error thrown past the caller (found by fuzz/manifest_fuzz.cpp).
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(net.file, ec))
-    throw Error(ErrorCode::kModel,
-                "model pack " + dir.string() + ": missing " + file + (ec ? " (" + ec.message() + ")" : std::string()),
-                Hint{Remedy::kSetupModels});
+  net.file = pack_file(dir, file);
   net.sha256 = j.value("sha256", std::string());
   net.input = parse_input(j, manifest);
 }
@@ -89,10 +95,7 @@ void parse_detector(const nlohmann::json& j, const std::filesystem::path& dir, D
     FittedDetector fitted;
     const std::string file = f.value("file", std::string());
     if (file.empty()) fail(manifest, det.kind + ": the fitted graph needs a file");
-    fitted.file = dir / file;
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(fitted.file, ec))
-      throw Error(ErrorCode::kModel, "model pack " + dir.string() + ": missing " + file, Hint{Remedy::kSetupModels});
+    fitted.file = pack_file(dir, file);
     fitted.sha256 = f.value("sha256", std::string());
     for (const auto& size : f.at("input_sizes")) {
       const std::array<int, 2> wh{as_int(size.at(0), "input_sizes", manifest), as_int(size.at(1), "input_sizes", manifest)};
@@ -175,10 +178,7 @@ ModelPack model_pack_from_manifest(const std::string& manifest_json, const std::
     pack.embedder.dim = int_value(e, "dim", 128, manifest_path);
     pack.embedder.batch = std::max(1, int_value(e, "batch", 8, manifest_path));
     if (const std::string fast = e.value("fast_file", std::string()); !fast.empty()) {
-      std::error_code ec;
-      pack.embedder.fast_file = dir / fast;
-      if (!std::filesystem::is_regular_file(pack.embedder.fast_file, ec))
-        throw Error(ErrorCode::kModel, "model pack " + dir.string() + ": missing " + fast, Hint{Remedy::kSetupModels});
+      pack.embedder.fast_file = pack_file(dir, fast);
       pack.embedder.fast_sha256 = e.value("fast_sha256", std::string());
     }
     const std::string metric = j.value("metric", std::string("cosine"));
