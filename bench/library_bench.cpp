@@ -14,7 +14,7 @@
 #include "search/library_search.h"
 #include "store/vector_files.h"
 #include "store/indexer.h"
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 namespace fs = std::filesystem;
 using namespace facesearch;
@@ -28,7 +28,7 @@ std::int64_t mtime_ns(const fs::path& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::use_huge_pages(argv);  // as the facesearch command runs
+  facesearch::tune_process_memory(argv);  // as the facesearch command runs
   fs::path photos = "../shared/testdata/faces";
   size_t files = 10000;
   size_t faces = 200000;

@@ -19,7 +19,7 @@
 #include "index/vector_index.h"
 #include "pipeline/photo_files.h"
 #include "search/folder_search.h"
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 namespace fs = std::filesystem;
 using namespace facesearch;
@@ -73,7 +73,7 @@ Found run(const FacePipeline& pipeline, const fs::path& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::use_huge_pages(argv);  // as the facesearch command runs
+  facesearch::tune_process_memory(argv);  // as the facesearch command runs
   fs::path data = "../shared/testdata/faces", out = "build/phone-photos";
   bool show = false;
   std::string only;  // --only TEXT: the photos whose name contains TEXT

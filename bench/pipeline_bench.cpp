@@ -14,7 +14,7 @@
 #include "index/vector_index.h"
 #include "pipeline/photo_files.h"
 #include "search/folder_search.h"
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 namespace {
 
@@ -86,7 +86,7 @@ void print_row(const char* name, const RunResult& r, long rss_kib) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::use_huge_pages(argv);  // as the facesearch command runs
+  facesearch::tune_process_memory(argv);  // as the facesearch command runs
   std::filesystem::path target = "../shared/testdata/faces";
   int jobs = 0;
   for (int i = 1; i < argc; ++i) {

@@ -35,7 +35,7 @@
 #include "search/library_search.h"
 #include "server/server.h"
 #include "store/vector_files.h"
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 namespace fs = std::filesystem;
 using namespace facesearch;
@@ -250,7 +250,7 @@ void print_row(const char* what, int clients, const LoadResult& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::use_huge_pages(argv);  // as the facesearch command runs
+  facesearch::tune_process_memory(argv);  // as the facesearch command runs
   size_t faces = 100000;
   double seconds = 5;
   fs::path photos = "build/phone-photos/photos";

@@ -22,7 +22,7 @@
 #include "status_command.h"
 #include "stdout_buffer.h"
 #include "terminal_text.h"
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 namespace {
 
@@ -163,7 +163,7 @@ int run_command_line(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::use_huge_pages(argv);
+  facesearch::tune_process_memory(argv);
   // Every command writes its results through std::cout; this buffer keeps the errno of a failed write.
   facesearch::cli::StdoutBuffer stdout_buffer(STDOUT_FILENO);
   std::streambuf* const previous = std::cout.rdbuf(&stdout_buffer);

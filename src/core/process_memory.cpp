@@ -1,6 +1,10 @@
-#include "core/huge_pages.h"
+#include "core/process_memory.h"
 
 #include <unistd.h>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cstdlib>
 #include <fstream>
@@ -28,6 +32,18 @@ void use_huge_pages(char** argv) {
 #else
   (void)argv;
 #endif
+}
+
+void bound_heap_retention() {
+#ifdef __GLIBC__
+  constexpr int kMappedFromBytes = 16 << 20;
+  mallopt(M_MMAP_THRESHOLD, kMappedFromBytes);
+#endif
+}
+
+void tune_process_memory(char** argv) {
+  use_huge_pages(argv);
+  bound_heap_retention();
 }
 
 }  // namespace facesearch
