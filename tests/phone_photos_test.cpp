@@ -5,6 +5,10 @@
 // faces 200+ px wide and most of a crowd. Behaviour, not speed (that is `make bench`).
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include "core/work_sharing.h"
+
 #include "bench/phone_photos.h"
 #include "test_support.h"
 
@@ -53,6 +57,35 @@ TEST_F(PhonePhotos, DefaultFindsWhatSsdFindsInCrowdsAndGroups) {
   // The aim: 97% (measured on these five: 155 of 158; on the 46-photo set 98.5%, docs/ACCURACY.md).
   ASSERT_GT(reference, 100u);
   EXPECT_GE(double(found), 0.97 * double(reference)) << found << " of " << reference;
+}
+
+// Idle scan workers take parts of a crowd photo's work (src/core/work_sharing.h): the same faces, the
+// same points, the same vectors as on one thread.
+TEST_F(PhonePhotos, IdleHelpersGiveTheSameFacesAndVectorsOnACrowd) {
+  const auto img = phone_photo("scenes/ulfd_25.jpg");
+  const auto alone = pipeline_->locate(img, {});
+  WorkSharing sharing;
+  std::vector<std::jthread> helpers;
+  for (int i = 0; i < 2; ++i) helpers.emplace_back([&] { sharing.help(); });
+  DetectOptions shared;
+  shared.helpers = &sharing;
+  const auto together = pipeline_->locate(img, shared);
+  ASSERT_GT(alone.size(), 100u);
+  ASSERT_EQ(together.size(), alone.size());
+  std::vector<cv::Mat> chips;
+  for (size_t i = 0; i < alone.size(); ++i) {
+    EXPECT_EQ(together[i].face.box.x1, alone[i].face.box.x1) << i;
+    EXPECT_EQ(together[i].face.box.y2, alone[i].face.box.y2) << i;
+    EXPECT_EQ(together[i].face.landmarks[30].x, alone[i].face.landmarks[30].x) << i;
+    EXPECT_EQ(cv::norm(together[i].chip, alone[i].chip, cv::NORM_INF), 0.0) << i;
+    chips.push_back(alone[i].chip);
+  }
+  const size_t dim = size_t(pipeline_->embedding_dim());
+  std::vector<float> one(chips.size() * dim), many(chips.size() * dim);
+  pipeline_->embed(chips, one);
+  pipeline_->embed(chips, many, nullptr, &sharing);
+  EXPECT_EQ(one, many);
+  sharing.close();
 }
 
 }  // namespace

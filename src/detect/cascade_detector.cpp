@@ -90,7 +90,7 @@ class TiledCascade final : public Detector {
         for (auto& d : verify(images[i], std::move(doubtful), options)) found.push_back(std::move(d));
       }
       if (wants_tiles(images[i], found)) {
-        auto tiled = detect_in_tiles(images[i], options);
+        auto tiled = detect_in_tiles(images[i], found, options);
         found.insert(found.end(), std::make_move_iterator(tiled.begin()), std::make_move_iterator(tiled.end()));
       }
       found = non_max_suppression(std::move(found), params_.merge_iou, params_.max_faces);
@@ -130,7 +130,8 @@ class TiledCascade final : public Detector {
   // dropped, since the overlap puts each of them whole in a neighbour. So are faces larger than the
   // overlap (with a margin): a tile may hold only part of one (measured: the top half of a head found as
   // a face), and the next level or the full-photo pass sees them whole.
-  std::vector<Detection> detect_in_tiles(const cv::Mat& image, const DetectOptions& options) const {
+  std::vector<Detection> detect_in_tiles(const cv::Mat& image, const std::vector<Detection>& found,
+                                         const DetectOptions& options) const {
     std::vector<Detection> out;
     if (options.smallest_face_px <= 0) return out;
     const int long_side = std::max(image.cols, image.rows);
@@ -145,30 +146,48 @@ class TiledCascade final : public Detector {
                                                       whole_photo_min_face_ * float(long_side) * float(fast_input_px_) /
                                                           params_.fast_min_face_px)
                                            : 0.8f * float(long_side);
+    // Every level's tiles in batches of params_.tile_batch (a batch never spans two levels), run on
+    // this thread and on idle helpers; the boxes are gathered in batch order whoever ran them.
+    struct Batch {
+      std::vector<cv::Rect> rects;
+      float largest;  // the largest face a tile of this level sees whole
+    };
+    std::vector<Batch> batches;
     for (; float(tile) < level_limit; tile = static_cast<int>(std::ceil(float(tile) * params_.tile_growth))) {
       const int overlap = tile / 6;
-      const float largest = 1.5f * float(overlap);
       const auto rects = plan_tiles(image.size(), tile, overlap);
       for (size_t start = 0; start < rects.size(); start += params_.tile_batch) {
         const size_t end = std::min(rects.size(), start + params_.tile_batch);
-        std::vector<cv::Mat> crops;
-        for (size_t t = start; t < end; ++t) crops.push_back(image(rects[t]));
-        const auto found = fast_->detect_batch(crops, options);
-        for (size_t t = start; t < end; ++t) {
-          const cv::Rect& r = rects[t];
-          constexpr float kEdgePx = 2.f;
-          for (auto d : found[t - start]) {
-            const bool cut = (r.x > 0 && d.box.x1 < kEdgePx) || (r.y > 0 && d.box.y1 < kEdgePx) ||
-                             (r.x + r.width < image.cols && d.box.x2 > float(r.width) - kEdgePx) ||
-                             (r.y + r.height < image.rows && d.box.y2 > float(r.height) - kEdgePx);
-            if (cut || std::max(d.box.width(), d.box.height()) > largest) continue;
-            d.box = {d.box.x1 + float(r.x), d.box.y1 + float(r.y), d.box.x2 + float(r.x), d.box.y2 + float(r.y)};
-            d.detector += "/tiled";
-            out.push_back(std::move(d));
-          }
-        }
+        batches.push_back({std::vector<cv::Rect>(rects.begin() + long(start), rects.begin() + long(end)), 1.5f * float(overlap)});
       }
     }
+    std::vector<std::vector<Detection>> found_in(batches.size());
+    run_parts(options.helpers, batches.size(), [&](size_t b) {
+      const Batch& batch = batches[b];
+      std::vector<cv::Mat> crops;
+      for (const cv::Rect& r : batch.rects) crops.push_back(image(r));
+      const auto found = fast_->detect_batch(crops, options);
+      for (size_t t = 0; t < batch.rects.size(); ++t) {
+        const cv::Rect& r = batch.rects[t];
+        constexpr float kEdgePx = 2.f;
+        for (auto d : found[t]) {
+          const bool cut = (r.x > 0 && d.box.x1 < kEdgePx) || (r.y > 0 && d.box.y1 < kEdgePx) ||
+                           (r.x + r.width < image.cols && d.box.x2 > float(r.width) - kEdgePx) ||
+                           (r.y + r.height < image.rows && d.box.y2 > float(r.height) - kEdgePx);
+          if (cut || std::max(d.box.width(), d.box.height()) > batch.largest) continue;
+          d.box = {d.box.x1 + float(r.x), d.box.y1 + float(r.y), d.box.x2 + float(r.x), d.box.y2 + float(r.y)};
+          d.detector += "/tiled";
+          found_in[b].push_back(std::move(d));
+        }
+      }
+    });
+    // A doubtful box on a face the other passes found already needs no second look: the merge would
+    // keep that face either way.
+    for (auto& part : found_in)
+      for (auto& d : part)
+        if (d.score >= params_.verify_below ||
+            std::none_of(found.begin(), found.end(), [&](const Detection& f) { return iou(f.box, d.box) > params_.merge_iou; }))
+          out.push_back(std::move(d));
     return verify(image, std::move(out), options);
   }
 
@@ -226,9 +245,10 @@ class TiledCascade final : public Detector {
     if (doubtful.empty()) return found;
     DetectOptions strict = options;
     strict.score_threshold = std::max(options.score_threshold, params_.verify_score);
-    std::vector<bool> keep(found.size(), true);
-    for (size_t start = 0; start < crops.size(); start += params_.tile_batch) {
-      const size_t end = std::min(crops.size(), start + params_.tile_batch);
+    std::vector<char> keep(found.size(), 1);  // not vector<bool>: parts write neighbouring entries at once
+    const size_t batches = (crops.size() + params_.tile_batch - 1) / params_.tile_batch;
+    run_parts(options.helpers, batches, [&](size_t b) {
+      const size_t start = b * params_.tile_batch, end = std::min(crops.size(), start + params_.tile_batch);
       const auto again = fast_->detect_batch(std::span(crops).subspan(start, end - start), strict);
       for (size_t k = start; k < end; ++k) {
         Detection& d = found[doubtful[k]];
@@ -239,12 +259,12 @@ class TiledCascade final : public Detector {
           if (iou(in_image, d.box) > 0.3f && (!best || a.score > best->score)) best = &a;
         }
         if (!best) {
-          keep[doubtful[k]] = false;
+          keep[doubtful[k]] = 0;
           continue;
         }
         d.score = std::max(d.score, best->score);
       }
-    }
+    });
     std::vector<Detection> kept;
     for (size_t i = 0; i < found.size(); ++i)
       if (keep[i]) kept.push_back(std::move(found[i]));

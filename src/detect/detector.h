@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/types.h"
+#include "core/work_sharing.h"
 #include "models/model_pack.h"
 #include "models/onnx_session.h"
 
@@ -25,6 +26,9 @@ struct DetectOptions {
   // shrinks photos to), in pixels, a multiple of 32; 0: the pack's (640). Larger finds smaller faces
   // and costs about (input_px / 640)^2 as much. Models of a fixed input size keep theirs.
   int input_px = 0;
+  // Threads that may take parts of a photo's work (batches of tiles, of second looks) when they have
+  // nothing else to do; null: all on the calling thread. Not owned. Results are the same either way.
+  WorkSharing* helpers = nullptr;
 };
 
 class Detector {

@@ -20,6 +20,9 @@ class Landmarker {
   // Thread-safe.
   virtual std::vector<std::vector<Point>> landmarks(const cv::Mat& image, std::span<const Box> boxes) const = 0;
   virtual int points() const = 0;
+  // Faces per inference call: landmarks() splits more in parts of this size. Callers that spread a
+  // crowd's faces over threads split at the same size (the same calls, the same points).
+  virtual size_t batch() const = 0;
 };
 
 // Returns nullptr when the pack has no separate landmarker.

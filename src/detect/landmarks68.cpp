@@ -22,6 +22,7 @@ class Landmarks68 final : public Landmarker {
   // In batches of at most kBatch faces: a crowd photo's 300 faces in one call would hold the network's
   // activations for all of them at once (measured: peak memory +70 MB for 127 faces).
   static constexpr size_t kBatch = 16;
+  size_t batch() const override { return kBatch; }
 
   std::vector<std::vector<Point>> landmarks(const cv::Mat& image, std::span<const Box> boxes) const override {
     std::vector<std::vector<Point>> result;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <span>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -18,6 +19,9 @@ class Embedder {
   // caller-owned. Runs in batches of the pack's preferred size. Thread-safe.
   virtual void embed(std::span<const cv::Mat> chips, std::span<float> out) const = 0;
   virtual int dim() const = 0;
+  // How embed() splits `chips` faces into calls: the sizes of its batches, in order (callers that spread
+  // them over threads embed each part alone and get the same vectors).
+  virtual std::vector<size_t> batches(size_t chips) const = 0;
 };
 
 std::unique_ptr<Embedder> make_embedder(const ModelPack& pack, const RuntimeOptions& runtime);

@@ -43,12 +43,9 @@ class OnnxEmbedder final : public Embedder {
       throw Error(ErrorCode::kInvalidArgument, "embed: output buffer too small");
     const int w = spec_.input.width, h = spec_.input.height;
     const size_t plane = 3u * w * h;
-    // Even batches of at most the preferred size (9 faces at 4: 3 + 3 + 3, not 4 + 4 + 1).
-    const size_t calls = (chips.size() + spec_.batch - 1) / spec_.batch;
-    const size_t batch = calls ? (chips.size() + calls - 1) / calls : 1;
     std::vector<float> blob;
-    for (size_t start = 0; start < chips.size(); start += batch) {
-      const size_t n = std::min(batch, chips.size() - start);
+    size_t start = 0;
+    for (const size_t n : batches(chips.size())) {
       blob.resize(plane * n);
       for (size_t i = 0; i < n; ++i) {
         const cv::Mat& chip = chips[start + i];
@@ -62,7 +59,18 @@ class OnnxEmbedder final : public Embedder {
       if (result.empty() || result[0].data.size() != n * static_cast<size_t>(spec_.dim))
         throw Error(ErrorCode::kModel, spec_.file.string() + ": unexpected embedding size");
       std::memcpy(out.data() + start * spec_.dim, result[0].data.data(), n * spec_.dim * sizeof(float));
+      start += n;
     }
+  }
+
+  // Even batches of at most the preferred size (9 faces at 4: 3 + 3 + 3, not 4 + 4 + 1).
+  std::vector<size_t> batches(size_t chips) const override {
+    const size_t preferred = static_cast<size_t>(std::max(1, spec_.batch));
+    const size_t calls = (chips + preferred - 1) / preferred;
+    std::vector<size_t> sizes;
+    for (size_t start = 0, batch = calls ? (chips + calls - 1) / calls : 1; start < chips; start += batch)
+      sizes.push_back(std::min(batch, chips - start));
+    return sizes;
   }
 
  private:

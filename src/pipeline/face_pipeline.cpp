@@ -69,41 +69,62 @@ std::vector<LocatedFace> FacePipeline::locate(const DecodedImage& image, const D
     return ax != bx ? ax < bx : a.box.y1 < b.box.y1;
   });
 
-  std::vector<Box> boxes;
-  boxes.reserve(detections.size());
-  for (const auto& d : detections) boxes.push_back(d.box);
-  t0 = Clock::now();
-  std::vector<std::vector<Point>> marks;
-  if (landmarker_) {
-    marks = landmarker_->landmarks(image.bgr, boxes);
-  } else {
-    for (auto& d : detections) marks.push_back(std::move(d.keypoints));
-  }
-  local.landmarks_ms = ms_since(t0);
-
+  // Landmarks and alignment in the landmarker's batches, which idle helpers may take (a crowd's
+  // hundred faces); each part's time counts, whichever thread ran it.
   std::vector<LocatedFace> faces(detections.size());
-  t0 = Clock::now();
-  for (size_t i = 0; i < detections.size(); ++i) {
-    faces[i].chip = aligner_->align(image.bgr, marks[i]);
-    Face& f = faces[i].face;
-    f.box = detections[i].box.scaled(scale);
-    f.score = detections[i].score;
-    f.detector = std::move(detections[i].detector);
-    f.landmarks = marks[i];
-    for (auto& p : f.landmarks) p = {p.x * scale, p.y * scale};
-  }
-  local.align_ms = ms_since(t0);
+  const size_t part_size = landmarker_ ? landmarker_->batch() : std::max<size_t>(1, detections.size());
+  const size_t parts = (detections.size() + part_size - 1) / part_size;
+  std::vector<StageTimes> part_times(parts);
+  run_parts(options.helpers, parts, [&](size_t part) {
+    const size_t start = part * part_size, end = std::min(detections.size(), start + part_size);
+    auto t = Clock::now();
+    std::vector<std::vector<Point>> marks;
+    if (landmarker_) {
+      std::vector<Box> boxes;
+      for (size_t i = start; i < end; ++i) boxes.push_back(detections[i].box);
+      marks = landmarker_->landmarks(image.bgr, boxes);
+    } else {
+      for (size_t i = start; i < end; ++i) marks.push_back(std::move(detections[i].keypoints));
+    }
+    part_times[part].landmarks_ms = ms_since(t);
+    t = Clock::now();
+    for (size_t i = start; i < end; ++i) {
+      auto& points = marks[i - start];
+      faces[i].chip = aligner_->align(image.bgr, points);
+      Face& f = faces[i].face;
+      f.box = detections[i].box.scaled(scale);
+      f.score = detections[i].score;
+      f.detector = std::move(detections[i].detector);
+      for (auto& p : points) p = {p.x * scale, p.y * scale};
+      f.landmarks = std::move(points);
+    }
+    part_times[part].align_ms = ms_since(t);
+  });
+  for (const auto& t : part_times) local += t;
   if (times) *times += local;
   return faces;
 }
 
-void FacePipeline::embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times) const {
-  const auto t0 = Clock::now();
-  embedder_->embed(chips, out);
+void FacePipeline::embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times,
+                         WorkSharing* helpers) const {
+  if (out.size() < chips.size() * static_cast<size_t>(embedder_->dim()))
+    throw Error(ErrorCode::kInvalidArgument, "embed: output buffer too small");
+  // In the embedder's own batches, which idle helpers may take; each batch's time counts.
+  const std::vector<size_t> sizes = embedder_->batches(chips.size());
+  std::vector<size_t> starts(sizes.size());
+  for (size_t b = 1; b < sizes.size(); ++b) starts[b] = starts[b - 1] + sizes[b - 1];
+  std::vector<double> ms(sizes.size());
   const size_t dim = static_cast<size_t>(embedder_->dim());
-  if (pack_.metric == Metric::kCosine)
-    for (size_t i = 0; i < chips.size(); ++i) l2_normalize(out.subspan(i * dim, dim));
-  if (times) times->embed_ms += ms_since(t0);
+  run_parts(helpers, sizes.size(), [&](size_t b) {
+    const auto t0 = Clock::now();
+    const auto part = out.subspan(starts[b] * dim, sizes[b] * dim);
+    embedder_->embed(chips.subspan(starts[b], sizes[b]), part);
+    if (pack_.metric == Metric::kCosine)
+      for (size_t i = 0; i < sizes[b]; ++i) l2_normalize(part.subspan(i * dim, dim));
+    ms[b] = ms_since(t0);
+  });
+  if (times)
+    for (const double m : ms) times->embed_ms += m;
 }
 
 std::vector<FaceRecord> FacePipeline::analyze(const DecodedImage& image, const DetectOptions& options,

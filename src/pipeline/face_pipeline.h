@@ -80,11 +80,14 @@ class FacePipeline {
   // chips of several images into one embedder call. Options are in full-resolution pixels; a
   // smallest_face_px of 0 means the defaults above, and it is never below min_face_px. Faces are
   // ordered left to right by box centre (ties top to bottom), which gives each a stable index.
+  // options.helpers may take parts of the detection, landmarks and alignment.
   std::vector<LocatedFace> locate(const DecodedImage& image, const DetectOptions& options,
                                   StageTimes* times = nullptr) const;
 
-  // Embeds chips in batches into `out` (chips.size() x embedding_dim(), normalised per the metric).
-  void embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times = nullptr) const;
+  // Embeds chips in batches into `out` (chips.size() x embedding_dim(), normalised per the metric);
+  // idle `helpers` may take batches (the same vectors either way).
+  void embed(std::span<const cv::Mat> chips, std::span<float> out, StageTimes* times = nullptr,
+             WorkSharing* helpers = nullptr) const;
 
   // locate + embed for one image.
   std::vector<FaceRecord> analyze(const DecodedImage& image, const DetectOptions& options,

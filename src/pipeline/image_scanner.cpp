@@ -117,6 +117,10 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
   std::vector<LocatedImage> gathered;
   size_t gathered_faces = 0;
   StageTimes embed_times;  // this thread's; workers keep their own and merge when they finish
+  // Workers with no file left help the others with a crowd photo's parts and the embedding.
+  WorkSharing helpers;
+  ScanOptions worker_options = options;
+  if (options.pipelined) worker_options.analysis.detect.helpers = &helpers;
   auto flush = [&] {
     std::vector<cv::Mat> chips;
     chips.reserve(gathered_faces);
@@ -124,7 +128,7 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       for (const auto& f : img.faces) chips.push_back(f.chip);
     std::vector<float> vectors(chips.size() * dim);
     try {
-      pipeline.embed(chips, vectors, &embed_times);
+      pipeline.embed(chips, vectors, &embed_times, options.pipelined ? &helpers : nullptr);
     } catch (const Error& e) {
       for (auto& img : gathered) {
         on_failure(ScanFailure{img.path, error_code_name(e.code()), img.path.string() + ": " + e.what(), img.hash, e.hint()});
@@ -189,12 +193,13 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       workers.emplace_back([&] {
         StageTimes local;
         for (size_t i = next++; i < files.size() && !cancelled() && !abandoned; i = next++)
-          queue.push(locate_file(pipeline, files[i], options, local));
+          queue.push(locate_file(pipeline, files[i], worker_options, local));
         {
           std::lock_guard lock(times_mu);
           summary.stage_ms += local;
         }
         queue.producer_done();
+        helpers.help();  // until the scan ends
       });
     }
     // The calling thread embeds: take what is ready, embed once a batch is full or nothing else is waiting.
@@ -216,11 +221,13 @@ ScanSummary scan_images(const FacePipeline& pipeline, std::span<const std::files
       // on_image or on_failure threw: stop the workers, take what they still push (a full queue
       // blocks them), join them, and pass the error on.
       abandoned = true;
+      helpers.close();
       while (queue.pop(true)) {
       }
       workers.clear();
       throw;
     }
+    helpers.close();
     workers.clear();  // joins
   }
   summary.stage_ms += embed_times;
