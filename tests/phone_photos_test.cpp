@@ -59,6 +59,18 @@ TEST_F(PhonePhotos, DefaultFindsWhatSsdFindsInCrowdsAndGroups) {
   EXPECT_GE(double(found), 0.97 * double(reference)) << found << " of " << reference;
 }
 
+// A face that fills a 12-MP frame (a close-up) is for the padded pass, which runs before the tiles
+// where the whole-photo passes found nothing; the tiles then have no reason to run.
+TEST_F(PhonePhotos, AFaceThatFillsTheFrameIsFound) {
+  for (const char* rel : {"people/howard/faceapijs_howard1.png", "people/leonard/faceapijs_leonard1.png"}) {
+    const auto img = phone_photo(rel);
+    const auto faces = pipeline_->locate(img, {});
+    ASSERT_EQ(faces.size(), 1u) << rel;
+    EXPECT_GT(faces[0].face.box.width(), 0.6f * float(img.width)) << rel;
+    EXPECT_EQ(faces[0].face.detector, "mediapipe_face_full/padded") << rel;
+  }
+}
+
 // Idle scan workers take parts of a crowd photo's work (src/core/work_sharing.h): the same faces, the
 // same points, the same vectors as on one thread.
 TEST_F(PhonePhotos, IdleHelpersGiveTheSameFacesAndVectorsOnACrowd) {

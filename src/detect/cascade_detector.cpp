@@ -4,8 +4,10 @@
 // photo is too large for it to see a face of options.smallest_face_px, it also runs over overlapping
 // tiles. Where all of that found nothing, it runs once more on the photo inside a black border
 // (frame-filling faces: tight crops, passport photos), and the cascade strategy then tries the pack's
-// main detector (SSD with its own padded retry). Duplicates across passes are merged by NMS; every
-// detection says which pass found it.
+// main detector (SSD with its own padded retry). The hybrid strategy adds SSD over the whole photo and
+// tries the border before the tiles. Duplicates across passes are merged by NMS; every detection says
+// which pass found it. Tiles and second looks go in batches that idle threads may take
+// (DetectOptions::helpers).
 #include <algorithm>
 #include <cmath>
 
@@ -44,7 +46,8 @@ class TiledCascade final : public Detector {
   // for both), then `last_resort` when given; each only on the images still without a face.
   // `whole_photo` (the hybrid strategy: SSD) runs on every photo as well; the tile levels then stop
   // where its smallest face begins (whole_photo_min_face of the long side). Frame-filling faces, which
-  // SSD finds only padded, are the padded fast pass's, as in the mediapipe strategy.
+  // SSD finds only padded, are the padded fast pass's, as in the mediapipe strategy, which then runs
+  // before the tiles.
   TiledCascade(std::unique_ptr<Detector> fast, int fast_input_px, std::unique_ptr<Detector> last_resort,
                std::unique_ptr<Detector> whole_photo, float whole_photo_min_face, const TilingParams& params)
       : fast_(std::move(fast)),
@@ -77,18 +80,26 @@ class TiledCascade final : public Detector {
       }
     }
     for (size_t i = 0; i < images.size(); ++i) {
+      if (!whole_photo_) break;
+      // The main detector's doubtful boxes (under whole_photo_score) that the fast detector did not
+      // find get the tiles' second look.
       auto& found = result[i];
-      if (whole_photo_) {
-        // The main detector's doubtful boxes (under whole_photo_score) that the fast detector did not
-        // find get the tiles' second look.
-        std::vector<Detection> doubtful;
-        for (auto& d : whole[i]) {
-          const bool seen = d.score >= params_.whole_photo_score ||
-                            std::any_of(found.begin(), found.end(), [&](const Detection& f) { return iou(f.box, d.box) > 0.3f; });
-          (seen ? found : doubtful).push_back(std::move(d));
-        }
-        for (auto& d : verify(images[i], std::move(doubtful), options)) found.push_back(std::move(d));
+      std::vector<Detection> doubtful;
+      for (auto& d : whole[i]) {
+        const bool seen = d.score >= params_.whole_photo_score ||
+                          std::any_of(found.begin(), found.end(), [&](const Detection& f) { return iou(f.box, d.box) > 0.3f; });
+        (seen ? found : doubtful).push_back(std::move(d));
       }
+      for (auto& d : verify(images[i], std::move(doubtful), options)) found.push_back(std::move(d));
+    }
+    // With a whole-photo detector, a photo where both whole-photo passes found nothing gets the padded
+    // pass before any tiles: a face that fills the frame (a close-up, a tight crop) is found there, and
+    // a photo whose faces are all large needs no tiles (wants_tiles). Tiles first spent half a second
+    // on such a 12-MP photo (40 tiles, nothing found) before the padded pass found its face.
+    std::vector<char> padded_tried(images.size(), 0);
+    if (whole_photo_) run_fallback(padded(), images, result, padded_tried, options);
+    for (size_t i = 0; i < images.size(); ++i) {
+      auto& found = result[i];
       if (wants_tiles(images[i], found)) {
         auto tiled = detect_in_tiles(images[i], found, options);
         found.insert(found.end(), std::make_move_iterator(tiled.begin()), std::make_move_iterator(tiled.end()));
@@ -96,20 +107,28 @@ class TiledCascade final : public Detector {
       found = non_max_suppression(std::move(found), params_.merge_iou, params_.max_faces);
     }
     look_around_cut_faces(images, result, options);
-    for (const auto& fallback : fallbacks_) {
-      std::vector<size_t> empty;
-      for (size_t i = 0; i < images.size(); ++i)
-        if (result[i].empty()) empty.push_back(i);
-      if (empty.empty()) break;
-      std::vector<cv::Mat> retry;
-      for (const size_t i : empty) retry.push_back(images[i]);
-      auto again = fallback->detect_batch(retry, options);
-      for (size_t k = 0; k < empty.size(); ++k) result[empty[k]] = std::move(again[k]);
-    }
+    for (const auto& fallback : fallbacks_) run_fallback(*fallback, images, result, padded_tried, options);
     return result;
   }
 
  private:
+  // `fallback` on the images still without a face, in one batch; the padded pass not twice on one image
+  // (`padded_tried` says where it ran).
+  void run_fallback(const Detector& fallback, std::span<const cv::Mat> images, std::vector<std::vector<Detection>>& result,
+                    std::vector<char>& padded_tried, const DetectOptions& options) const {
+    const bool is_padded = &fallback == &padded();
+    std::vector<size_t> empty;
+    std::vector<cv::Mat> retry;
+    for (size_t i = 0; i < images.size(); ++i)
+      if (result[i].empty() && !(is_padded && padded_tried[i])) empty.push_back(i), retry.push_back(images[i]);
+    if (empty.empty()) return;
+    auto again = fallback.detect_batch(retry, options);
+    for (size_t k = 0; k < empty.size(); ++k) {
+      result[empty[k]] = std::move(again[k]);
+      if (is_padded) padded_tried[empty[k]] = 1;
+    }
+  }
+
   // Without a whole-photo detector, tiles always run (the mediapipe and cascade strategies). With one,
   // only in photos where the whole-photo passes found nothing (a lone small face: tiles are what finds
   // it) or a face smaller than tile_gate times the whole-photo detector's smallest (people at a
