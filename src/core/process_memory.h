@@ -22,7 +22,7 @@ void use_huge_pages(char** argv);
 // Fixes glibc's threshold above which a block is mapped on its own (and unmapped when freed) at 16 MB.
 // glibc raises that threshold to the largest block freed so far (up to 32 MB), and from then on such
 // blocks come from the threads' heaps, which keep what was freed: measured on 46 12-MP photos, `index`
-// peaked at 540-610 MB that way and at 360-390 MB with the threshold fixed, in the same time; fixed at
+// peaked at 525-595 MB that way and at 351-380 MB with the threshold fixed, in the same time; fixed at
 // glibc's start value (128 KB) it used 230 MB but spent three times as long in the kernel
 // (docs/PERFORMANCE.md).
 void bound_heap_retention();
