@@ -106,7 +106,7 @@ class TiledCascade final : public Detector {
       }
       found = non_max_suppression(std::move(found), params_.merge_iou, params_.max_faces);
     }
-    look_around_cut_faces(images, result, options);
+    look_around_cut_faces(images, result, padded_tried, options);
     for (const auto& fallback : fallbacks_) run_fallback(*fallback, images, result, padded_tried, options);
     return result;
   }
@@ -216,13 +216,14 @@ class TiledCascade final : public Detector {
   // only face is cut by the frame and large (a quarter of the shorter side or more), the padded pass
   // looks too, and a face it finds around the cut one (holding most of it, at least twice its area)
   // takes its place. One small inference call, only on such photos.
+  // Not where the padded pass ran already (its face cannot hold itself twice over).
   void look_around_cut_faces(std::span<const cv::Mat> images, std::vector<std::vector<Detection>>& result,
-                             const DetectOptions& options) const {
+                             const std::vector<char>& padded_tried, const DetectOptions& options) const {
     constexpr float kEdgePx = 2.f, kLarge = 0.25f, kHeld = 0.7f, kLarger = 2.f;
     std::vector<size_t> todo;
     std::vector<cv::Mat> batch;
     for (size_t i = 0; i < images.size(); ++i) {
-      if (result[i].size() != 1) continue;
+      if (result[i].size() != 1 || padded_tried[i]) continue;
       const Box& b = result[i][0].box;
       const float w = float(images[i].cols), h = float(images[i].rows);
       const bool cut = b.x1 < kEdgePx || b.y1 < kEdgePx || b.x2 > w - kEdgePx || b.y2 > h - kEdgePx;
