@@ -6,6 +6,7 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -160,10 +161,21 @@ int run_command_line(int argc, char** argv) {
   return exit_status;
 }
 
+// Commands that analyse no photo and read no vectors in bulk (listing a photo's faces, the library's
+// status, help and version) start once: the second start for huge pages costs 0.1 s (the ~150 shared
+// libraries OpenCV's codecs and ONNX Runtime bring are loaded again) and would save nothing there.
+bool wants_huge_pages(int argc, char** argv) {
+  if (argc < 2) return false;
+  const std::string_view command = argv[1];
+  return command != "faces" && command != "status" && command != "--version" && command != "--help" &&
+         command != "-h";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  facesearch::tune_process_memory(argv);
+  if (wants_huge_pages(argc, argv)) facesearch::use_huge_pages(argv);
+  facesearch::bound_heap_retention();
   // Every command writes its results through std::cout; this buffer keeps the errno of a failed write.
   facesearch::cli::StdoutBuffer stdout_buffer(STDOUT_FILENO);
   std::streambuf* const previous = std::cout.rdbuf(&stdout_buffer);
