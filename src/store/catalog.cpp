@@ -1115,10 +1115,12 @@ std::vector<Catalog::QueuedFile> Catalog::claim_files(const std::string& worker,
   // A file the library already holds at that size and time is nobody's work: queue_files does not
   // register it, but a registration that waited on the row of another worker's open batch (which took
   // the file off the queue) goes through once that batch commits, as if the file were new. Such rows
-  // leave the queue here, and are never claimed.
+  // leave the queue here, and are never claimed. Only among the next n unclaimed rows (in the claim's
+  // order), not the whole queue on every claim: the rest reach the front as the job goes on.
   const std::string stored = "EXISTS(SELECT 1 FROM images i WHERE i.path = q.path AND i.size = q.size AND i.mtime_ns = q.mtime_ns)";
-  Statement(*impl_->conn, std::string("DELETE FROM work_queue WHERE path IN (SELECT q.path FROM work_queue q WHERE q.claimed_until < ") +
-                              kServerNow + " AND " + stored + " FOR UPDATE SKIP LOCKED)")
+  Statement(*impl_->conn, std::string("DELETE FROM work_queue q WHERE q.path IN (SELECT path FROM work_queue WHERE claimed_until < ") +
+                              kServerNow + " ORDER BY path LIMIT ?1 FOR UPDATE SKIP LOCKED) AND " + stored)
+      .bind(1, static_cast<std::int64_t>(n))
       .run();
   Statement s(*impl_->conn,
               std::string("UPDATE work_queue SET claimed_by = ?1, claimed_until = ") + kServerNow +
