@@ -6,7 +6,8 @@
 namespace facesearch {
 
 // Both settings below, for a program that analyses photos: call it first in main, before any thread
-// starts (the CLI and the benchmarks do).
+// starts (the benchmarks do; the CLI calls the two itself, and re-executes only for the commands that
+// analyse photos).
 void tune_process_memory(char** argv);
 
 // Where the kernel gives transparent huge pages only on request (THP "madvise", Debian's default
